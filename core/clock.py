@@ -1,0 +1,46 @@
+"""Time as the engine sees it: epoch seconds (float, UTC). Tests swap in a FixedClock."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+class Clock:
+    def now(self) -> float:
+        return time.time()
+
+
+class FixedClock(Clock):
+    """A clock that only moves when told to; for deterministic tests and screenshots."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def now(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += seconds
+
+
+SYSTEM = Clock()
+
+
+def to_iso(ts: float | None) -> str | None:
+    """Epoch seconds to ISO 8601 UTC with millisecond precision, e.g. 2026-11-28T15:04:05.123Z."""
+    if ts is None:
+        return None
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> float:
+    """ISO 8601 to epoch seconds. A time without an offset is taken as UTC. Raises ValueError."""
+    text = text.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()

@@ -1,0 +1,27 @@
+"""Errors the engine raises. The CLI maps them to exit codes: InvalidInput -> 2, the rest -> 1."""
+
+
+class QueueError(Exception):
+    """Base class: an operation failed."""
+
+
+class InvalidInput(QueueError):
+    """The caller's input is invalid; nothing was changed."""
+
+
+class NotFound(QueueError):
+    """No job (or setting) with that name."""
+
+
+class Conflict(QueueError):
+    """The operation does not apply: id already taken, job in the wrong state."""
+
+
+class StorageError(QueueError):
+    """The database cannot be used: not a database, read-only, too old, unreachable."""
+
+
+class IdTaken(Conflict):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job id {job_id!r} is already taken")
+        self.job_id = job_id

@@ -1,0 +1,245 @@
+"""Plain data: job states, jobs, runs (attempts), workers and the settings with their rules."""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import to_iso
+from .errors import InvalidInput
+
+
+class JobState(str, enum.Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATES = tuple(s.value for s in JobState)
+FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One attempt of a job, with the tail of its output."""
+
+    job_id: str
+    number: int  # 1-based position in the job's whole history (continues after a DLQ retry)
+    attempt: int  # the job's attempt counter when it ran (restarts at 1 after a DLQ retry)
+    worker: str | None
+    started_at: float | None
+    finished_at: float | None
+    exit_code: int | None
+    error: str | None
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "attempt": self.attempt,
+            "worker": self.worker,
+            "started_at": to_iso(self.started_at),
+            "finished_at": to_iso(self.finished_at),
+            "duration": None if self.duration is None else round(self.duration, 3),
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "stdout": self.stdout.decode("utf-8", "replace"),
+            "stderr": self.stderr.decode("utf-8", "replace"),
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    command: str
+    state: str
+    attempts: int
+    max_retries: int
+    priority: int
+    run_at: float
+    timeout: float | None
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    last_error: str | None = None
+    worker: str | None = None
+    lease_until: float | None = None
+    runs: tuple[Run, ...] = field(default=(), compare=False)
+
+    def to_dict(self, with_runs: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "command": self.command,
+            "state": self.state,
+            "attempts": self.attempts,
+            "max_retries": self.max_retries,
+            "priority": self.priority,
+            "run_at": to_iso(self.run_at),
+            "timeout": self.timeout,
+            "created_at": to_iso(self.created_at),
+            "updated_at": to_iso(self.updated_at),
+            "started_at": to_iso(self.started_at),
+            "finished_at": to_iso(self.finished_at),
+            "exit_code": self.exit_code,
+            "last_error": self.last_error,
+            "worker": self.worker,
+        }
+        if with_runs:
+            out["runs"] = [r.to_dict() for r in self.runs]
+        return out
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    job_id: str | None
+    started_at: float
+    heartbeat_at: float
+    stop_requested: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "job": self.job_id,
+            "started_at": to_iso(self.started_at),
+            "heartbeat_at": to_iso(self.heartbeat_at),
+        }
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated job to insert; times are absolute epoch seconds."""
+
+    command: str
+    id: str | None
+    max_retries: int
+    priority: int
+    run_at: float
+    timeout: float | None
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SettingRule:
+    key: str
+    default: Any
+    kind: type  # int or float
+    low: float
+    high: float
+    low_open: bool  # True: the value must be > low, not >= low
+    help: str
+
+    def describe(self) -> str:
+        noun = "an integer" if self.kind is int else "a number"
+        low = f"> {_fmt(self.low)}" if self.low_open else f">= {_fmt(self.low)}"
+        return f"{noun} {low} and <= {_fmt(self.high)}"
+
+    def parse(self, raw: Any) -> int | float:
+        """Validate a value given as text (CLI) or number (API); raises InvalidInput."""
+        value: Any = raw
+        if isinstance(raw, str):
+            try:
+                value = int(raw) if self.kind is int else float(raw)
+            except ValueError:
+                raise InvalidInput(f"{self.key} must be {self.describe()}, got {raw!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidInput(f"{self.key} must be {self.describe()}, got {raw!r}")
+        if self.kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise InvalidInput(f"{self.key} must be {self.describe()}, got {raw!r}")
+            value = int(value)
+        if not math.isfinite(value):
+            raise InvalidInput(f"{self.key} must be {self.describe()}, got {raw!r}")
+        too_low = value <= self.low if self.low_open else value < self.low
+        if too_low or value > self.high:
+            raise InvalidInput(f"{self.key} must be {self.describe()}, got {raw!r}")
+        return self.kind(value)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+SETTINGS: dict[str, SettingRule] = {
+    r.key: r
+    for r in (
+        SettingRule("max-retries", 3, int, 0, 1000, False, "retries after the first attempt"),
+        SettingRule("backoff-base", 2.0, float, 0, 3600, False, "seconds, base of the exponential backoff"),
+        SettingRule("backoff-max", 3600.0, float, 0, 31_536_000, False, "cap on one backoff delay, seconds"),
+        SettingRule("job-timeout", 0.0, float, 0, 31_536_000, False, "seconds a job may run, 0 = no limit"),
+        SettingRule("poll-interval", 0.5, float, 0, 3600, True, "seconds between polls of an idle worker"),
+        SettingRule("lease-timeout", 30.0, float, 1, 86_400, False, "seconds without heartbeat before a job is taken back"),
+        SettingRule("worker-count", 1, int, 0, 256, False, "default pool size"),
+        SettingRule("output-limit", 65536, int, 0, 64 * 1024 * 1024, False, "bytes of stdout and of stderr kept per attempt"),
+    )
+}
+
+
+def setting_rule(key: str) -> SettingRule:
+    rule = SETTINGS.get(key)
+    if rule is None:
+        raise InvalidInput(f"unknown setting {key!r}; valid keys: {', '.join(SETTINGS)}")
+    return rule
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_retries: int = 3
+    backoff_base: float = 2.0
+    backoff_max: float = 3600.0
+    job_timeout: float = 0.0
+    poll_interval: float = 0.5
+    lease_timeout: float = 30.0
+    worker_count: int = 1
+    output_limit: int = 65536
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "Settings":
+        """Build from stored key/value text; a value that no longer validates falls back to the default."""
+        kwargs = {}
+        for key, rule in SETTINGS.items():
+            raw = values.get(key)
+            if raw is None:
+                continue
+            try:
+                kwargs[key.replace("-", "_")] = rule.parse(raw)
+            except InvalidInput:
+                pass
+        return cls(**kwargs)
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {key: getattr(self, key.replace("-", "_")) for key in SETTINGS}
+
+    def backoff(self, attempts: int) -> float:
+        """Delay before the next attempt after failed attempt number `attempts` (1-based)."""
+        try:
+            delay = self.backoff_base**attempts
+        except OverflowError:
+            delay = math.inf
+        return min(delay, self.backoff_max)
+
+

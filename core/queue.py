@@ -1,0 +1,267 @@
+"""The queue as its users see it: enqueue, inspect, retry, cancel, prune and settings."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .clock import SYSTEM, Clock
+from .errors import Conflict, IdTaken, InvalidInput, NotFound, StorageError
+from .models import FINISHED, SETTINGS, STATES, Job, Settings, WorkerInfo, setting_rule
+from .store import Outcome, SQLiteStore, Store
+from .validate import check_id, job_spec
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+class InvalidItem(InvalidInput):
+    """One item of a bulk enqueue is invalid; index is 0-based."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(f"item {index + 1}: {reason}")
+        self.index = index
+        self.reason = reason
+
+
+def default_location() -> str:
+    """QUEUECTL_DB, else jobs.db in the user data directory."""
+    env = os.environ.get("QUEUECTL_DB")
+    if env:
+        return env
+    from platformdirs import user_data_dir
+
+    return os.path.join(user_data_dir("queuectl", appauthor=False), "jobs.db")
+
+
+def open_store(location: str) -> Store:
+    if location.startswith(POSTGRES_SCHEMES):
+        try:
+            from .pg_store import PostgresStore  # loaded only for PostgreSQL URLs
+        except ImportError as exc:
+            raise StorageError(f"the PostgreSQL backend is not available: {exc}") from None
+        return PostgresStore(location)
+    return SQLiteStore(location)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def failure_outcome(job: Job, settings: Settings, now: float, **run: Any) -> Outcome:
+    """A failed attempt: retry after the backoff while retries remain, else dead."""
+    if job.attempts > job.max_retries:
+        return Outcome("dead", None, finished_at=now, **run)
+    return Outcome("failed", now + settings.backoff(job.attempts), finished_at=now, **run)
+
+
+class Queue:
+    """A queue in one database. Thread-safe; open once and share."""
+
+    def __init__(self, store: Store, clock: Clock = SYSTEM) -> None:
+        self.store = store
+        self.clock = clock
+
+    @classmethod
+    def open(cls, location: str | None = None, clock: Clock = SYSTEM) -> "Queue":
+        """Open (creating if needed) the queue at a SQLite path or a postgresql:// URL."""
+        return cls(open_store(location or default_location()), clock)
+
+    @property
+    def location(self) -> str:
+        return self.store.location
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Queue":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # enqueue ---------------------------------------------------------------------------------------
+    def enqueue(self, command: str, **fields: Any) -> Job:
+        """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout."""
+        job_id = self.enqueue_many([{"command": command, **fields}])[0]
+        return self.job(job_id)
+
+    def enqueue_many(
+        self, objects: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None
+    ) -> list[str]:
+        """Validate every job, then insert all in one transaction, or none. Returns the ids.
+        Raises InvalidItem (with the index) or Conflict (an id is taken). progress(n) is told
+        how many jobs are done, now and then."""
+        settings = self.settings()
+        now = self.clock.now()
+        specs, ids, given = [], [], {}
+        for index, obj in enumerate(objects):
+            try:
+                spec = job_spec(obj, settings, now)
+            except InvalidInput as exc:
+                raise InvalidItem(index, str(exc)) from None
+            if spec.id is not None:
+                if spec.id in given:
+                    raise InvalidItem(index, f"id {spec.id!r} is also used by item {given[spec.id] + 1}")
+                given[spec.id] = index
+            specs.append(spec)
+            ids.append(spec.id or new_id())
+            if progress is not None and index % 5000 == 0:
+                progress(index)
+        if not specs:
+            return []
+        for _ in range(3):
+            try:
+                self.store.insert_jobs(specs, ids, now)
+                break
+            except IdTaken as exc:
+                if exc.job_id in given:
+                    raise Conflict(f"item {given[exc.job_id] + 1}: job id {exc.job_id!r} is already taken") from None
+                ids = [s.id or new_id() for s in specs]  # a generated id collided: draw again
+        else:
+            raise StorageError("could not generate unique job ids")
+        self.store.notify("work")
+        if progress is not None:
+            progress(len(ids))
+        return ids
+
+    # inspect ---------------------------------------------------------------------------------------
+    def job(self, job_id: str, runs: bool = True) -> Job:
+        job = self.store.get_job(job_id, with_runs=runs)
+        if job is None:
+            raise NotFound(f"no job with id {job_id!r}")
+        return job
+
+    def jobs(
+        self,
+        state: str | Sequence[str] | None = None,
+        limit: int = 50,
+        search: str | None = None,
+        order: str = "created",
+    ) -> list[Job]:
+        """Jobs newest first (order='created'), or 'claim' (next to run first), 'finished', 'started'."""
+        return self.store.list_jobs(self._states(state), limit, search or None, order)
+
+    def count(self, state: str | Sequence[str] | None = None, search: str | None = None) -> int:
+        return self.store.count_jobs(self._states(state), search or None)
+
+    @staticmethod
+    def _states(state: str | Sequence[str] | None) -> list[str] | None:
+        if state is None:
+            return None
+        states = [state] if isinstance(state, str) else list(state)
+        for s in states:
+            if s not in STATES:
+                raise InvalidInput(f"unknown state {s!r}; valid states: {', '.join(STATES)}")
+        return states
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, every state present."""
+        found = self.store.counts()
+        return {s: found.get(s, 0) for s in STATES}
+
+    def completed_per_minute(self) -> int:
+        return self.store.completed_since(self.clock.now() - 60)
+
+    def workers(self) -> list[WorkerInfo]:
+        """Live workers: heartbeat within the lease timeout."""
+        return self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
+
+    # change ----------------------------------------------------------------------------------------
+    def retry_dead(self, job_ids: Sequence[str] | None = None) -> list[str]:
+        """Dead jobs back to pending with attempts reset; None retries every dead job.
+        Raises NotFound / Conflict (and changes nothing) if a named job is missing or not dead."""
+        if job_ids is not None:
+            for job_id in job_ids:
+                job = self.job(job_id, runs=False)
+                if job.state != "dead":
+                    raise Conflict(f"job {job_id!r} is {job.state}, not dead")
+        moved = self.store.requeue_dead(job_ids, self.clock.now())
+        if moved:
+            self.store.notify("work")
+        return moved
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a job: 'cancelled' if it was waiting, 'requested' if it runs (its worker kills
+        the process group and marks it dead). Raises Conflict if it already finished."""
+        for _ in range(3):  # the job may change state between the read and the write
+            job = self.job(job_id, runs=False)
+            if job.state in FINISHED:
+                raise Conflict(f"job {job_id!r} is already {job.state}")
+            if job.state == "processing":
+                if self.store.request_cancel(job_id):
+                    self.store.notify("cancel")
+                    return "requested"
+            elif self.store.cancel_waiting(job_id, self.clock.now()):
+                return "cancelled"
+        raise Conflict(f"job {job_id!r} keeps changing state; try again")
+
+    def prune(self, state: str, older_than: float) -> int:
+        """Delete completed or dead jobs that finished more than older_than seconds ago."""
+        if state not in FINISHED:
+            raise InvalidInput(f"prune takes --state completed or dead, got {state!r}")
+        return self.store.prune([state], self.clock.now() - older_than)
+
+    def recover_expired(self) -> list[str]:
+        """Take back jobs whose worker stopped heartbeating: the attempt counts as failed."""
+        now = self.clock.now()
+        settings = self.settings()
+        recovered = []
+        for job in self.store.expired(now):
+            cancelled = self.store.cancel_requested([job.id])
+            error = "cancelled" if cancelled else f"lease expired: worker {job.worker} stopped responding"
+            outcome = (
+                Outcome("dead", None, None, error, job.started_at, now)
+                if cancelled
+                else failure_outcome(job, settings, now, exit_code=None, error=error, started_at=job.started_at)
+            )
+            if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_expired_at=now):
+                recovered.append(job.id)
+        if recovered:
+            self.store.notify("work")
+        return recovered
+
+    # settings --------------------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        return Settings.from_mapping(self.store.read_settings())
+
+    def config(self) -> dict[str, int | float]:
+        return self.settings().as_dict()
+
+    def get_setting(self, key: str) -> int | float:
+        setting_rule(key)
+        return self.config()[key]
+
+    def set_setting(self, key: str, value: Any) -> int | float:
+        """Validate and store a setting; returns the parsed value. Raises InvalidInput."""
+        parsed = setting_rule(key).parse(value)
+        self.store.write_setting(key, repr(parsed) if isinstance(parsed, float) else str(parsed))
+        self.store.notify("config")
+        return parsed
+
+    # workers ---------------------------------------------------------------------------------------
+    def request_stop(self) -> list[str]:
+        """Ask every live worker of this database to finish its job and exit."""
+        live = [w.id for w in self.workers()]
+        asked = self.store.request_stop(live) if live else []
+        self.store.notify("stop")
+        return asked
+
+    def wait(self, job_ids: Sequence[str], timeout: float | None = None, poll: float = 0.1) -> dict[str, str]:
+        """Block until every job is completed or dead (or the timeout passes); returns id -> state."""
+        for job_id in job_ids:
+            check_id(job_id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            states = {job_id: self.job(job_id, runs=False).state for job_id in job_ids}
+            if all(s in FINISHED for s in states.values()):
+                return states
+            if deadline is not None and time.monotonic() >= deadline:
+                return states
+            remaining = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            time.sleep(min(poll, remaining))
+            poll = min(poll * 1.5, 1.0)
+
+
+__all__ = ["Queue", "InvalidItem", "default_location", "open_store", "failure_outcome", "SETTINGS"]

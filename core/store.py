@@ -1,0 +1,558 @@
+"""Storage: the small interface the engine needs, and its SQLite implementation.
+
+The queue logic (which state a failed job goes to, how long it waits) lives in queue.py and
+worker.py; a store only runs guarded reads and writes, so another backend is a short class.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .errors import IdTaken, StorageError
+from .models import Job, JobSpec, Run, WorkerInfo
+from .wake import Listener, SocketListener, SocketNotifier, wake_dir
+
+READY = ("pending", "failed")  # states a worker may claim once run_at is due
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What finishing an attempt writes: the job's new state and the attempt's record."""
+
+    state: str  # completed, failed or dead
+    run_at: float | None  # next due time for failed
+    exit_code: int | None
+    error: str | None
+    started_at: float | None
+    finished_at: float
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
+class Store(abc.ABC):
+    """Everything the engine asks of a database. All methods are safe to call from any thread."""
+
+    location: str
+
+    # jobs ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
+        """Insert all jobs in one transaction, or none. Raises IdTaken."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None: ...
+
+    @abc.abstractmethod
+    def list_jobs(
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+    ) -> list[Job]:
+        """Jobs in the given states. order: created (newest first), claim (next to run first),
+        finished (latest first), started (latest first)."""
+
+    @abc.abstractmethod
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int: ...
+
+    @abc.abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Number of jobs per state; states with no jobs may be missing."""
+
+    @abc.abstractmethod
+    def completed_since(self, since: float) -> int: ...
+
+    @abc.abstractmethod
+    def next_due(self) -> float | None:
+        """The earliest run_at among claimable jobs."""
+
+    @abc.abstractmethod
+    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        """Atomically take the best due job: highest priority, earliest due, oldest."""
+
+    @abc.abstractmethod
+    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
+        """Heartbeat: extend the leases of jobs these workers hold and mark the workers alive."""
+
+    @abc.abstractmethod
+    def finish(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
+    ) -> bool:
+        """Record an attempt's end, only if worker_id still holds this attempt of the job (and, with
+        lease_expired_at, only if its lease ran out before then). False if it no longer does."""
+
+    @abc.abstractmethod
+    def expired(self, now: float) -> list[Job]:
+        """Processing jobs whose lease ran out."""
+
+    @abc.abstractmethod
+    def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        """Dead to pending with attempts reset; None means every dead job. Returns the ids moved."""
+
+    @abc.abstractmethod
+    def cancel_waiting(self, job_id: str, now: float) -> bool:
+        """A pending or failed job to dead, last_error 'cancelled'."""
+
+    @abc.abstractmethod
+    def request_cancel(self, job_id: str) -> bool:
+        """Flag a processing job so its worker kills it."""
+
+    @abc.abstractmethod
+    def cancel_requested(self, job_ids: Sequence[str]) -> set[str]: ...
+
+    @abc.abstractmethod
+    def prune(self, states: Sequence[str], finished_before: float) -> int: ...
+
+    # settings ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def read_settings(self) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    def write_setting(self, key: str, value: str) -> None: ...
+
+    # workers -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_worker(self, info: WorkerInfo) -> None: ...
+
+    @abc.abstractmethod
+    def set_worker_job(self, worker_id: str, job_id: str | None) -> None: ...
+
+    @abc.abstractmethod
+    def remove_worker(self, worker_id: str) -> None: ...
+
+    @abc.abstractmethod
+    def list_workers(self, alive_since: float) -> list[WorkerInfo]:
+        """Workers whose heartbeat is not older than alive_since; forgets older ones."""
+
+    @abc.abstractmethod
+    def request_stop(self, worker_ids: Sequence[str] | None = None) -> list[str]:
+        """Ask workers (all registered ones by default) to stop; returns the ids asked."""
+
+    @abc.abstractmethod
+    def stop_requested(self, worker_ids: Sequence[str]) -> set[str]: ...
+
+    # wake-ups ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def notify(self, event: str) -> None:
+        """Tell listening processes that something happened ('work', 'cancel', 'stop')."""
+
+    @abc.abstractmethod
+    def listener(self) -> Listener: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+# --- SQLite --------------------------------------------------------------------------------------
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        command TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        run_at REAL NOT NULL,
+        timeout REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        last_error TEXT,
+        worker TEXT,
+        lease_until REAL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_state_seq ON jobs(state, seq);
+    CREATE INDEX jobs_state_finished ON jobs(state, finished_at);
+    CREATE INDEX jobs_state_started ON jobs(state, started_at);
+    CREATE INDEX jobs_ready ON jobs(priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
+    CREATE INDEX jobs_lease ON jobs(lease_until) WHERE state = 'processing';
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        worker TEXT,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        error TEXT,
+        stdout BLOB NOT NULL DEFAULT x'',
+        stderr BLOB NOT NULL DEFAULT x''
+    );
+    CREATE INDEX runs_job ON runs(job_id, id);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE workers (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        job_id TEXT,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL,
+        stop_requested INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+}
+
+JOB_COLUMNS = (
+    "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
+    "started_at, finished_at, exit_code, last_error, worker, lease_until"
+)
+ORDERS = {
+    "created": "seq DESC",
+    "claim": "priority DESC, run_at, seq",
+    "finished": "finished_at DESC, seq DESC",
+    "started": "started_at DESC, seq DESC",
+}
+
+
+def job_from_row(row: Sequence, runs: Iterable[Run] = ()) -> Job:
+    return Job(*row, runs=tuple(runs))
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SQLiteStore(Store):
+    BUSY_TIMEOUT_MS = 30_000
+
+    def __init__(self, path: str) -> None:
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
+        self.location = self.path = os.path.abspath(os.path.expanduser(path))
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._notifier = SocketNotifier(wake_dir(self.path))
+        self._create_file()
+        self._migrate()
+
+    # connection handling ---------------------------------------------------------------------------
+    def _create_file(self) -> None:
+        folder = os.path.dirname(self.path)
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StorageError(f"cannot create database {self.path}: {exc.strerror}") from None
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError as exc:
+                raise self._error(exc) from None
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def _error(self, exc: sqlite3.Error) -> StorageError:
+        text = str(exc)
+        if "not a database" in text:
+            return StorageError(f"{self.path} is not a queuectl database (not SQLite)")
+        if "readonly" in text or "read-only" in text:
+            return StorageError(f"{self.path} is read-only")
+        if "unable to open" in text:
+            return StorageError(f"cannot open database {self.path}")
+        return StorageError(f"database error on {self.path}: {text}")
+
+    def _run(self, fn):
+        """Run fn(conn) and turn SQLite errors into one readable StorageError."""
+        try:
+            return fn(self._conn())
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _write(self, fn):
+        """Run fn(conn) in one IMMEDIATE transaction (takes the write lock up front, so the busy
+        timeout applies instead of a deadlock-driven 'database is locked')."""
+
+        def txn(conn: sqlite3.Connection):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return self._run(txn)
+
+    def _migrate(self) -> None:
+        def migrate(conn: sqlite3.Connection) -> None:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {version}, newer than this queuectl ({SCHEMA_VERSION}): upgrade it"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {target}")
+
+        try:
+            version = self._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
+        except StorageError:
+            raise
+        if version != SCHEMA_VERSION:
+            self._write(migrate)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+        self._notifier.close()
+
+    # jobs ------------------------------------------------------------------------------------------
+    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
+        rows = [
+            (job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now)
+            for s, job_id in zip(specs, ids)
+        ]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        try:
+            self._write(insert)
+        except sqlite3.IntegrityError:
+            raise IdTaken(self._first_taken(ids)) from None
+
+    def _first_taken(self, ids: Sequence[str]) -> str:
+        seen: set[str] = set()
+        for job_id in ids:
+            if job_id in seen or self.get_job(job_id) is not None:
+                return job_id
+            seen.add(job_id)
+        return ids[0] if ids else "?"
+
+    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None:
+        def get(conn: sqlite3.Connection) -> Job | None:
+            row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            runs: list[Run] = []
+            if with_runs:
+                cur = conn.execute(
+                    "SELECT attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr"
+                    " FROM runs WHERE job_id = ? ORDER BY id",
+                    (job_id,),
+                )
+                runs = [Run(job_id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(cur, 1)]
+            return job_from_row(row, runs)
+
+        return self._run(get)
+
+    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
+        clauses, params = [], []
+        if states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+        if search:
+            clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')")
+            params.extend([like_pattern(search)] * 2)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_jobs(
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+    ) -> list[Job]:
+        where, params = self._where(states, search)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {ORDERS[order]} LIMIT ?"
+        return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
+
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
+        where, params = self._where(states, search)
+        return self._run(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
+
+    def counts(self) -> dict[str, int]:
+        return self._run(lambda c: dict(c.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()))
+
+    def completed_since(self, since: float) -> int:
+        sql = "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at >= ?"
+        return self._run(lambda c: c.execute(sql, (since,)).fetchone()[0])
+
+    def next_due(self) -> float | None:
+        sql = "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')"
+        return self._run(lambda c: c.execute(sql).fetchone()[0])
+
+    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        sql = f"""
+            UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
+                   updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = 0
+            WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
+                         ORDER BY priority DESC, run_at, seq LIMIT 1)
+              AND state IN ('pending', 'failed')
+            RETURNING {JOB_COLUMNS}"""
+        row = self._run(lambda c: c.execute(sql, (worker_id, now, now, lease_until, now)).fetchone())
+        return None if row is None else job_from_row(row)
+
+    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
+        if not worker_ids:
+            return
+        marks = ", ".join("?" * len(worker_ids))
+
+        def renew(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"UPDATE jobs SET lease_until = ? WHERE state = 'processing' AND worker IN ({marks})",
+                (lease_until, *worker_ids),
+            )
+            conn.execute(f"UPDATE workers SET heartbeat_at = ? WHERE id IN ({marks})", (now, *worker_ids))
+
+        self._write(renew)
+
+    def finish(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
+    ) -> bool:
+        guard = "id = ? AND worker = ? AND attempts = ? AND state = 'processing'"
+        params: list = [job_id, worker_id, attempt]
+        if lease_expired_at is not None:
+            guard += " AND lease_until < ?"
+            params.append(lease_expired_at)
+        o = outcome
+
+        def finish(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                f"""UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
+                       finished_at = ?, updated_at = ?, lease_until = NULL, cancel_requested = 0
+                    WHERE {guard}""",
+                (o.state, o.run_at, o.exit_code, o.error,
+                 o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
+            )
+            return True
+
+        return self._write(finish)
+
+    def expired(self, now: float) -> list[Job]:
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"
+        return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (now,))])
+
+    def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        sql = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
+                        worker = NULL, lease_until = NULL WHERE state = 'dead'"""
+
+        def requeue(conn: sqlite3.Connection) -> list[str]:
+            if job_ids is None:
+                return [r[0] for r in conn.execute(sql + " RETURNING id", (now, now))]
+            moved = []
+            for job_id in job_ids:
+                if conn.execute(sql + " AND id = ?", (now, now, job_id)).rowcount:
+                    moved.append(job_id)
+            return moved
+
+        return self._write(requeue)
+
+    def cancel_waiting(self, job_id: str, now: float) -> bool:
+        sql = """UPDATE jobs SET state = 'dead', last_error = 'cancelled', finished_at = ?, updated_at = ?
+                 WHERE id = ? AND state IN ('pending', 'failed')"""
+        return self._write(lambda c: c.execute(sql, (now, now, job_id)).rowcount == 1)
+
+    def request_cancel(self, job_id: str) -> bool:
+        sql = "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'processing'"
+        return self._write(lambda c: c.execute(sql, (job_id,)).rowcount == 1)
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        sql = f"SELECT id FROM jobs WHERE cancel_requested = 1 AND id IN ({', '.join('?' * len(job_ids))})"
+        return self._run(lambda c: {r[0] for r in c.execute(sql, tuple(job_ids))})
+
+    def prune(self, states: Sequence[str], finished_before: float) -> int:
+        marks = ", ".join("?" * len(states))
+
+        def prune(conn: sqlite3.Connection) -> int:
+            ids = [r[0] for r in conn.execute(
+                f"DELETE FROM jobs WHERE state IN ({marks}) AND finished_at < ? RETURNING id",
+                (*states, finished_before),
+            )]
+            conn.executemany("DELETE FROM runs WHERE job_id = ?", [(i,) for i in ids])
+            return len(ids)
+
+        return self._write(prune)
+
+    # settings --------------------------------------------------------------------------------------
+    def read_settings(self) -> dict[str, str]:
+        return self._run(lambda c: dict(c.execute("SELECT key, value FROM settings").fetchall()))
+
+    def write_setting(self, key: str, value: str) -> None:
+        sql = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        self._write(lambda c: c.execute(sql, (key, value)))
+
+    # workers ---------------------------------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo) -> None:
+        sql = """INSERT OR REPLACE INTO workers (id, host, pid, job_id, started_at, heartbeat_at, stop_requested)
+                 VALUES (?, ?, ?, NULL, ?, ?, 0)"""
+        self._write(lambda c: c.execute(sql, (info.id, info.host, info.pid, info.started_at, info.heartbeat_at)))
+
+    def set_worker_job(self, worker_id: str, job_id: str | None) -> None:
+        self._write(lambda c: c.execute("UPDATE workers SET job_id = ? WHERE id = ?", (job_id, worker_id)))
+
+    def remove_worker(self, worker_id: str) -> None:
+        self._write(lambda c: c.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
+
+    def list_workers(self, alive_since: float) -> list[WorkerInfo]:
+        sql = """SELECT id, host, pid, job_id, started_at, heartbeat_at, stop_requested FROM workers
+                 WHERE heartbeat_at >= ? ORDER BY started_at, id"""
+        rows = self._run(lambda c: c.execute(sql, (alive_since,)).fetchall())
+        return [WorkerInfo(*r[:6], stop_requested=bool(r[6])) for r in rows]
+
+    def request_stop(self, worker_ids: Sequence[str] | None = None) -> list[str]:
+        def stop(conn: sqlite3.Connection) -> list[str]:
+            if worker_ids is None:
+                return [r[0] for r in conn.execute("UPDATE workers SET stop_requested = 1 RETURNING id")]
+            marks = ", ".join("?" * len(worker_ids))
+            return [r[0] for r in conn.execute(
+                f"UPDATE workers SET stop_requested = 1 WHERE id IN ({marks}) RETURNING id", tuple(worker_ids))]
+
+        return self._write(stop)
+
+    def stop_requested(self, worker_ids: Sequence[str]) -> set[str]:
+        if not worker_ids:
+            return set()
+        sql = f"SELECT id FROM workers WHERE stop_requested = 1 AND id IN ({', '.join('?' * len(worker_ids))})"
+        return self._run(lambda c: {r[0] for r in c.execute(sql, tuple(worker_ids))})
+
+    # wake-ups --------------------------------------------------------------------------------------
+    def notify(self, event: str) -> None:
+        self._notifier.notify(event)
+
+    def listener(self) -> Listener:
+        return SocketListener(wake_dir(self.path))

@@ -1,0 +1,93 @@
+"""Validation of job input (the JSON object of `enqueue`), shared by the CLI, the app and the API."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Mapping
+
+from .clock import parse_iso
+from .errors import InvalidInput
+from .models import ID_PATTERN, JobSpec, Settings
+
+FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout")
+MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule
+INT64 = 2**63 - 1
+
+
+def _integer(name: str, value: Any, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise InvalidInput(f"{name} must be an integer, got {value!r}")
+    if abs(value) > INT64:
+        raise InvalidInput(f"{name} is out of range: {value}")
+    if minimum is not None and value < minimum:
+        raise InvalidInput(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidInput(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0:
+        raise InvalidInput(f"{name} must be >= 0, got {value}")
+    if value > MAX_DELAY:
+        raise InvalidInput(f"{name} must be at most {MAX_DELAY} seconds, got {value}")
+    return float(value)
+
+
+def check_id(value: Any) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidInput(
+            f"id must match {ID_PATTERN.pattern} (letters, digits, . _ : -; at most 128), got {value!r}"
+        )
+    return value
+
+
+def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
+    """Validate one job object; raises InvalidInput with a one-line reason."""
+    if not isinstance(obj, Mapping):
+        raise InvalidInput(f"a job must be a JSON object, got {type(obj).__name__}")
+    unknown = [k for k in obj if k not in FIELDS]
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}; valid fields: {', '.join(FIELDS)}")
+    command = obj.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise InvalidInput("command must be a non-empty string")
+    if "\x00" in command:
+        raise InvalidInput("command must not contain a NUL character")
+    job_id = check_id(obj["id"]) if obj.get("id") is not None else None
+    max_retries = settings.max_retries
+    if obj.get("max_retries") is not None:
+        max_retries = _integer("max_retries", obj["max_retries"], 0)
+    priority = _integer("priority", obj["priority"]) if obj.get("priority") is not None else 0
+    if obj.get("run_at") is not None and obj.get("delay") is not None:
+        raise InvalidInput("give either run_at or delay, not both")
+    run_at = now
+    if obj.get("run_at") is not None:
+        if not isinstance(obj["run_at"], str):
+            raise InvalidInput(f"run_at must be an ISO 8601 time string, got {obj['run_at']!r}")
+        try:
+            run_at = parse_iso(obj["run_at"])
+        except (ValueError, OverflowError):
+            raise InvalidInput(f"run_at is not an ISO 8601 time: {obj['run_at']!r}") from None
+    elif obj.get("delay") is not None:
+        run_at = now + _seconds("delay", obj["delay"])
+    timeout = None
+    if obj.get("timeout") is not None:
+        timeout = _seconds("timeout", obj["timeout"]) or None  # 0 = the configured job-timeout
+    return JobSpec(command, job_id, max_retries, priority, run_at, timeout)
+
+
+DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    """'90', '30s', '15m', '12h', '7d', '2w' to seconds; raises InvalidInput."""
+    match = DURATION.fullmatch(text.strip())
+    if not match:
+        raise InvalidInput(f"invalid duration {text!r}: use a number with s, m, h, d or w, e.g. 7d or 12h")
+    return float(match.group(1)) * UNITS[match.group(2)]

@@ -1,0 +1,273 @@
+"""Workers: threads that claim and run jobs, in a pool with one heartbeat and one wake-up listener.
+
+A worker thread claims a job with one atomic statement, runs it, and writes the result only if it
+still owns the job. The pool's heartbeat thread renews the leases of the jobs its workers hold,
+takes back jobs whose workers died (in any process), and acts on cancel and stop requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Callable
+
+from .models import Job, Settings, WorkerInfo
+from .queue import Queue, failure_outcome
+from .runner import RunningJob, RunResult
+from .store import Outcome
+from .text import visible
+
+log = logging.getLogger("queuectl.worker")
+
+SHUTDOWN_KILL = "killed: worker shut down"
+
+
+def heartbeat_interval(settings: Settings) -> float:
+    """Often enough that a live worker's lease never runs out between two beats."""
+    return max(0.2, min(settings.lease_timeout / 4, 5.0))
+
+
+class Worker(threading.Thread):
+    def __init__(self, pool: "Pool", index: int) -> None:
+        super().__init__(name=f"queuectl-worker-{index}", daemon=True)
+        self.pool = pool
+        self.id = f"{pool.host}:{pool.pid}:{pool.token}:{index}"
+        self.retire = False  # set when the pool shrinks: exit after the current job
+        self.job: Job | None = None
+        self.running: RunningJob | None = None
+
+    def run(self) -> None:
+        pool, store = self.pool, self.pool.queue.store
+        now = pool.queue.clock.now()
+        store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
+        try:
+            while not (pool.stopping or self.retire):
+                if pool.paused:
+                    pool.sleep(None)
+                    continue
+                settings = pool.queue.settings()
+                job = self.claim(settings)
+                if job is None:
+                    if pool.burst and store.next_due() is None and not pool.busy():
+                        break
+                    pool.sleep(self.idle_wait(settings))
+                    continue
+                self.execute(job, settings)
+        except Exception:  # a database error must not kill the thread silently
+            log.exception("worker %s stopped on an error", self.id)
+            pool.errors.append(self.id)
+        finally:
+            try:
+                store.remove_worker(self.id)
+            except Exception:
+                pass
+            pool.worker_exited(self)
+
+    def idle_wait(self, settings: Settings) -> float:
+        due = self.pool.queue.store.next_due()
+        wait = settings.poll_interval
+        if due is not None:
+            wait = min(wait, max(0.0, due - self.pool.queue.clock.now()))
+        return wait
+
+    def claim(self, settings: Settings) -> Job | None:
+        now = self.pool.queue.clock.now()
+        with self.pool.lock:
+            if self.pool.stopping or self.retire:
+                return None
+            job = self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout)
+            if job is not None:
+                self.job = job
+                timeout = job.timeout or settings.job_timeout or None
+                env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+                self.running = RunningJob(job.command, timeout, settings.output_limit, env)
+        return job
+
+    def execute(self, job: Job, settings: Settings) -> None:
+        pool, store = self.pool, self.pool.queue.store
+        store.set_worker_job(self.id, job.id)
+        log.info("job %s started (attempt %d): %s", job.id, job.attempts, visible(job.command))
+        assert self.running is not None
+        result = self.running.run(pool.queue.clock.now)
+        outcome = self.outcome(job, result, pool.queue.settings())
+        with pool.lock:
+            self.job, self.running = None, None
+        if not store.finish(job.id, self.id, job.attempts, outcome):
+            log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
+        else:
+            if outcome.state == "completed":
+                log.info("job %s completed in %.3fs", job.id, result.finished_at - result.started_at)
+            else:
+                log.info("job %s %s: %s", job.id, outcome.state, outcome.error)
+        if outcome.state == "failed":
+            store.notify("work")  # a retry is scheduled: idle workers recompute their wait
+        store.set_worker_job(self.id, None)
+        pool.job_finished(outcome.state)
+
+    def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
+        run = dict(exit_code=result.exit_code, error=result.error, started_at=result.started_at,
+                   stdout=result.stdout, stderr=result.stderr)
+        if result.ok:
+            return Outcome("completed", None, finished_at=result.finished_at, **run)
+        if result.error == "cancelled":
+            return Outcome("dead", None, finished_at=result.finished_at, **run)
+        return failure_outcome(job, settings, result.finished_at, **run)
+
+
+class Pool:
+    """N worker threads over one Queue. start(), then stop() (graceful) or kill(); join()."""
+
+    def __init__(self, queue: Queue, size: int, burst: bool = False) -> None:
+        self.queue = queue
+        self.burst = burst
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.token = os.urandom(3).hex()  # distinguishes pools in one process (tests, the app)
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)
+        self.workers: list[Worker] = []
+        self.target = size
+        self.stopping = False
+        self.paused = False
+        self.errors: list[str] = []
+        self.completed = 0
+        self.failed = 0
+        self._next_index = 0
+        self._done = threading.Event()
+        self._beat = threading.Event()
+        self._listener = queue.store.listener()
+        self._threads: list[threading.Thread] = []
+        self.on_change: Callable[[], None] | None = None
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> "Pool":
+        self.queue.recover_expired()
+        for name, target in (("heartbeat", self._heartbeat_loop), ("listener", self._listen_loop)):
+            thread = threading.Thread(target=target, name=f"queuectl-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.resize(self.target)
+        if self.target == 0 and self.burst:
+            self._done.set()
+        return self
+
+    def resize(self, size: int) -> None:
+        """Grow now; shrink by retiring the newest workers once their current job ends."""
+        size = max(0, size)
+        with self.lock:
+            self.target = size
+            alive = [w for w in self.workers if not w.retire]
+            for worker in alive[size:]:
+                worker.retire = True
+            new = [Worker(self, self._index()) for _ in range(size - len(alive))]
+            self.workers.extend(new)
+            self.wake.notify_all()
+        for worker in new:
+            worker.start()
+
+    def _index(self) -> int:
+        self._next_index += 1
+        return self._next_index
+
+    def pause(self, paused: bool = True) -> None:
+        with self.lock:
+            self.paused = paused
+            self.wake.notify_all()
+
+    def stop(self) -> None:
+        """Graceful: claim nothing more; running jobs finish and are recorded."""
+        with self.lock:
+            self.stopping = True
+            self.wake.notify_all()
+        self._beat.set()
+
+    def kill(self) -> None:
+        """Stop now: kill running jobs; each is recorded as a failed attempt (retried or dead)."""
+        self.stop()
+        with self.lock:
+            running = [w.running for w in self.workers if w.running is not None]
+        for job in running:
+            job.kill(SHUTDOWN_KILL)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until every worker has exited; then stop the pool's own threads. True if done."""
+        if not self._done.wait(timeout):
+            return False
+        self.stopping = True
+        self._beat.set()
+        self.queue.store.notify("")  # unblocks our own listener thread
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._listener.close()
+        return True
+
+    # state for the UI ------------------------------------------------------------------------------
+    def busy(self) -> bool:
+        with self.lock:
+            return any(w.job is not None for w in self.workers)
+
+    def snapshot(self) -> list[tuple[str, Job | None]]:
+        """(worker id, job it runs) for every live worker of this pool."""
+        with self.lock:
+            return [(w.id, w.job) for w in self.workers]
+
+    @property
+    def size(self) -> int:
+        with self.lock:
+            return len([w for w in self.workers if not w.retire])
+
+    # internals -------------------------------------------------------------------------------------
+    def sleep(self, timeout: float | None) -> None:
+        with self.lock:
+            if not self.stopping:
+                self.wake.wait(timeout)
+
+    def job_finished(self, state: str) -> None:
+        with self.lock:
+            if state == "completed":
+                self.completed += 1
+            else:
+                self.failed += 1
+
+    def worker_exited(self, worker: Worker) -> None:
+        with self.lock:
+            self.workers.remove(worker)
+            finished = not self.workers and (self.stopping or self.burst)
+        if finished:
+            self._done.set()
+
+    def _listen_loop(self) -> None:
+        while not self._done.is_set():
+            events = self._listener.wait(5.0)
+            if "work" in events or "config" in events:
+                with self.lock:
+                    self.wake.notify_all()
+            if "cancel" in events or "stop" in events:
+                self._beat.set()
+
+    def _heartbeat_loop(self) -> None:
+        while not self._done.is_set():
+            try:
+                self._beat_once()
+            except Exception as exc:  # the database may be briefly unavailable: keep beating
+                log.warning("heartbeat failed: %s", exc)
+            self._beat.wait(heartbeat_interval(self.queue.settings()) if not self.stopping else 0.2)
+            self._beat.clear()
+
+    def _beat_once(self) -> None:
+        store, settings = self.queue.store, self.queue.settings()
+        now = self.queue.clock.now()
+        with self.lock:
+            ids = [w.id for w in self.workers]
+            running = {w.job.id: w.running for w in self.workers if w.job is not None and w.running}
+        store.renew_leases(ids, now, now + settings.lease_timeout)
+        for job_id in store.cancel_requested(list(running)):
+            log.info("job %s: cancel requested, killing its process group", job_id)
+            running[job_id].kill("cancelled")
+        if not self.stopping and store.stop_requested(ids):
+            log.info("stop requested: finishing running jobs, claiming no more")
+            self.stop()
+        self.queue.recover_expired()

@@ -1,0 +1,462 @@
+"""The headless CLI (`queuectl`, `queuectl-tui --headless`). Imports Textual only to open the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, Callable, NoReturn, Sequence
+
+from core.clock import to_iso
+from core.errors import InvalidInput, QueueError
+from core.models import SETTINGS, STATES, Job
+from core.queue import InvalidItem, Queue
+from core.text import visible
+from core.validate import parse_duration
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line (exit 2) instead of a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def _example(text: str) -> dict[str, Any]:
+    return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
+def build_parser(prog: str, tui: bool) -> Parser:
+    parser = Parser(
+        prog=prog,
+        description="A persistent job queue for shell commands."
+        + (" Without a command, opens the full-screen app." if tui else ""),
+        **_example(
+            f"{prog} enqueue '{{\"command\": \"echo hello\", \"max_retries\": 2}}'\n"
+            f"  {prog} worker start --count 4"
+        ),
+    )
+    parser.add_argument("--db", metavar="DB", help="SQLite file or postgresql:// URL (default: $QUEUECTL_DB, "
+                        "else jobs.db in the user data directory)")
+    if tui:
+        parser.add_argument("--headless", action="store_true", help="run COMMAND without the screen")
+        parser.add_argument("--workers", type=int, metavar="N",
+                            help="size of the app's embedded worker pool (default: config worker-count; 0 = monitor only)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("enqueue", help="add a job (JSON object), or many from stdin with -",
+                       **_example(f"{prog} enqueue '{{\"id\": \"backup\", \"command\": \"tar czf /tmp/b.tgz ~/docs\", "
+                                  f"\"timeout\": 600}}'\n  printf '%s\\n' '{{\"command\": \"true\"}}' | {prog} enqueue -"))
+    p.add_argument("job", metavar="JSON", help="a job object, or - to read one object per line from stdin")
+
+    p = sub.add_parser("list", help="list jobs, newest first", **_example(f"{prog} list --state dead --limit 10"))
+    p.add_argument("--state", choices=STATES)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+    p = sub.add_parser("show", help="one job with its attempt history", **_example(f"{prog} show backup --json"))
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+    p = sub.add_parser("logs", help="captured output of the last (or Nth) attempt",
+                       **_example(f"{prog} logs backup --attempt 1"))
+    p.add_argument("id")
+    p.add_argument("--attempt", type=int, metavar="N", help="the Nth attempt in the job's history (1 = first)")
+
+    p = sub.add_parser("status", help="counts per state and the live workers", **_example(f"{prog} status --json"))
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+    p = sub.add_parser("wait", help="block until jobs are completed or dead (exit 1 unless all completed)",
+                       **_example(f"{prog} wait backup report --timeout 60"))
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--timeout", type=float, metavar="S")
+
+    p = sub.add_parser("cancel", help="cancel a waiting job, or kill a running one; it goes to dead",
+                       **_example(f"{prog} cancel backup"))
+    p.add_argument("id")
+
+    worker = sub.add_parser("worker", help="run, stop or list workers", **_example(f"{prog} worker start --count 4"))
+    wsub = worker.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = wsub.add_parser("start", help="run workers in the foreground until SIGINT/SIGTERM or `worker stop`",
+                        **_example(f"{prog} worker start --count 4 --burst"))
+    p.add_argument("--count", type=int, metavar="N", help="number of workers (default: config worker-count)")
+    p.add_argument("--burst", action="store_true", help="exit once no job is pending or awaiting a retry")
+    p = wsub.add_parser("stop", help="ask every live worker to finish its job and exit",
+                        **_example(f"{prog} worker stop --timeout 60"))
+    p.add_argument("--timeout", type=float, metavar="S", help="give up waiting after S seconds (exit 1)")
+    p = wsub.add_parser("list", help="live workers", **_example(f"{prog} worker list --json"))
+    p.add_argument("--json", action="store_true", help="print JSON only")
+
+    dlq = sub.add_parser("dlq", help="the dead-letter queue", **_example(f"{prog} dlq retry --all"))
+    dsub = dlq.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = dsub.add_parser("list", help="dead jobs, newest first", **_example(f"{prog} dlq list --json"))
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    p = dsub.add_parser("retry", help="dead jobs back to pending, attempts reset",
+                        **_example(f"{prog} dlq retry backup report"))
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help="retry every dead job")
+
+    config = sub.add_parser("config", help="settings kept in the database", **_example(f"{prog} config set max-retries 5"))
+    csub = config.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = csub.add_parser("list", help="every setting with its value", **_example(f"{prog} config list --json"))
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    p = csub.add_parser("get", help="one setting", **_example(f"{prog} config get backoff-base"))
+    p.add_argument("key", metavar="KEY")
+    p = csub.add_parser("set", help="change a setting; running workers pick it up within one poll",
+                        **_example(f"{prog} config set job-timeout 300"))
+    p.add_argument("key", metavar="KEY")
+    p.add_argument("value", metavar="VALUE")
+
+    p = sub.add_parser("prune", help="delete finished jobs older than a duration",
+                       **_example(f"{prog} prune --state completed --older-than 7d"))
+    p.add_argument("--state", required=True, choices=("completed", "dead"))
+    p.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
+    return parser
+
+
+# --- output helpers -----------------------------------------------------------------------------
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def short_time(ts: float | None) -> str:
+    iso = to_iso(ts)
+    return "-" if iso is None else iso[:19].replace("T", " ")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned columns; the last column is cut to the terminal width on a terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    limit = os.get_terminal_size().columns if sys.stdout.isatty() else None
+    for row in [headers, *rows]:
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths[:-1]))
+        line = f"{line}  {row[-1]}" if line else row[-1]
+        if limit and len(line) > limit:
+            line = line[: limit - 1] + "…"
+        out(line.rstrip())
+
+
+def job_rows(jobs: Sequence[Job]) -> list[list[str]]:
+    return [
+        [visible(j.id), j.state, f"{j.attempts}/{j.max_retries + 1}", str(j.priority), short_time(j.updated_at),
+         visible(j.command, keep_newlines=False)]
+        for j in jobs
+    ]
+
+
+def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
+    if as_json:
+        print_json([j.to_dict() for j in jobs])
+    elif not jobs:
+        print("no jobs", file=sys.stderr)
+    else:
+        table(["ID", "STATE", "TRIES", "PRI", "UPDATED (UTC)", "COMMAND"], job_rows(jobs))
+
+
+def write_output(data: bytes, stream) -> None:
+    """Captured bytes as they are when piped; on a terminal, escape sequences made visible."""
+    if stream.isatty():
+        stream.write(visible(data.decode("utf-8", "replace")))
+        stream.flush()
+    else:
+        stream.flush()
+        stream.buffer.write(data)
+        stream.buffer.flush()
+
+
+def check_limit(limit: int) -> int:
+    if limit < 1:
+        raise InvalidInput(f"--limit must be at least 1, got {limit}")
+    return limit
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
+    if args.job == "-":
+        return enqueue_stdin(q)
+    try:
+        obj = json.loads(args.job)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"invalid JSON: {exc}") from None
+    try:
+        ids = q.enqueue_many([obj])
+    except InvalidItem as exc:
+        raise InvalidInput(exc.reason) from None
+    out(ids[0])
+    return EXIT_OK
+
+
+def enqueue_stdin(q: Queue) -> int:
+    lines: list[int] = []  # line number of each object, for error messages
+    objects: list[Any] = []
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            objects.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number}: invalid JSON: {exc}") from None
+        lines.append(number)
+    if not objects:
+        raise InvalidInput("no jobs on stdin (one JSON object per line)")
+    progress = sys.stderr.isatty() and len(objects) >= 20_000
+    try:
+        if progress:
+            ids = with_progress(len(objects), lambda tick: q.enqueue_many(objects, progress=tick))
+        else:
+            ids = q.enqueue_many(objects)
+    except InvalidItem as exc:
+        raise InvalidInput(f"line {lines[exc.index]}: {exc.reason}") from None
+    sys.stdout.write("".join(f"{i}\n" for i in ids))
+    return EXIT_OK
+
+
+def with_progress(total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
+    from rich.progress import Progress  # only on a terminal, only for large inputs
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("enqueue", total=total)
+        return work(lambda done: bar.update(task, completed=done))
+
+
+def cmd_list(q: Queue, args: argparse.Namespace) -> int:
+    print_jobs(q.jobs(args.state, check_limit(args.limit)), args.json)
+    return EXIT_OK
+
+
+def cmd_show(q: Queue, args: argparse.Namespace) -> int:
+    job = q.job(args.id)
+    if args.json:
+        print_json(job.to_dict(with_runs=True))
+        return EXIT_OK
+    for key, value in job.to_dict().items():
+        if key == "timeout" and value is None:
+            value = f"config job-timeout ({q.settings().job_timeout:g}s, 0 = none)"
+        out(f"{key + ':':<13} {visible(str(value if value is not None else '-'), keep_newlines=False)}")
+    if not job.runs:
+        out("\nno finished attempts yet")
+    for run in job.runs:
+        duration = "-" if run.duration is None else f"{run.duration:.3f}s"
+        out(f"\nattempt #{run.number} (try {run.attempt}) on {visible(run.worker or '-')}: "
+            f"{'ok' if run.error is None else visible(run.error)}; exit code "
+            f"{'-' if run.exit_code is None else run.exit_code}; {duration}; started {short_time(run.started_at)}")
+        for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
+            if data:
+                text = data.decode("utf-8", "replace")
+                lines = text.splitlines()[-10:]
+                out(f"  {name} (last {len(lines)} lines):")
+                for line in lines:
+                    out("    " + visible(line, keep_newlines=False))
+    return EXIT_OK
+
+
+def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
+    job = q.job(args.id)
+    if not job.runs:
+        raise QueueError(f"job {args.id!r} has no finished attempt yet")
+    if args.attempt is None:
+        run = job.runs[-1]
+    elif 1 <= args.attempt <= len(job.runs):
+        run = job.runs[args.attempt - 1]
+    else:
+        raise InvalidInput(f"--attempt must be between 1 and {len(job.runs)} for job {args.id!r}")
+    write_output(run.stdout, sys.stdout)
+    write_output(run.stderr, sys.stderr)
+    return EXIT_OK
+
+
+def cmd_status(q: Queue, args: argparse.Namespace) -> int:
+    counts, workers = q.counts(), q.workers()
+    if args.json:
+        print_json({"counts": counts, "workers": [w.to_dict() for w in workers]})
+        return EXIT_OK
+    table(["STATE", "JOBS"], [[s, str(n)] for s, n in counts.items()])
+    busy = sum(1 for w in workers if w.job_id)
+    out(f"\nworkers: {len(workers)} live ({busy} busy, {len(workers) - busy} idle)")
+    return EXIT_OK
+
+
+def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
+    if args.timeout is not None and args.timeout < 0:
+        raise InvalidInput(f"--timeout must be >= 0, got {args.timeout:g}")
+    states = q.wait(args.ids, args.timeout)
+    for job_id, state in states.items():
+        out(f"{visible(job_id)}  {state}")
+    if any(s not in ("completed", "dead") for s in states.values()):
+        raise QueueError(f"timed out after {args.timeout:g}s waiting for jobs to finish")
+    return EXIT_OK if all(s == "completed" for s in states.values()) else EXIT_FAILED
+
+
+def cmd_cancel(q: Queue, args: argparse.Namespace) -> int:
+    if q.cancel(args.id) == "cancelled":
+        out(f"cancelled {visible(args.id)}")
+        return EXIT_OK
+    states = q.wait([args.id], timeout=10)
+    if states[args.id] == "processing":
+        out(f"cancel requested for {visible(args.id)}: its worker will kill it")
+    else:
+        out(f"cancelled {visible(args.id)} (killed while running)")
+    return EXIT_OK
+
+
+def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        workers = q.workers()
+        if args.json:
+            print_json([w.to_dict() for w in workers])
+        elif not workers:
+            print("no live workers", file=sys.stderr)
+        else:
+            table(["ID", "HOST", "PID", "JOB", "STARTED (UTC)", "HEARTBEAT (UTC)"],
+                  [[w.id, w.host, str(w.pid), visible(w.job_id or "-"), short_time(w.started_at),
+                    short_time(w.heartbeat_at)] for w in workers])
+        return EXIT_OK
+    if args.action == "stop":
+        return worker_stop(q, args.timeout)
+    return worker_start(q, args.count, args.burst)
+
+
+def worker_stop(q: Queue, timeout: float | None) -> int:
+    asked = set(q.request_stop())
+    if not asked:
+        print("no live workers", file=sys.stderr)
+        return EXIT_OK
+    print(f"asked {len(asked)} worker(s) to stop; waiting for their running jobs", file=sys.stderr)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while asked & {w.id for w in q.workers()}:
+        if deadline is not None and time.monotonic() > deadline:
+            raise QueueError(f"workers still running after {timeout:g}s")
+        time.sleep(0.2)
+    print("all workers stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+def worker_start(q: Queue, count: int | None, burst: bool) -> int:
+    import logging
+
+    from core.worker import Pool
+
+    size = q.settings().worker_count if count is None else count
+    if size < 1:
+        raise InvalidInput(f"--count must be at least 1, got {size}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    pool = Pool(q, size, burst=burst)
+    signals = {"n": 0}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        signals["n"] += 1
+        if signals["n"] == 1:
+            print("stopping: running jobs finish (signal again to kill them)", file=sys.stderr)
+            pool.stop()
+        else:
+            print("killing running jobs", file=sys.stderr)
+            pool.kill()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"{size} worker(s) on {q.location}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
+    pool.start()
+    while not pool.join(timeout=0.5):
+        pass
+    return EXIT_FAILED if pool.errors else EXIT_OK
+
+
+def cmd_dlq(q: Queue, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        print_jobs(q.jobs("dead", check_limit(args.limit), order="finished"), args.json)
+        return EXIT_OK
+    if args.all == bool(args.ids):
+        raise InvalidInput("give job ids or --all, not both and not neither")
+    moved = q.retry_dead(None if args.all else args.ids)
+    out(f"retried {len(moved)} job(s)")
+    return EXIT_OK
+
+
+def cmd_config(q: Queue, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        config = q.config()
+        if args.json:
+            print_json(config)
+        else:
+            table(["KEY", "VALUE", "MEANING"], [[k, f"{v:g}", SETTINGS[k].help] for k, v in config.items()])
+    elif args.action == "get":
+        out(f"{q.get_setting(args.key):g}")
+    else:
+        out(f"{args.key} = {q.set_setting(args.key, args.value):g}")
+    return EXIT_OK
+
+
+def cmd_prune(q: Queue, args: argparse.Namespace) -> int:
+    deleted = q.prune(args.state, parse_duration(args.older_than))
+    out(f"deleted {deleted} {args.state} job(s)")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
+    "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "logs": cmd_logs, "status": cmd_status,
+    "wait": cmd_wait, "cancel": cmd_cancel, "worker": cmd_worker, "dlq": cmd_dlq, "config": cmd_config,
+    "prune": cmd_prune,
+}
+
+
+def run(argv: Sequence[str], prog: str, tui: bool) -> int:
+    parser = build_parser(prog, tui)
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            if tui and not args.headless:
+                return open_app(args.db, args.workers)
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        with Queue.open(args.db) as q:
+            return COMMANDS[args.command](q, args)
+    except UsageError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except InvalidInput as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except QueueError as exc:
+        return fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit under `| head`
+        return EXIT_OK
+
+
+def fail(message: str, code: int) -> int:
+    print(f"error: {visible(message, keep_newlines=False)}", file=sys.stderr)
+    return code
+
+
+def open_app(db: str | None, workers: int | None) -> int:
+    if workers is not None and workers < 0:
+        return fail(f"--workers must be >= 0, got {workers}", EXIT_USAGE)
+    from .app import run_app  # the only import of Textual
+
+    return run_app(db, workers)
+
+
+def main_queuectl() -> None:
+    sys.exit(run(sys.argv[1:], "queuectl", tui=False))
+
+
+def main_tui() -> None:
+    sys.exit(run(sys.argv[1:], "queuectl-tui", tui=True))
