@@ -1,0 +1,66 @@
+"""Shared fixtures. Every test gets its own database; `backend` is the seam where the PostgreSQL
+backend joins the same tests (parametrize `backend` there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from core import Queue
+
+BIN = Path(sys.executable).parent
+BACKENDS = ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db(backend: str, tmp_path: Path) -> str:
+    """Location of a fresh, empty queue database (a SQLite path or a postgresql:// URL)."""
+    return str(tmp_path / "jobs.db")
+
+
+@pytest.fixture
+def queue(db: str):
+    q = Queue.open(db)
+    yield q
+    q.close()
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL_") and k not in ("NO_COLOR", "QUEUECTL_DB")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def cli(db: str):
+    """Run the real `queuectl` script against this test's database: cli("status", "--json")."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 60, env: dict | None = None) -> Result:
+        proc = subprocess.run(
+            [str(BIN / "queuectl"), "--db", db, *args],
+            input=input, capture_output=True, text=True, timeout=timeout, env=env or clean_env(),
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return run
