@@ -22,7 +22,8 @@ screenshots: $(STAMP)
 	$(BIN)/python scripts/export_screenshots.py
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	bash bench/setup.sh
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

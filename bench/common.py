@@ -1,0 +1,121 @@
+"""Shared pieces of the benchmark: the result row, timers, and how to run the project's programs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PYTHON = sys.executable
+QUEUECTL = str(BIN / "queuectl")
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass
+class Row:
+    """One line of the table. ratio is value / reference (or its inverse for times, see `better`)."""
+
+    name: str
+    value: float | None
+    unit: str
+    reference: str = ""  # what the floor is, with its figure, e.g. "xargs -P4: 2100 jobs/s"
+    ratio: float | None = None
+    target: str = ""
+    ok: bool | None = None  # None: informational, or could not be measured
+    note: str = ""  # why skipped, or a detail
+
+    def verdict(self) -> str:
+        if self.ok is None:
+            return "skip" if self.value is None else "-"
+        return "pass" if self.ok else "MISS"
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit in ("jobs/s", "B/job"):
+        return f"{value:,.0f} {unit}"
+    if unit == "ms":
+        return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "%":
+        return f"{value:.2f} %"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:g} {unit}"
+
+
+def env(**extra: str) -> dict[str, str]:
+    """The environment for the programs under test: no QUEUECTL_DB, no Textual variables."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL_") and k not in ("NO_COLOR", "QUEUECTL_DB")}
+    e.update(extra)
+    return e
+
+
+def wall(cmd: Sequence[str] | str, *, shell: bool = False, input: bytes | None = None, check: bool = True,
+         extra_env: dict[str, str] | None = None, cwd: str | None = None) -> float:
+    """Seconds of wall time one command takes, output discarded."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, shell=shell, input=input, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=env(**(extra_env or {})), cwd=cwd)
+    elapsed = time.perf_counter() - start
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{cmd!r} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
+
+
+def median_wall(cmd: Sequence[str] | str, n: int, **kw) -> float:
+    wall(cmd, **kw)  # warm the page cache
+    return statistics.median(wall(cmd, **kw) for _ in range(n))
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+class Scratch:
+    """A temporary folder for one measurement's databases; removed afterwards."""
+
+    def __enter__(self) -> Path:
+        self.path = Path(tempfile.mkdtemp(prefix="queuectl-bench-"))
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def seed_true_jobs(db: str, n: int) -> None:
+    """n pending `true` jobs through the engine's own bulk enqueue (not timed)."""
+    sys.path.insert(0, str(ROOT))
+    from core import Queue
+
+    with Queue.open(db) as q:
+        q.enqueue_many([{"command": "true"}] * n)
+
+
+def count_states(db: str) -> dict[str, int]:
+    from core import Queue
+
+    with Queue.open(db) as q:
+        return q.counts()

@@ -1,0 +1,87 @@
+"""Pickup latency of an idle, running pool of 4 (default settings), and what that idle pool costs."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import statistics
+import subprocess
+import time
+
+from common import QUEUECTL, Row, Scratch, env, percentile, wait_until
+
+
+def cpu_seconds(session: int) -> float:
+    """User + system CPU time of every process in a session (threads included): the pool, and its
+    worker processes if it has any. Jobs run in sessions of their own and are not counted."""
+    ticks = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run(quick: bool) -> list[Row]:
+    from core import Queue
+
+    samples_n = 20 if quick else 50
+    idle_seconds = 10.0 if quick else 60.0
+    with Scratch() as tmp:
+        db = str(tmp / "jobs.db")
+        q = Queue.open(db)
+        poll = q.settings().poll_interval
+        pool = subprocess.Popen([QUEUECTL, "--db", db, "worker", "start", "--count", "4"], env=env(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            if not wait_until(lambda: len(q.workers()) >= 4, 30):
+                raise RuntimeError("the pool did not start")
+            time.sleep(1.0)
+            samples = []
+            for _ in range(samples_n):
+                time.sleep(random.uniform(0.1, 0.4))  # the pool is idle, asleep in its poll wait
+                t0 = time.time()
+                job_id = q.enqueue_many([{"command": "true"}])[0]
+                started: list[float] = []
+
+                def picked() -> bool:
+                    job = q.store.get_job(job_id)
+                    if job is not None and job.started_at is not None:
+                        started.append(job.started_at)
+                        return True
+                    return False
+
+                if not wait_until(picked, 10, 0.002):
+                    raise RuntimeError("a job was not picked up within 10 s")
+                samples.append((started[0] - t0) * 1000)
+                wait_until(lambda: q.store.get_job(job_id).state == "completed", 10, 0.005)
+            time.sleep(2.0)
+            before, t_before = cpu_seconds(pool.pid), time.monotonic()
+            time.sleep(idle_seconds)
+            used = cpu_seconds(pool.pid) - before
+            cpu = used / (time.monotonic() - t_before) * 100
+        finally:
+            os.killpg(pool.pid, signal.SIGTERM)
+            try:
+                pool.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(pool.pid, signal.SIGKILL)
+                pool.wait()
+            q.close()
+    median, p95 = statistics.median(samples), percentile(samples, 95)
+    ref = f"poll-interval {poll * 1000:.0f} ms"
+    return [
+        Row(f"pickup latency, idle pool of 4 (median of {samples_n})", median, "ms", ref, median / (poll * 1000),
+            "< 25 ms", median < 25),
+        Row(f"pickup latency, idle pool of 4 (p95 of {samples_n})", p95, "ms", ref, p95 / (poll * 1000),
+            "< 60 ms", p95 < 60),
+        Row(f"idle pool of 4: CPU ({idle_seconds:.0f} s, % of one core)", cpu, "%", "", None, "< 2 %", cpu < 2,
+            f"{used * 60 / idle_seconds:.2f} CPU-s per minute"),
+    ]

@@ -1,0 +1,123 @@
+"""Scale: a database of a million jobs (completed, dead and pending mixed), and how the read
+commands and the app cope with it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from common import QUEUECTL, RESULTS, ROOT, Row, Scratch, median_wall, wall
+
+MIX = (("completed", 0.70), ("dead", 0.10), ("pending", 0.20))
+
+
+def generate(path: Path, n: int) -> None:
+    """Create the schema through the engine's own store, then fill it with direct SQL: one job row
+    per job, one run row per finished job, in one transaction."""
+    from core.store import SQLiteStore
+
+    SQLiteStore(str(path)).close()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = OFF")
+    rng = random.Random(4)
+    start = time.time() - 30 * 86400
+    cuts, total = [], 0.0
+    for state, share in MIX:
+        total += share
+        cuts.append((total * n, state))
+
+    def state_of(i: int) -> str:
+        for cut, state in cuts:
+            if i < cut:
+                return state
+        return MIX[-1][0]
+
+    def jobs():
+        for i in range(n):
+            state = state_of(rng.random() * n)
+            created = start + i * (30 * 86400 / n)
+            finished = created + 1.5 if state != "pending" else None
+            started = created + 0.5 if state != "pending" else None
+            attempts = 0 if state == "pending" else (4 if state == "dead" else 1)
+            yield (f"job-{i:07d}", f"python3 process.py --item {i} --out /data/out/{i}.json", state, attempts, 3,
+                   rng.choice((0, 0, 0, 5)), created, None, created, finished or created, started, finished,
+                   None if state == "pending" else (0 if state == "completed" else 1),
+                   "exit code 1" if state == "dead" else None, "host:1234:abc:1" if started else None)
+
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout, created_at,"
+        " updated_at, started_at, finished_at, exit_code, last_error, worker) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        jobs())
+    conn.execute(
+        "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
+        " SELECT id, attempts, worker, started_at, finished_at, exit_code, last_error,"
+        " CASE WHEN state = 'completed' THEN CAST('ok' AS BLOB) ELSE x'' END,"
+        " CASE WHEN state = 'dead' THEN CAST('Traceback: error' AS BLOB) ELSE x'' END"
+        " FROM jobs WHERE state != 'pending'")
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def database(n: int, fresh: bool) -> Path:
+    """The n-job database, cached under bench/results/ (rebuilt when the schema version changes)."""
+    from core.store import SCHEMA_VERSION
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"scale-{n}-schema{SCHEMA_VERSION}.db"
+    if fresh or not path.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        generate(tmp, n)
+        tmp.rename(path)
+    return path
+
+
+def app_rows(db: str, n: int) -> list[Row]:
+    """The app at scale. TODO: wired to queuectl_tui.app once it exists on main."""
+    if importlib.util.find_spec("queuectl_tui.app") is None:
+        note = "app not built yet"
+        return [Row(f"app start at {n:,} jobs", None, "s", target="< 3 s", note=note),
+                Row(f"app refresh at {n:,} jobs", None, "ms", target="< 100 ms", note=note),
+                Row(f"app memory at {n:,} jobs", None, "MB", target="< 200 MB", note=note)]
+    from app_probe import measure
+
+    return measure(db, n)
+
+
+def run(quick: bool, fresh: bool = False) -> list[Row]:
+    n = 100_000 if quick else 1_000_000
+    t0 = time.perf_counter()
+    path = database(n, fresh)
+    built = time.perf_counter() - t0
+    rows: list[Row] = []
+    with Scratch() as tmp:
+        work = tmp / "jobs.db"
+        shutil.copyfile(path, work)  # a copy, so the cached file is never changed by a run
+        empty = str(tmp / "empty.db")
+        wall([QUEUECTL, "--db", empty, "status"])
+        db = str(work)
+        wall([QUEUECTL, "--db", db, "status"])  # applies any migration outside the timing
+        commands = [("status", ["status"]),
+                    ("list --state pending --limit 50", ["list", "--state", "pending", "--limit", "50"]),
+                    ("dlq list --limit 50", ["dlq", "list", "--limit", "50"])]
+        for label, args in commands:
+            base = median_wall([QUEUECTL, "--db", empty, *args], 5) * 1000
+            took = median_wall([QUEUECTL, "--db", db, *args], 5) * 1000
+            rows.append(Row(f"{label} at {n:,} jobs (median of 5)", took, "ms", f"empty db {base:.0f} ms",
+                            took / base, "< 200 ms", took < 200))
+        size = sum(os.path.getsize(f"{db}{s}") for s in ("", "-wal") if os.path.exists(f"{db}{s}"))
+        rows.append(Row(f"database size per job at {n:,} jobs", size / n, "B/job", "", None, "(report)", None,
+                        f"{size / 2**20:,.0f} MiB in all; built in {built:.0f} s" if built > 1 else
+                        f"{size / 2**20:,.0f} MiB in all (cached file)"))
+        rows.extend(app_rows(db, n))
+    return rows
