@@ -230,7 +230,7 @@ class SQLiteStore(Store):
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
         self.location = self.path = os.path.abspath(os.path.expanduser(path))
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic: a lock-free pool
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._notifier = SocketNotifier(wake_dir(self.path))
@@ -247,22 +247,19 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StorageError(f"cannot create database {self.path}: {exc.strerror}") from None
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
-                conn.execute("PRAGMA synchronous = NORMAL")
-            except sqlite3.DatabaseError as exc:
-                raise self._error(exc) from None
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     def _error(self, exc: sqlite3.Error) -> StorageError:
@@ -276,13 +273,22 @@ class SQLiteStore(Store):
         return StorageError(f"database error on {self.path}: {text}")
 
     def _run(self, fn):
-        """Run fn(conn) and turn SQLite errors into one readable StorageError."""
+        """Run fn(conn) on an idle connection and turn SQLite errors into one readable StorageError.
+        Connections are pooled, not per thread, so short-lived threads (the app's) do not leak them."""
         try:
-            return fn(self._conn())
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._connect()
+        try:
+            return fn(conn)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+        finally:
+            if conn.in_transaction:  # never hand out a connection stuck in a transaction
+                conn.rollback()
+            self._idle.append(conn)
 
     def _write(self, fn):
         """Run fn(conn) in one IMMEDIATE transaction (takes the write lock up front, so the busy
@@ -328,7 +334,7 @@ class SQLiteStore(Store):
                 except sqlite3.Error:
                     pass
             self._all.clear()
-        self._local = threading.local()
+            self._idle.clear()
         self._notifier.close()
 
     # jobs ------------------------------------------------------------------------------------------
