@@ -414,10 +414,13 @@ class SQLiteStore(Store):
         return self._run(lambda c: c.execute(sql).fetchone()[0])
 
     def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        # INDEXED BY: without statistics the planner picks jobs(state, ...) and sorts every ready job
+        # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
         sql = f"""
             UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
                    updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = 0
-            WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
+            WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
+                         WHERE state IN ('pending', 'failed') AND run_at <= ?
                          ORDER BY priority DESC, run_at, seq LIMIT 1)
               AND state IN ('pending', 'failed')
             RETURNING {JOB_COLUMNS}"""
