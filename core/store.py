@@ -124,7 +124,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_workers(self, alive_since: float) -> list[WorkerInfo]:
-        """Workers whose heartbeat is not older than alive_since; forgets older ones."""
+        """Workers whose heartbeat is not older than alive_since; forgets older ones. A worker's
+        job_id is the processing job whose `worker` is that worker (workers no longer call
+        set_worker_job per job)."""
 
     @abc.abstractmethod
     def request_stop(self, worker_ids: Sequence[str] | None = None) -> list[str]:
@@ -538,8 +540,13 @@ class SQLiteStore(Store):
         self._write(lambda c: c.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
 
     def list_workers(self, alive_since: float) -> list[WorkerInfo]:
-        sql = """SELECT id, host, pid, job_id, started_at, heartbeat_at, stop_requested FROM workers
-                 WHERE heartbeat_at >= ? ORDER BY started_at, id"""
+        # A worker's current job is the processing job that names it: workers do not write their
+        # job into this table per job (workers.job_id stays for older writers and is a fallback).
+        sql = """SELECT w.id, w.host, w.pid,
+                        coalesce((SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id
+                                  ORDER BY j.started_at DESC LIMIT 1), w.job_id),
+                        w.started_at, w.heartbeat_at, w.stop_requested
+                 FROM workers w WHERE w.heartbeat_at >= ? ORDER BY w.started_at, w.id"""
         rows = self._run(lambda c: c.execute(sql, (alive_since,)).fetchall())
         return [WorkerInfo(*r[:6], stop_requested=bool(r[6])) for r in rows]
 

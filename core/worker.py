@@ -48,7 +48,7 @@ class Worker(threading.Thread):
                 if pool.paused:
                     pool.sleep(None)
                     continue
-                settings = pool.queue.settings()
+                settings = pool.settings()
                 job = self.claim(settings)
                 if job is None:
                     if pool.burst and store.next_due() is None and not pool.busy():
@@ -87,12 +87,13 @@ class Worker(threading.Thread):
         return job
 
     def execute(self, job: Job, settings: Settings) -> None:
+        # The worker's current job is the processing job that names it (see list_workers): no
+        # separate write per job to keep the workers table in step.
         pool, store = self.pool, self.pool.queue.store
-        store.set_worker_job(self.id, job.id)
         log.info("job %s started (attempt %d): %s", job.id, job.attempts, visible(job.command))
         assert self.running is not None
         result = self.running.run(pool.queue.clock.now)
-        outcome = self.outcome(job, result, pool.queue.settings())
+        outcome = self.outcome(job, result, pool.settings())
         with pool.lock:
             self.job, self.running = None, None
         if not store.finish(job.id, self.id, job.attempts, outcome):
@@ -104,7 +105,6 @@ class Worker(threading.Thread):
                 log.info("job %s %s: %s", job.id, outcome.state, outcome.error)
         if outcome.state == "failed":
             store.notify("work")  # a retry is scheduled: idle workers recompute their wait
-        store.set_worker_job(self.id, None)
         pool.job_finished(outcome.state)
 
     def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
@@ -140,6 +140,8 @@ class Pool:
         self._beat = threading.Event()
         self._listener = queue.store.listener()
         self._threads: list[threading.Thread] = []
+        self._settings: Settings | None = None
+        self._settings_read = 0.0
         self.on_change: Callable[[], None] | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
@@ -220,6 +222,16 @@ class Pool:
             return len([w for w in self.workers if not w.retire])
 
     # internals -------------------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        """The settings, read again at most once per poll interval, and at once after a 'config'
+        wake-up: a change reaches running workers within one poll without a read per job."""
+        now = time.monotonic()
+        cached = self._settings
+        if cached is None or now - self._settings_read >= min(cached.poll_interval, 1.0):
+            cached = self._settings = self.queue.settings()
+            self._settings_read = now
+        return cached
+
     def sleep(self, timeout: float | None) -> None:
         with self.lock:
             if not self.stopping:
@@ -231,6 +243,8 @@ class Pool:
                 self.completed += 1
             else:
                 self.failed += 1
+            if self.burst:
+                self.wake.notify_all()  # idle peers re-check whether the burst is over
 
     def worker_exited(self, worker: Worker) -> None:
         with self.lock:
@@ -242,6 +256,8 @@ class Pool:
     def _listen_loop(self) -> None:
         while not self._done.is_set():
             events = self._listener.wait(5.0)
+            if "config" in events:
+                self._settings = None
             if "work" in events or "config" in events:
                 with self.lock:
                     self.wake.notify_all()
@@ -254,11 +270,11 @@ class Pool:
                 self._beat_once()
             except Exception as exc:  # the database may be briefly unavailable: keep beating
                 log.warning("heartbeat failed: %s", exc)
-            self._beat.wait(heartbeat_interval(self.queue.settings()) if not self.stopping else 0.2)
+            self._beat.wait(heartbeat_interval(self.settings()) if not self.stopping else 0.2)
             self._beat.clear()
 
     def _beat_once(self) -> None:
-        store, settings = self.queue.store, self.queue.settings()
+        store, settings = self.queue.store, self.settings()
         now = self.queue.clock.now()
         with self.lock:
             ids = [w.id for w in self.workers]
@@ -271,3 +287,4 @@ class Pool:
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()
         self.queue.recover_expired()
+
