@@ -288,3 +288,92 @@ class Pool:
             self.stop()
         self.queue.recover_expired()
 
+
+class ProcessPool:
+    """N workers as N OS processes (`python -m core.worker`), each a Pool of one: jobs start in
+    parallel instead of taking turns on one interpreter lock. Same start/stop/kill/join as Pool.
+
+    Children ignore SIGINT (a terminal's Ctrl-C reaches the whole process group; the parent decides)
+    and take SIGTERM from the parent: the first finishes the running job, the second kills it. A
+    child whose parent is gone stops as if told to."""
+
+    def __init__(self, location: str, size: int, burst: bool = False) -> None:
+        self.location = location
+        self.size = size
+        self.burst = burst
+        self.children: list = []
+        self.errors: list[str] = []
+        self._signals = 0
+
+    def start(self) -> "ProcessPool":
+        import subprocess
+        import sys
+
+        env = {**os.environ, "QUEUECTL_DB": self.location}
+        args = [sys.executable, "-m", "core.worker"] + (["--burst"] if self.burst else [])
+        self.children = [subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL) for _ in range(self.size)]
+        return self
+
+    def _signal_children(self) -> None:
+        import signal
+
+        for child in self.children:
+            if child.poll() is None:
+                try:
+                    child.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+    def stop(self) -> None:
+        """Graceful: every child finishes its running job and exits."""
+        if self._signals == 0:
+            self._signals = 1
+            self._signal_children()
+
+    def kill(self) -> None:
+        """Kill running jobs (each recorded as a failed attempt), then exit."""
+        self.stop()
+        if self._signals == 1:
+            self._signals = 2
+            self._signal_children()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for child in self.children:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                child.wait(remaining)
+            except Exception:  # subprocess.TimeoutExpired
+                return False
+        self.errors = [f"worker process {c.pid} exited {c.returncode}" for c in self.children if c.returncode]
+        return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One worker process of a ProcessPool: a Pool of one on $QUEUECTL_DB."""
+    import signal
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    parent = os.getppid()
+    with Queue.open(os.environ["QUEUECTL_DB"]) as queue:
+        pool = Pool(queue, 1, burst="--burst" in argv)
+        signals = {"n": 0}
+
+        def on_term(signum: int, frame: object) -> None:
+            signals["n"] += 1
+            pool.stop() if signals["n"] == 1 else pool.kill()
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, on_term)
+        pool.start()
+        while not pool.join(timeout=0.5):
+            if os.getppid() != parent and not pool.stopping:
+                log.warning("worker process %d: parent gone, stopping", os.getpid())
+                pool.stop()
+        return 1 if pool.errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -352,13 +352,14 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
 def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     import logging
 
-    from core.worker import Pool
+    from core.worker import Pool, ProcessPool
 
     size = q.settings().worker_count if count is None else count
     if size < 1:
         raise InvalidInput(f"--count must be at least 1, got {size}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    pool = Pool(q, size, burst=burst)
+    # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
+    pool = Pool(q, size, burst=burst) if size == 1 else ProcessPool(q.location, size, burst=burst)
     signals = {"n": 0}
 
     def on_signal(signum: int, frame: Any) -> None:
