@@ -9,7 +9,8 @@ import time
 from common import PYTHON, ROOT, Row, Scratch, count_states, env, seed_true_jobs
 
 # One worker process: open the store, wait for the common start time, then claim and complete jobs
-# until none is left: the two store calls a worker makes per job.
+# until none is left, with the store call a worker makes per job: finish this one and claim the next
+# in one transaction.
 LOOP = """
 import json, sys, time
 sys.path.insert(0, {root!r})
@@ -20,13 +21,12 @@ store, wid = q.store, "bench:%d" % {index}
 start_at = {start_at}
 time.sleep(max(0.0, start_at - time.time()))
 t0 = time.time(); n = 0
-while True:
+now = time.time()
+job = store.claim(wid, now, now + 30.0)
+while job is not None:
     now = time.time()
-    job = store.claim(wid, now, now + 30.0)
-    if job is None:
-        break
-    now = time.time()
-    store.finish(job.id, wid, job.attempts, Outcome("completed", None, 0, None, now, now))
+    done, job = store.finish_and_claim(job.id, wid, job.attempts, Outcome("completed", None, 0, None, now, now),
+                                       now, now + 30.0)
     n += 1
 print(json.dumps({{"start": t0, "end": time.time(), "n": n}}))
 """

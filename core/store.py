@@ -83,6 +83,14 @@ class Store(abc.ABC):
         """Record an attempt's end, only if worker_id still holds this attempt of the job (and, with
         lease_expired_at, only if its lease ran out before then). False if it no longer does."""
 
+    def finish_and_claim(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
+    ) -> tuple[bool, Job | None]:
+        """finish() this attempt, then claim() the next job for the same worker: (finished, job).
+        A backend may do both in one transaction (one round-trip and one commit per job); the
+        claim happens whether or not the finish was still this worker's to record."""
+        return self.finish(job_id, worker_id, attempt, outcome), self.claim(worker_id, now, lease_until)
+
     @abc.abstractmethod
     def expired(self, now: float) -> list[Job]:
         """Processing jobs whose lease ran out."""
@@ -415,19 +423,32 @@ class SQLiteStore(Store):
         sql = "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')"
         return self._run(lambda c: c.execute(sql).fetchone()[0])
 
-    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
-        # INDEXED BY: without statistics the planner picks jobs(state, ...) and sorts every ready job
-        # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
-        sql = f"""
-            UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
-                   updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = 0
-            WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
-                         WHERE state IN ('pending', 'failed') AND run_at <= ?
-                         ORDER BY priority DESC, run_at, seq LIMIT 1)
-              AND state IN ('pending', 'failed')
-            RETURNING {JOB_COLUMNS}"""
-        row = self._run(lambda c: c.execute(sql, (worker_id, now, now, lease_until, now)).fetchone())
+    # INDEXED BY: without statistics the planner picks jobs(state, ...) and sorts every ready job
+    # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
+    CLAIM_SQL = f"""
+        UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
+               updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = 0
+        WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
+                     WHERE state IN ('pending', 'failed') AND run_at <= ?
+                     ORDER BY priority DESC, run_at, seq LIMIT 1)
+          AND state IN ('pending', 'failed')
+        RETURNING {JOB_COLUMNS}"""
+
+    def _claim(self, conn: sqlite3.Connection, worker_id: str, now: float, lease_until: float) -> Job | None:
+        row = conn.execute(self.CLAIM_SQL, (worker_id, now, now, lease_until, now)).fetchone()
         return None if row is None else job_from_row(row)
+
+    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        return self._run(lambda c: self._claim(c, worker_id, now, lease_until))
+
+    def finish_and_claim(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
+    ) -> tuple[bool, Job | None]:
+        def both(conn: sqlite3.Connection) -> tuple[bool, Job | None]:
+            return (self._finish(conn, job_id, worker_id, attempt, outcome, None),
+                    self._claim(conn, worker_id, now, lease_until))
+
+        return self._write(both)
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -446,31 +467,31 @@ class SQLiteStore(Store):
     def finish(
         self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
     ) -> bool:
+        return self._write(lambda c: self._finish(c, job_id, worker_id, attempt, outcome, lease_expired_at))
+
+    def _finish(self, conn: sqlite3.Connection, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
+                lease_expired_at: float | None) -> bool:
         guard = "id = ? AND worker = ? AND attempts = ? AND state = 'processing'"
         params: list = [job_id, worker_id, attempt]
         if lease_expired_at is not None:
             guard += " AND lease_until < ?"
             params.append(lease_expired_at)
         o = outcome
-
-        def finish(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                f"""UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
-                       finished_at = ?, updated_at = ?, lease_until = NULL, cancel_requested = 0
-                    WHERE {guard}""",
-                (o.state, o.run_at, o.exit_code, o.error,
-                 o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
-            )
-            return True
-
-        return self._write(finish)
+        cur = conn.execute(
+            f"""UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
+                   finished_at = ?, updated_at = ?, lease_until = NULL, cancel_requested = 0
+                WHERE {guard}""",
+            (o.state, o.run_at, o.exit_code, o.error,
+             o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params),
+        )
+        if cur.rowcount != 1:
+            return False
+        conn.execute(
+            "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
+        )
+        return True
 
     def expired(self, now: float) -> list[Job]:
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"

@@ -44,18 +44,20 @@ class Worker(threading.Thread):
         now = pool.queue.clock.now()
         store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
         try:
-            while not (pool.stopping or self.retire):
-                if pool.paused:
-                    pool.sleep(None)
-                    continue
+            job: Job | None = None  # a job claimed together with the previous one's result
+            while job is not None or not (pool.stopping or self.retire):
                 settings = pool.settings()
-                job = self.claim(settings)
+                if job is None:
+                    if pool.paused:
+                        pool.sleep(None)
+                        continue
+                    job = self.claim(settings)
                 if job is None:
                     if pool.burst and store.next_due() is None and not pool.busy():
                         break
                     pool.sleep(self.idle_wait(settings))
                     continue
-                self.execute(job, settings)
+                job = self.execute(job, settings)
         except Exception:  # a database error must not kill the thread silently
             log.exception("worker %s stopped on an error", self.id)
             pool.errors.append(self.id)
@@ -78,34 +80,48 @@ class Worker(threading.Thread):
         with self.pool.lock:
             if self.pool.stopping or self.retire:
                 return None
-            job = self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout)
-            if job is not None:
-                self.job = job
-                timeout = job.timeout or settings.job_timeout or None
-                env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
-                self.running = RunningJob(job.command, timeout, settings.output_limit, env)
+            return self._hold(self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout), settings)
+
+    def _hold(self, job: Job | None, settings: Settings) -> Job | None:
+        """Make a claimed job this worker's current one (under the pool lock)."""
+        if job is not None:
+            self.job = job
+            timeout = job.timeout or settings.job_timeout or None
+            env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+            self.running = RunningJob(job.command, timeout, settings.output_limit, env)
         return job
 
-    def execute(self, job: Job, settings: Settings) -> None:
-        # The worker's current job is the processing job that names it (see list_workers): no
-        # separate write per job to keep the workers table in step.
+    def execute(self, job: Job, settings: Settings) -> Job | None:
+        """Run the job and record its result; returns the next job when it could be claimed in
+        the same transaction (the worker is not stopping, retiring or paused), else None.
+        The worker's current job is the processing job that names it (see list_workers): no
+        separate write per job keeps the workers table in step."""
         pool, store = self.pool, self.pool.queue.store
         log.info("job %s started (attempt %d): %s", job.id, job.attempts, visible(job.command))
         assert self.running is not None
         result = self.running.run(pool.queue.clock.now)
-        outcome = self.outcome(job, result, pool.settings())
+        settings = pool.settings()
+        outcome = self.outcome(job, result, settings)
+        following: Job | None = None
         with pool.lock:
             self.job, self.running = None, None
-        if not store.finish(job.id, self.id, job.attempts, outcome):
-            log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
-        else:
-            if outcome.state == "completed":
-                log.info("job %s completed in %.3fs", job.id, result.finished_at - result.started_at)
+            if pool.stopping or self.retire or pool.paused:
+                recorded = store.finish(job.id, self.id, job.attempts, outcome)
             else:
-                log.info("job %s %s: %s", job.id, outcome.state, outcome.error)
+                now = pool.queue.clock.now()
+                recorded, following = store.finish_and_claim(
+                    job.id, self.id, job.attempts, outcome, now, now + settings.lease_timeout)
+                self._hold(following, settings)
+        if not recorded:
+            log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
+        elif outcome.state == "completed":
+            log.info("job %s completed in %.3fs", job.id, result.finished_at - result.started_at)
+        else:
+            log.info("job %s %s: %s", job.id, outcome.state, outcome.error)
         if outcome.state == "failed":
             store.notify("work")  # a retry is scheduled: idle workers recompute their wait
         pool.job_finished(outcome.state)
+        return following
 
     def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
         run = dict(exit_code=result.exit_code, error=result.error, started_at=result.started_at,
