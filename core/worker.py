@@ -306,39 +306,50 @@ class Pool:
 
 
 class ProcessPool:
-    """N workers as N OS processes (`python -m core.worker`), each a Pool of one: jobs start in
-    parallel instead of taking turns on one interpreter lock. Same start/stop/kill/join as Pool.
+    """N workers as N OS processes, each a Pool of one: jobs start in parallel instead of taking
+    turns on one interpreter lock. Same start/stop/kill/join as Pool.
 
-    Children ignore SIGINT (a terminal's Ctrl-C reaches the whole process group; the parent decides)
-    and take SIGTERM from the parent: the first finishes the running job, the second kills it. A
-    child whose parent is gone stops as if told to."""
+    Children are forked when this process runs no other thread (the CLI: instant, nothing to
+    import again), else started as `python -m core.worker`. They ignore SIGINT (a terminal's
+    Ctrl-C reaches the whole process group; the parent decides) and take SIGTERM from the parent:
+    the first finishes the running job, the second kills it. A child whose parent is gone stops
+    as if told to."""
 
     def __init__(self, location: str, size: int, burst: bool = False) -> None:
         self.location = location
         self.size = size
         self.burst = burst
-        self.children: list = []
+        self.children: list = []  # multiprocessing.Process or subprocess.Popen
         self.errors: list[str] = []
         self._signals = 0
 
     def start(self) -> "ProcessPool":
-        import subprocess
-        import sys
+        if threading.active_count() == 1 and hasattr(os, "fork"):
+            import multiprocessing
 
-        env = {**os.environ, "QUEUECTL_DB": self.location}
-        args = [sys.executable, "-m", "core.worker"] + (["--burst"] if self.burst else [])
-        self.children = [subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL) for _ in range(self.size)]
+            context = multiprocessing.get_context("fork")
+            parent = os.getpid()
+            self.children = [context.Process(target=_child, args=(self.location, self.burst, parent),
+                                             name=f"queuectl-worker-{i + 1}") for i in range(self.size)]
+            for child in self.children:
+                child.start()
+        else:
+            import subprocess
+            import sys
+
+            env = {**os.environ, "QUEUECTL_DB": self.location}
+            args = [sys.executable, "-m", "core.worker"] + (["--burst"] if self.burst else [])
+            self.children = [subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL) for _ in range(self.size)]
         return self
 
     def _signal_children(self) -> None:
         import signal
 
         for child in self.children:
-            if child.poll() is None:
-                try:
-                    child.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def stop(self) -> None:
         """Graceful: every child finishes its running job and exits."""
@@ -357,24 +368,27 @@ class ProcessPool:
         deadline = None if timeout is None else time.monotonic() + timeout
         for child in self.children:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                child.wait(remaining)
-            except Exception:  # subprocess.TimeoutExpired
-                return False
-        self.errors = [f"worker process {c.pid} exited {c.returncode}" for c in self.children if c.returncode]
+            if hasattr(child, "join"):
+                child.join(remaining)
+                if child.exitcode is None:
+                    return False
+            else:
+                try:
+                    child.wait(remaining)
+                except Exception:  # subprocess.TimeoutExpired
+                    return False
+        codes = [getattr(c, "exitcode", None) if hasattr(c, "join") else c.returncode for c in self.children]
+        self.errors = [f"worker process {c.pid} exited {code}" for c, code in zip(self.children, codes) if code]
         return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    """One worker process of a ProcessPool: a Pool of one on $QUEUECTL_DB."""
+def _child(location: str, burst: bool, parent: int) -> None:
+    """One worker process of a ProcessPool: a Pool of one. Exits with 1 if a worker failed."""
     import signal
     import sys
 
-    argv = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    parent = os.getppid()
-    with Queue.open(os.environ["QUEUECTL_DB"]) as queue:
-        pool = Pool(queue, 1, burst="--burst" in argv)
+    with Queue.open(location) as queue:  # its own connections: nothing of the parent's is used
+        pool = Pool(queue, 1, burst=burst)
         signals = {"n": 0}
 
         def on_term(signum: int, frame: object) -> None:
@@ -388,8 +402,17 @@ def main(argv: list[str] | None = None) -> int:
             if os.getppid() != parent and not pool.stopping:
                 log.warning("worker process %d: parent gone, stopping", os.getpid())
                 pool.stop()
-        return 1 if pool.errors else 0
+    sys.exit(1 if pool.errors else 0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m core.worker [--burst]`: one worker process on $QUEUECTL_DB."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    _child(os.environ["QUEUECTL_DB"], "--burst" in argv, os.getppid())
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
