@@ -157,7 +157,7 @@ class Store(abc.ABC):
 
 # --- SQLite --------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -210,7 +210,39 @@ MIGRATIONS: dict[int, str] = {
         stop_requested INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # Counts per state kept by triggers, so `status` and the app's titles cost the same at a million
+    # jobs as at ten (a GROUP BY over the state index takes ~150 ms at 1M). Writers serialise on
+    # SQLite's one write lock anyway, so the one-page counter adds no contention.
+    2: """
+    CREATE TABLE job_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO job_counts (state, n)
+        SELECT s.state, (SELECT count(*) FROM jobs WHERE jobs.state = s.state)
+        FROM (SELECT 'pending' AS state UNION ALL SELECT 'processing' UNION ALL SELECT 'completed'
+              UNION ALL SELECT 'failed' UNION ALL SELECT 'dead') AS s;
+    CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+        UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+    END;
+    CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state IS NOT NEW.state BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE state = OLD.state;
+        UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
+    END;
+    """,
 }
+
+def statements(script: str) -> list[str]:
+    """Split a script into statements; a trigger body's semicolons stay inside its statement."""
+    out, buf = [], ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    return out
+
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
@@ -324,9 +356,8 @@ class SQLiteStore(Store):
                     f"{self.path} has schema version {version}, newer than this queuectl ({SCHEMA_VERSION}): upgrade it"
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(MIGRATIONS[target]):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
 
         try:
@@ -409,11 +440,14 @@ class SQLiteStore(Store):
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
     def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
+        if not search:  # from the counters the triggers keep
+            found = self.counts()
+            return sum(n for state, n in found.items() if states is None or state in states)
         where, params = self._where(states, search)
         return self._run(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
 
     def counts(self) -> dict[str, int]:
-        return self._run(lambda c: dict(c.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()))
+        return self._run(lambda c: dict(c.execute("SELECT state, n FROM job_counts").fetchall()))
 
     def completed_since(self, since: float) -> int:
         sql = "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at >= ?"
