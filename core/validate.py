@@ -48,7 +48,7 @@ def check_id(value: Any) -> str:
 
 def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     """Validate one job object; raises InvalidInput with a one-line reason."""
-    if not isinstance(obj, Mapping):
+    if not isinstance(obj, (dict, Mapping)):  # dict first: the ABC check is slow per line of `enqueue -`
         raise InvalidInput(f"a job must be a JSON object, got {type(obj).__name__}")
     unknown = [k for k in obj if k not in FIELDS]
     if unknown:

@@ -14,7 +14,6 @@ import os
 import select
 import socket
 import tempfile
-import uuid
 
 
 def wake_dir(db_path: str) -> str:
@@ -67,7 +66,7 @@ class SocketNotifier:
 class SocketListener(Listener):
     def __init__(self, folder: str) -> None:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        self.path = os.path.join(folder, f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock")
+        self.path = os.path.join(folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.bind(self.path)
         self._sock.setblocking(False)
