@@ -182,6 +182,8 @@ class Pool:
         with self.lock:
             self.stopping = True
             self.wake.notify_all()
+            if not self.workers:
+                self._done.set()
         self._beat.set()
 
     def kill(self) -> None:

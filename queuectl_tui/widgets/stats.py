@@ -1,0 +1,29 @@
+"""The strip of queue figures above the tables."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..messages import Snapshot
+
+
+class StatsStrip(Static):
+    def show(self, snap: Snapshot, pool_line: str, theme: dict[str, str]) -> None:
+        c = snap.counts
+        text = Text()
+        parts = [
+            ("pending", c["pending"], "foreground"),
+            ("retrying", c["failed"], "warning"),
+            ("processing", c["processing"], "accent"),
+            ("dead", c["dead"], "error"),
+            ("completed", c["completed"], "success"),
+        ]
+        for index, (name, value, color) in enumerate(parts):
+            if index:
+                text.append("  ")
+            text.append(f"{value:,}", style=f"bold {theme.get(color, '')}".strip())
+            text.append(f" {name}")
+        text.append(f"   {snap.per_minute:,}/min", style="bold")
+        text.append("   " + pool_line)
+        self.update(text)
