@@ -383,7 +383,9 @@ class SQLiteStore(Store):
 
     def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
         clauses, params = [], []
-        if states:
+        if states and tuple(states) == READY:
+            clauses.append("state IN ('pending', 'failed')")  # literal, so the partial index jobs_ready applies
+        elif states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(states)
         if search:
@@ -395,7 +397,9 @@ class SQLiteStore(Store):
         self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
     ) -> list[Job]:
         where, params = self._where(states, search)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {ORDERS[order]} LIMIT ?"
+        # Without stats the planner prefers the state index and sorts every ready job: name the index.
+        index = " INDEXED BY jobs_ready" if order == "claim" and states and tuple(states) == READY else ""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
     def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
@@ -417,7 +421,8 @@ class SQLiteStore(Store):
         sql = f"""
             UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
                    updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = 0
-            WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
+            WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
+                         WHERE state IN ('pending', 'failed') AND run_at <= ?
                          ORDER BY priority DESC, run_at, seq LIMIT 1)
               AND state IN ('pending', 'failed')
             RETURNING {JOB_COLUMNS}"""

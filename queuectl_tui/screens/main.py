@@ -113,7 +113,7 @@ class MainScreen(Screen):
         self.snapshot = snap
         self._last_error = ""
         theme = self.app.theme_variables
-        self.query_one(StatsStrip).show(snap, self.app.pool_line(), theme)
+        self.query_one(StatsStrip).show(snap, self.app.pool_line(), self.app.pool_worker_ids(), theme)
         tabs = self.query_one(TabbedContent)
         for view in VIEWS:
             tabs.get_tab(view.id).label = f"{view.title} {sum(snap.counts[s] for s in view.states):,}"

@@ -9,7 +9,7 @@ from ..messages import Snapshot
 
 
 class StatsStrip(Static):
-    def show(self, snap: Snapshot, pool_line: str, theme: dict[str, str]) -> None:
+    def show(self, snap: Snapshot, pool_line: str, mine: set[str], theme: dict[str, str]) -> None:
         c = snap.counts
         text = Text()
         parts = [
@@ -26,4 +26,8 @@ class StatsStrip(Static):
             text.append(f" {name}")
         text.append(f"   {snap.per_minute:,}/min", style="bold")
         text.append("   " + pool_line)
+        others = [w for w in snap.workers if w.id not in mine]
+        if others:
+            busy = sum(1 for w in others if w.job_id)
+            text.append(f"   other workers {len(others)}: {busy} running, {len(others) - busy} idle")
         self.update(text)
