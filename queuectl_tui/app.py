@@ -65,7 +65,7 @@ class QueueApp(App):
         state = " paused" if pool.paused else ""
         if self.quitting:
             state = " stopping" if self.quitting == 1 else " killing"
-        return f"pool {size}: {running} running, {max(0, size - running)} idle{state}"
+        return f"pool {size} ({running} busy){state}"
 
     def pool_worker_ids(self) -> set[str]:
         return {worker_id for worker_id, _ in self.pool.snapshot()} if self.pool else set()

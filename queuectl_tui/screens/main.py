@@ -110,14 +110,18 @@ class MainScreen(Screen):
         self.post_message(snapshot)
 
     def on_snapshot(self, snap: Snapshot) -> None:
+        had_dead = bool(self.snapshot and self.snapshot.counts.get("dead"))
         self.snapshot = snap
         self._last_error = ""
         theme = self.app.theme_variables
         self.query_one(StatsStrip).show(snap, self.app.pool_line(), self.app.pool_worker_ids(), theme)
         tabs = self.query_one(TabbedContent)
-        for view in VIEWS:
-            tabs.get_tab(view.id).label = f"{view.title} {sum(snap.counts[s] for s in view.states):,}"
-        tabs.get_tab("workers").label = f"Workers {len(snap.workers)}"
+        labels = {view.id: f"{view.title} {sum(snap.counts[s] for s in view.states):,}" for view in VIEWS}
+        labels["workers"] = f"Workers {len(snap.workers)}"
+        for tab_id, label in labels.items():
+            tab = tabs.get_tab(tab_id)
+            if tab.label_text != label:  # relabelling re-lays the tabs out: only on change
+                tab.label = label
         if snap.view != self.active_tab:
             return  # the user switched tabs meanwhile; the next refresh is for the new one
         with self.app.batch_update():
@@ -126,7 +130,8 @@ class MainScreen(Screen):
             else:
                 self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, snap.now)
                 self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
-        self.refresh_bindings()
+        if had_dead != bool(snap.counts.get("dead")):
+            self.refresh_bindings()  # "retry all" applies or not: the footer is rebuilt, so only then
 
     def window_text(self, snap: Snapshot) -> Text:
         view = VIEW_BY_ID[snap.view]

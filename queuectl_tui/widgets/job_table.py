@@ -84,7 +84,8 @@ class JobTable(DataTable):
     def __init__(self, view: View, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.view = view
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = {}  # shown, in order
+        self._cells: dict[str, list[Text]] = {}
 
     def on_mount(self) -> None:
         for column in self.view.columns:
@@ -98,21 +99,28 @@ class JobTable(DataTable):
         return self.jobs.get(key or "")
 
     def show(self, jobs: Sequence[Job], now: float) -> None:
-        """Make the table hold exactly `jobs`, in order, keeping the cursor on the same job."""
+        """Make the table hold exactly `jobs`, in order, keeping the cursor on the same job.
+        Only cells whose text changed are touched: a refresh of an idle queue costs nothing."""
         selected = self.selected
         fresh = {job.id: job for job in jobs}
         for gone in [key for key in self.jobs if key not in fresh]:
             self.remove_row(gone)
+            del self._cells[gone]
         for job in jobs:
             cells = [self._cell(column.cell(job, now)) for column in self.view.columns]
-            if job.id in self.jobs:
-                for column, value in zip(self.view.columns, cells):
-                    self.update_cell(job.id, column.key, value)
-            else:
+            old = self._cells.get(job.id)
+            if old is None:
                 self.add_row(*cells, key=job.id)
+            else:
+                for column, before, after in zip(self.view.columns, old, cells):
+                    if before != after:
+                        self.update_cell(job.id, column.key, after)
+            self._cells[job.id] = cells
+        order_changed = list(self.jobs) != list(fresh)
         self.jobs = fresh
-        position = {job_id: index for index, job_id in enumerate(fresh)}
-        self.sort("id", key=lambda cell: position[cell.plain] if isinstance(cell, Text) else 0)
+        if order_changed:
+            position = {job_id: index for index, job_id in enumerate(fresh)}
+            self.sort("id", key=lambda cell: position[cell.plain])
         self._restore_cursor(selected)
 
     def _cell(self, value: Text | str) -> Text:

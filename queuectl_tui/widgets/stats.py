@@ -24,10 +24,13 @@ class StatsStrip(Static):
                 text.append("  ")
             text.append(f"{value:,}", style=f"bold {theme.get(color, '')}".strip())
             text.append(f" {name}")
-        text.append(f"   {snap.per_minute:,}/min", style="bold")
-        text.append("   " + pool_line)
+        text.append(" │ ", style="dim")
+        text.append(f"{snap.per_minute:,}/min", style="bold")
+        text.append(" │ ", style="dim")
+        text.append(pool_line)
         others = [w for w in snap.workers if w.id not in mine]
         if others:
             busy = sum(1 for w in others if w.job_id)
-            text.append(f"   other workers {len(others)}: {busy} running, {len(others) - busy} idle")
+            text.append(" │ ", style="dim")
+            text.append(f"others {len(others)} ({busy} busy)")
         self.update(text)

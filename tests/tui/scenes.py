@@ -56,11 +56,11 @@ async def hostile_detail(pilot) -> None:
 
 
 SCENES = {
-    "main": ((100, 30), main_screen),
-    "enqueue": ((100, 30), enqueue_form),
-    "detail": ((100, 36), job_detail),
-    "settings": ((100, 36), settings_screen),
-    "dead-confirm": ((100, 30), dead_confirm),
-    "hostile-detail": ((100, 36), hostile_detail),
+    "main": ((120, 30), main_screen),
+    "enqueue": ((120, 30), enqueue_form),
+    "detail": ((120, 36), job_detail),
+    "settings": ((120, 36), settings_screen),
+    "dead-confirm": ((120, 30), dead_confirm),
+    "hostile-detail": ((120, 36), hostile_detail),
     "main-80x24": ((80, 24), main_screen),
 }
