@@ -14,6 +14,7 @@ from .store import Outcome, SQLiteStore, Store
 from .validate import check_id, job_spec
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+MAX_LIMIT = 2**63 - 1
 
 
 class InvalidItem(InvalidInput):
@@ -141,7 +142,10 @@ class Queue:
         order: str = "created",
     ) -> list[Job]:
         """Jobs newest first (order='created'), or 'claim' (next to run first), 'finished', 'started'."""
-        return self.store.list_jobs(self._states(state), limit, search or None, order)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInput(f"limit must be an integer >= 1, got {limit!r}")
+        # SQLite binds at most a signed 64-bit integer (and reads a negative LIMIT as "no limit")
+        return self.store.list_jobs(self._states(state), min(limit, MAX_LIMIT), search or None, order)
 
     def count(self, state: str | Sequence[str] | None = None, search: str | None = None) -> int:
         return self.store.count_jobs(self._states(state), search or None)

@@ -65,6 +65,8 @@ INVALID = [
     ["enqueue", '{"command": "true", "priority": 1e300}'],
     ["enqueue", '{"command": "true", "run_at": "tomorrow"}'],
     ["enqueue", '{"command": "true", "run_at": 1700000000}'],
+    ["enqueue", '{"command": "true", "run_at": "0001-01-01T00:00:00+01:00"}'],  # year 0 in UTC
+    ["enqueue", '{"command": "true", "run_at": "9999-12-31T23:59:59-01:00"}'],  # year 10000 in UTC
     ["enqueue", '{"command": "true", "delay": -1}'],
     ["enqueue", '{"command": "true", "delay": "5"}'],
     ["enqueue", '{"command": "true", "delay": NaN}'],
@@ -299,6 +301,14 @@ def test_json_on_every_listing(cli, queue, spawn_worker, tmp_path):
     assert config["poll-interval"] == 0.1 and config["max-retries"] == 3
 
     assert cli("cancel", "j3").code == 0
+
+
+def test_huge_limit_lists_everything(cli, queue):
+    queue.enqueue("true", id="only")
+    for argv in (["list"], ["dlq", "list"]):
+        result = cli(*argv, "--limit", "99999999999999999999", "--json")
+        assert result.code == 0, result.err
+    assert [j["id"] for j in cli("list", "--limit", "99999999999999999999", "--json").json()] == ["only"]
 
 
 def test_json_listings_of_an_empty_database(cli):
