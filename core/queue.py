@@ -256,6 +256,8 @@ class Queue:
         """Block until every job is completed or dead (or the timeout passes); returns id -> state."""
         for job_id in job_ids:
             check_id(job_id)
+        if timeout is not None and not timeout >= 0:  # also catches NaN, which never times out
+            raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             states = {job_id: self.job(job_id, runs=False).state for job_id in job_ids}

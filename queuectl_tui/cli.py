@@ -180,6 +180,11 @@ def write_output(data: bytes, stream) -> None:
         stream.buffer.flush()
 
 
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not timeout >= 0:  # NaN compares false: it would never time out
+        raise InvalidInput(f"--timeout must be a number of seconds >= 0, got {timeout:g}")
+
+
 def check_limit(limit: int) -> int:
     if limit < 1:
         raise InvalidInput(f"--limit must be at least 1, got {limit}")
@@ -295,8 +300,7 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
-    if args.timeout is not None and args.timeout < 0:
-        raise InvalidInput(f"--timeout must be >= 0, got {args.timeout:g}")
+    check_timeout(args.timeout)
     states = q.wait(args.ids, args.timeout)
     for job_id, state in states.items():
         out(f"{visible(job_id)}  {state}")
@@ -335,6 +339,7 @@ def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
 
 
 def worker_stop(q: Queue, timeout: float | None) -> int:
+    check_timeout(timeout)
     asked = set(q.request_stop())
     if not asked:
         print("no live workers", file=sys.stderr)

@@ -82,6 +82,9 @@ INVALID = [
     ["logs", "done", "--attempt", "0"],
     ["logs", "done", "--attempt", "2"],
     ["wait", "done", "--timeout", "-1"],
+    ["wait", "later", "--timeout", "nan"],  # NaN never compares: it waited forever, spinning
+    ["worker", "stop", "--timeout", "-1"],
+    ["worker", "stop", "--timeout", "nan"],
     ["wait", "bad id!"],
     ["worker", "start", "--count", "0"],
     ["worker", "start", "--count", "-2"],

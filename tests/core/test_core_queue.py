@@ -33,3 +33,10 @@ def test_run_at_must_be_a_showable_time(queue, run_at):
     with pytest.raises(InvalidInput):
         queue.enqueue("true", run_at=run_at)
     assert queue.counts()["pending"] == 0
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1])
+def test_wait_rejects_a_timeout_that_would_never_end(queue, timeout):
+    queue.enqueue("true", id="w")
+    with pytest.raises(InvalidInput):
+        queue.wait(["w"], timeout=timeout)
