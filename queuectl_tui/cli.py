@@ -360,8 +360,9 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     from core.worker import Pool
 
     size = q.settings().worker_count if count is None else count
-    if size < 1:
-        raise InvalidInput(f"--count must be at least 1, got {size}")
+    most = int(SETTINGS["worker-count"].high)
+    if not 1 <= size <= most:
+        raise InvalidInput(f"--count must be between 1 and {most}, got {size}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     pool = Pool(q, size, burst=burst)
     signals = {"n": 0}

@@ -88,6 +88,7 @@ INVALID = [
     ["wait", "bad id!"],
     ["worker", "start", "--count", "0"],
     ["worker", "start", "--count", "-2"],
+    ["worker", "start", "--count", "100000"],  # would start 100000 threads
     ["worker", "start", "--count", "x"],
     ["worker", "stop", "--timeout", "soon"],
     ["worker"],
