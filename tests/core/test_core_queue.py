@@ -40,3 +40,25 @@ def test_wait_rejects_a_timeout_that_would_never_end(queue, timeout):
     queue.enqueue("true", id="w")
     with pytest.raises(InvalidInput):
         queue.wait(["w"], timeout=timeout)
+
+
+def test_pool_stop_and_kill_from_inside_its_lock_do_not_deadlock(queue):
+    """What a SIGINT handler does if it lands while the main thread is in Pool.resize()."""
+    import threading
+
+    from core.worker import Pool
+
+    pool = Pool(queue, 1)
+    done = threading.Event()
+
+    def handler_during_resize():
+        with pool.lock:  # the main thread inside resize()
+            pool.stop()  # the signal handler, same thread
+            pool.kill()
+        done.set()
+
+    thread = threading.Thread(target=handler_during_resize, daemon=True)
+    thread.start()
+    assert done.wait(5), "stop() deadlocked inside the pool lock"
+    pool.start()
+    assert pool.join(10)
