@@ -310,15 +310,25 @@ def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(q: Queue, args: argparse.Namespace) -> int:
-    if q.cancel(args.id) == "cancelled":
-        out(f"cancelled {visible(args.id)}")
-        return EXIT_OK
-    states = q.wait([args.id], timeout=10)
-    if states[args.id] == "processing":
-        out(f"cancel requested for {visible(args.id)}: its worker will kill it")
-    else:
-        out(f"cancelled {visible(args.id)} (killed while running)")
-    return EXIT_OK
+    for _ in range(3):
+        if q.cancel(args.id) == "cancelled":
+            out(f"cancelled {visible(args.id)}")
+            return EXIT_OK
+        # Running: its worker kills it. It may also end on its own first, or fail into a retry.
+        deadline = time.monotonic() + 10
+        state = q.job(args.id, runs=False).state
+        while state == "processing" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = q.job(args.id, runs=False).state
+        if state == "processing":
+            out(f"cancel requested for {visible(args.id)}: its worker will kill it")
+            return EXIT_OK
+        if state == "dead":
+            out(f"cancelled {visible(args.id)} (killed while running)")
+            return EXIT_OK
+        if state == "completed":
+            raise QueueError(f"job {args.id!r} completed before it could be cancelled")
+    raise QueueError(f"job {args.id!r} keeps changing state; try again")
 
 
 def cmd_worker(q: Queue, args: argparse.Namespace) -> int:

@@ -378,3 +378,36 @@ def test_concurrent_enqueuers_while_workers_run(cli, queue, spawn_worker, tmp_pa
     for w in workers:
         assert w.proc.poll() is None
         assert "locked" not in w.output() and "Traceback" not in w.output()
+
+
+def _finish_when_cancel_requested(queue, job, state: str) -> None:
+    from core.store import Outcome
+
+    wait_until(lambda: queue.store.cancel_requested([job.id]), what="the cancel request")
+    now = time.time()
+    outcome = Outcome(state, now + 3600 if state == "failed" else None, 0 if state == "completed" else 1,
+                      None if state == "completed" else "exit code 1", job.started_at, now)
+    assert queue.store.finish(job.id, "w-test", job.attempts, outcome)
+
+
+@pytest.mark.parametrize("ends", ["completed", "failed"])
+def test_cancel_racing_with_the_job_ending_on_its_own(ends, cli, queue):
+    """The job ends before its worker sees the cancel: completed is not reported as cancelled, and a job
+    that failed into a retry is cancelled while it waits."""
+    import threading
+
+    job_id = enqueue(cli, command="true", max_retries=2)
+    now = time.time()
+    job = queue.store.claim("w-test", now, now + 60)  # a stand-in worker in this process
+    assert job.id == job_id
+    thread = threading.Thread(target=_finish_when_cancel_requested, args=(queue, job, ends))
+    thread.start()
+    result = cli("cancel", job_id)
+    thread.join()
+    if ends == "completed":
+        assert result.code == 1 and "completed before" in result.err and "cancelled" not in result.out
+        assert queue.job(job_id).state == "completed"
+    else:
+        assert result.code == 0, result.err
+        job = queue.job(job_id)
+        assert (job.state, job.last_error) == ("dead", "cancelled")
