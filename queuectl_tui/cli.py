@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -132,6 +131,8 @@ def out(text: str = "") -> None:
 
 
 def print_json(data: Any) -> None:
+    import json  # imported where used: plain `status` should not pay for it
+
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -197,6 +198,8 @@ def check_limit(limit: int) -> int:
 def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
+    import json
+
     try:
         obj = json.loads(args.job)
     except json.JSONDecodeError as exc:
@@ -210,6 +213,8 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
 
 
 def enqueue_stdin(q: Queue) -> int:
+    import json
+
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
     for number, line in enumerate(sys.stdin, 1):
