@@ -58,6 +58,10 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
         raise InvalidInput("command must be a non-empty string")
     if "\x00" in command:
         raise InvalidInput("command must not contain a NUL character")
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
+        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)") from None
     job_id = check_id(obj["id"]) if obj.get("id") is not None else None
     max_retries = settings.max_retries
     if obj.get("max_retries") is not None:

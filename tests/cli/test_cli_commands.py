@@ -48,6 +48,7 @@ INVALID = [
     ["enqueue", '{"command": "   "}'],
     ["enqueue", '{"command": 5}'],
     ["enqueue", '{"command": "true", "colour": "red"}'],
+    ["enqueue", '{"command": "echo \\ud800"}'],  # a lone surrogate cannot be stored
     # id
     ["enqueue", '{"command": "true", "id": "has space"}'],
     ["enqueue", '{"command": "true", "id": "-dash-first"}'],
@@ -156,11 +157,12 @@ def test_bulk_enqueue_is_all_or_nothing_and_names_the_line(cli, queue, seeded):
         "line 2": [good, "{not json", good],
         "line 4": [good, good, good, json.dumps({"command": ""})],
         "line 1": [json.dumps(["a"])],
+        "line 2 ": [good, '{"command": "echo \\udcff"}'],
     }
     for where, rows in cases.items():
         result = cli("enqueue", "-", input="\n".join(rows) + "\n")
         assert_one_line_error(result, 2)
-        assert where in result.err
+        assert where.strip() in result.err
         assert result.out == ""
         assert snapshot(queue) == seeded
     dup = "\n".join(json.dumps({"command": "true", "id": i}) for i in ("x1", "x2", "x1"))
@@ -419,3 +421,11 @@ def test_queuectl_db_environment_variable(db):
 
     with Queue.open(db) as q:
         assert q.job("via-env").state == "pending"
+
+
+def test_undecodable_bytes_on_stdin_are_invalid_input(db, queue, seeded):
+    proc = subprocess.run([str(BIN / "queuectl"), "--db", db, "enqueue", "-"], input=b'{"command": "true"}\n'
+                          b'{"command": "echo \xff"}\n', capture_output=True, env=clean_env(LC_ALL="C"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(b"error: line 2") and proc.stderr.count(b"\n") == 1
+    assert snapshot(queue) == seeded
