@@ -460,6 +460,11 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit under `| head`
         return EXIT_OK
+    except Exception as exc:  # a bug: still one line, as the contract promises; QUEUECTL_DEBUG=1 shows it all
+        if os.environ.get("QUEUECTL_DEBUG"):
+            raise
+        return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
+                    EXIT_FAILED)
 
 
 def fail(message: str, code: int) -> int:

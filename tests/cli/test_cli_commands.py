@@ -429,3 +429,19 @@ def test_undecodable_bytes_on_stdin_are_invalid_input(db, queue, seeded):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(b"error: line 2") and proc.stderr.count(b"\n") == 1
     assert snapshot(queue) == seeded
+
+
+def test_an_unexpected_error_is_still_one_line(db, monkeypatch, capsys):
+    import queuectl_tui.cli as cli_module
+
+    def broken(q, args):
+        raise ValueError("boom")
+
+    monkeypatch.setitem(cli_module.COMMANDS, "status", broken)
+    monkeypatch.delenv("QUEUECTL_DEBUG", raising=False)
+    assert cli_module.run(["--db", db, "status"], "queuectl", tui=False) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error (ValueError: boom)") and err.count("\n") == 1
+    monkeypatch.setenv("QUEUECTL_DEBUG", "1")
+    with pytest.raises(ValueError):
+        cli_module.run(["--db", db, "status"], "queuectl", tui=False)
