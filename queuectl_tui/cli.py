@@ -181,6 +181,13 @@ def write_output(data: bytes, stream) -> None:
         stream.buffer.flush()
 
 
+def setting_text(value: int | float) -> str:
+    """A setting exactly as stored: 3600 not 3600.0, 1234567 not 1.23457e+06 (which :g printed)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def check_timeout(timeout: float | None) -> None:
     if timeout is not None and not timeout >= 0:  # NaN compares false: it would never time out
         raise InvalidInput(f"--timeout must be a number of seconds >= 0, got {timeout:g}")
@@ -259,7 +266,7 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         return EXIT_OK
     for key, value in job.to_dict().items():
         if key == "timeout" and value is None:
-            value = f"config job-timeout ({q.settings().job_timeout:g}s, 0 = none)"
+            value = f"config job-timeout ({setting_text(q.settings().job_timeout)}s, 0 = none)"
         out(f"{key + ':':<13} {visible(str(value if value is not None else '-'), keep_newlines=False)}")
     if not job.runs:
         out("\nno finished attempts yet")
@@ -417,11 +424,11 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
         if args.json:
             print_json(config)
         else:
-            table(["KEY", "VALUE", "MEANING"], [[k, f"{v:g}", SETTINGS[k].help] for k, v in config.items()])
+            table(["KEY", "VALUE", "MEANING"], [[k, setting_text(v), SETTINGS[k].help] for k, v in config.items()])
     elif args.action == "get":
-        out(f"{q.get_setting(args.key):g}")
+        out(setting_text(q.get_setting(args.key)))
     else:
-        out(f"{args.key} = {q.set_setting(args.key, args.value):g}")
+        out(f"{args.key} = {setting_text(q.set_setting(args.key, args.value))}")
     return EXIT_OK
 
 

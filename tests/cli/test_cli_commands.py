@@ -445,3 +445,11 @@ def test_an_unexpected_error_is_still_one_line(db, monkeypatch, capsys):
     monkeypatch.setenv("QUEUECTL_DEBUG", "1")
     with pytest.raises(ValueError):
         cli_module.run(["--db", db, "status"], "queuectl", tui=False)
+
+
+def test_config_values_are_printed_exactly(cli):
+    for key, value in (("output-limit", "67108864"), ("job-timeout", "1234567"), ("backoff-base", "1.23456789"),
+                       ("poll-interval", "0.25"), ("backoff-max", "31536000")):
+        assert cli("config", "set", key, value).out == f"{key} = {value}\n"
+        assert cli("config", "get", key).out == f"{value}\n"
+        assert f"{key}  " in cli("config", "list").out and value in cli("config", "list").out
