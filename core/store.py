@@ -10,8 +10,7 @@ import abc
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
@@ -20,8 +19,7 @@ from .wake import Listener, SocketListener, SocketNotifier, wake_dir
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What finishing an attempt writes: the job's new state and the attempt's record."""
 
     state: str  # completed, failed or dead
@@ -233,7 +231,7 @@ class SQLiteStore(Store):
         self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic: a lock-free pool
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._notifier = SocketNotifier(wake_dir(self.path))
+        self._notifier = SocketNotifier(self.path)
         self._create_file()
         self._migrate()
 
