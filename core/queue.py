@@ -13,6 +13,7 @@ from .store import Outcome, SQLiteStore, Store
 from .validate import check_id, job_spec
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+MAX_LIMIT = 2**63 - 1
 
 
 class InvalidItem(InvalidInput):
@@ -45,7 +46,7 @@ def open_store(location: str) -> Store:
 
 
 def new_id() -> str:
-    return os.urandom(6).hex()  # 48 random bits, like uuid4().hex[:12], without importing uuid
+    return os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] gave, without importing uuid
 
 
 def failure_outcome(job: Job, settings: Settings, now: float, **run: Any) -> Outcome:
@@ -140,7 +141,10 @@ class Queue:
         order: str = "created",
     ) -> list[Job]:
         """Jobs newest first (order='created'), or 'claim' (next to run first), 'finished', 'started'."""
-        return self.store.list_jobs(self._states(state), limit, search or None, order)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidInput(f"limit must be an integer >= 1, got {limit!r}")
+        # SQLite binds at most a signed 64-bit integer (and reads a negative LIMIT as "no limit")
+        return self.store.list_jobs(self._states(state), min(limit, MAX_LIMIT), search or None, order)
 
     def count(self, state: str | Sequence[str] | None = None, search: str | None = None) -> int:
         return self.store.count_jobs(self._states(state), search or None)
@@ -251,6 +255,8 @@ class Queue:
         """Block until every job is completed or dead (or the timeout passes); returns id -> state."""
         for job_id in job_ids:
             check_id(job_id)
+        if timeout is not None and not timeout >= 0:  # also catches NaN, which never times out
+            raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             states = {job_id: self.job(job_id, runs=False).state for job_id in job_ids}

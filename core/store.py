@@ -10,8 +10,7 @@ import abc
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
@@ -20,8 +19,7 @@ from .wake import Listener, SocketListener, SocketNotifier, wake_dir
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What finishing an attempt writes: the job's new state and the attempt's record."""
 
     state: str  # completed, failed or dead
@@ -231,6 +229,7 @@ MIGRATIONS: dict[int, str] = {
     """,
 }
 
+
 def statements(script: str) -> list[str]:
     """Split a script into statements; a trigger body's semicolons stay inside its statement."""
     out, buf = [], ""
@@ -274,7 +273,7 @@ class SQLiteStore(Store):
         self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic: a lock-free pool
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._notifier = SocketNotifier(wake_dir(self.path))
+        self._notifier = SocketNotifier(self.path)
         self._create_file()
         self._migrate()
 
@@ -424,7 +423,9 @@ class SQLiteStore(Store):
 
     def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
         clauses, params = [], []
-        if states:
+        if states and tuple(states) == READY:
+            clauses.append("state IN ('pending', 'failed')")  # literal, so the partial index jobs_ready applies
+        elif states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(states)
         if search:
@@ -436,7 +437,9 @@ class SQLiteStore(Store):
         self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
     ) -> list[Job]:
         where, params = self._where(states, search)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {ORDERS[order]} LIMIT ?"
+        # Without stats the planner prefers the state index and sorts every ready job: name the index.
+        index = " INDEXED BY jobs_ready" if order == "claim" and states and tuple(states) == READY else ""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
     def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from .clock import parse_iso
+from .clock import parse_iso, to_iso
 from .errors import InvalidInput
 from .models import ID_PATTERN, JobSpec, Settings
 
@@ -58,6 +58,10 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
         raise InvalidInput("command must be a non-empty string")
     if "\x00" in command:
         raise InvalidInput("command must not contain a NUL character")
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
+        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)") from None
     job_id = check_id(obj["id"]) if obj.get("id") is not None else None
     max_retries = settings.max_retries
     if obj.get("max_retries") is not None:
@@ -71,7 +75,8 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
             raise InvalidInput(f"run_at must be an ISO 8601 time string, got {obj['run_at']!r}")
         try:
             run_at = parse_iso(obj["run_at"])
-        except (ValueError, OverflowError):
+            to_iso(run_at)  # must also be shown again: a UTC year outside 1..9999 would break every listing
+        except (ValueError, OverflowError, OSError):
             raise InvalidInput(f"run_at is not an ISO 8601 time: {obj['run_at']!r}") from None
     elif obj.get("delay") is not None:
         run_at = now + _seconds("delay", obj["delay"])

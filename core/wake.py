@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import abc
 import errno
-import hashlib
 import os
-import select
-import socket
-import tempfile
+
+# socket, select, hashlib and tempfile are imported where they are used: a CLI command that only
+# reads (`queuectl status`) never sends or waits for a wake-up, and must start fast.
 
 
 def wake_dir(db_path: str) -> str:
+    import hashlib
+    import tempfile
+
     digest = hashlib.sha256(os.path.realpath(db_path).encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), f"queuectl-{os.getuid()}", digest)
 
@@ -33,9 +35,18 @@ class Listener(abc.ABC):
 
 
 class SocketNotifier:
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-        self._sock: socket.socket | None = None
+    """Sends wake-ups to the listeners of one database; `db_path` is resolved on first use."""
+
+    def __init__(self, db_path: str) -> None:
+        self.db_path = db_path
+        self._folder: str | None = None
+        self._sock = None
+
+    @property
+    def folder(self) -> str:
+        if self._folder is None:
+            self._folder = wake_dir(self.db_path)
+        return self._folder
 
     def notify(self, event: str) -> None:
         try:
@@ -45,6 +56,8 @@ class SocketNotifier:
         if not names:
             return
         if self._sock is None:
+            import socket
+
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
         data = event.encode()
@@ -65,6 +78,8 @@ class SocketNotifier:
 
 class SocketListener(Listener):
     def __init__(self, folder: str) -> None:
+        import socket
+
         os.makedirs(folder, mode=0o700, exist_ok=True)
         self.path = os.path.join(folder, f"{os.getpid()}-{os.urandom(4).hex()}.sock")
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -73,6 +88,8 @@ class SocketListener(Listener):
 
     def wait(self, timeout: float | None) -> list[str]:
         """Block until at least one event arrives or the timeout passes; return the events."""
+        import select
+
         try:
             ready, _, _ = select.select([self._sock], [], [], timeout)
         except (OSError, ValueError):

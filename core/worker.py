@@ -142,7 +142,9 @@ class Pool:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.token = os.urandom(3).hex()  # distinguishes pools in one process (tests, the app)
-        self.lock = threading.Lock()
+        # Re-entrant: a signal handler (stop/kill on SIGINT) runs on the main thread, which may be
+        # inside resize() holding this lock; a plain Lock would deadlock the process there.
+        self.lock = threading.RLock()
         self.wake = threading.Condition(self.lock)
         self.workers: list[Worker] = []
         self.target = size
@@ -200,6 +202,8 @@ class Pool:
         with self.lock:
             self.stopping = True
             self.wake.notify_all()
+            if not self.workers:
+                self._done.set()
         self._beat.set()
 
     def kill(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -132,6 +131,8 @@ def out(text: str = "") -> None:
 
 
 def print_json(data: Any) -> None:
+    import json  # imported where used: plain `status` should not pay for it
+
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -180,6 +181,18 @@ def write_output(data: bytes, stream) -> None:
         stream.buffer.flush()
 
 
+def setting_text(value: int | float) -> str:
+    """A setting exactly as stored: 3600 not 3600.0, 1234567 not 1.23457e+06 (which :g printed)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not timeout >= 0:  # NaN compares false: it would never time out
+        raise InvalidInput(f"--timeout must be a number of seconds >= 0, got {timeout:g}")
+
+
 def check_limit(limit: int) -> int:
     if limit < 1:
         raise InvalidInput(f"--limit must be at least 1, got {limit}")
@@ -192,6 +205,8 @@ def check_limit(limit: int) -> int:
 def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
+    import json
+
     try:
         obj = json.loads(args.job)
     except json.JSONDecodeError as exc:
@@ -205,6 +220,8 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
 
 
 def enqueue_stdin(q: Queue) -> int:
+    import json
+
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
     for number, line in enumerate(sys.stdin, 1):
@@ -249,7 +266,7 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         return EXIT_OK
     for key, value in job.to_dict().items():
         if key == "timeout" and value is None:
-            value = f"config job-timeout ({q.settings().job_timeout:g}s, 0 = none)"
+            value = f"config job-timeout ({setting_text(q.settings().job_timeout)}s, 0 = none)"
         out(f"{key + ':':<13} {visible(str(value if value is not None else '-'), keep_newlines=False)}")
     if not job.runs:
         out("\nno finished attempts yet")
@@ -295,8 +312,7 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
-    if args.timeout is not None and args.timeout < 0:
-        raise InvalidInput(f"--timeout must be >= 0, got {args.timeout:g}")
+    check_timeout(args.timeout)
     states = q.wait(args.ids, args.timeout)
     for job_id, state in states.items():
         out(f"{visible(job_id)}  {state}")
@@ -306,15 +322,25 @@ def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(q: Queue, args: argparse.Namespace) -> int:
-    if q.cancel(args.id) == "cancelled":
-        out(f"cancelled {visible(args.id)}")
-        return EXIT_OK
-    states = q.wait([args.id], timeout=10)
-    if states[args.id] == "processing":
-        out(f"cancel requested for {visible(args.id)}: its worker will kill it")
-    else:
-        out(f"cancelled {visible(args.id)} (killed while running)")
-    return EXIT_OK
+    for _ in range(3):
+        if q.cancel(args.id) == "cancelled":
+            out(f"cancelled {visible(args.id)}")
+            return EXIT_OK
+        # Running: its worker kills it. It may also end on its own first, or fail into a retry.
+        deadline = time.monotonic() + 10
+        state = q.job(args.id, runs=False).state
+        while state == "processing" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            state = q.job(args.id, runs=False).state
+        if state == "processing":
+            out(f"cancel requested for {visible(args.id)}: its worker will kill it")
+            return EXIT_OK
+        if state == "dead":
+            out(f"cancelled {visible(args.id)} (killed while running)")
+            return EXIT_OK
+        if state == "completed":
+            raise QueueError(f"job {args.id!r} completed before it could be cancelled")
+    raise QueueError(f"job {args.id!r} keeps changing state; try again")
 
 
 def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
@@ -335,6 +361,7 @@ def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
 
 
 def worker_stop(q: Queue, timeout: float | None) -> int:
+    check_timeout(timeout)
     asked = set(q.request_stop())
     if not asked:
         print("no live workers", file=sys.stderr)
@@ -355,8 +382,9 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     from core.worker import Pool, ProcessPool
 
     size = q.settings().worker_count if count is None else count
-    if size < 1:
-        raise InvalidInput(f"--count must be at least 1, got {size}")
+    most = int(SETTINGS["worker-count"].high)
+    if not 1 <= size <= most:
+        raise InvalidInput(f"--count must be between 1 and {most}, got {size}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
     pool = Pool(q, size, burst=burst) if size == 1 else ProcessPool(q.location, size, burst=burst)
@@ -397,11 +425,11 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
         if args.json:
             print_json(config)
         else:
-            table(["KEY", "VALUE", "MEANING"], [[k, f"{v:g}", SETTINGS[k].help] for k, v in config.items()])
+            table(["KEY", "VALUE", "MEANING"], [[k, setting_text(v), SETTINGS[k].help] for k, v in config.items()])
     elif args.action == "get":
-        out(f"{q.get_setting(args.key):g}")
+        out(setting_text(q.get_setting(args.key)))
     else:
-        out(f"{args.key} = {q.set_setting(args.key, args.value):g}")
+        out(f"{args.key} = {setting_text(q.set_setting(args.key, args.value))}")
     return EXIT_OK
 
 
@@ -440,6 +468,11 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit under `| head`
         return EXIT_OK
+    except Exception as exc:  # a bug: still one line, as the contract promises; QUEUECTL_DEBUG=1 shows it all
+        if os.environ.get("QUEUECTL_DEBUG"):
+            raise
+        return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
+                    EXIT_FAILED)
 
 
 def fail(message: str, code: int) -> int:

@@ -64,3 +64,42 @@ def cli(db: str):
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@dataclass
+class WorkerProcess:
+    """A `queuectl worker start` running in the background; its log is stderr + stdout."""
+
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.proc.wait(timeout)
+
+
+@pytest.fixture
+def spawn_worker(db: str, tmp_path: Path):
+    """Start `queuectl worker start` processes; any still running at the end are killed."""
+    started: list[WorkerProcess] = []
+
+    def spawn(count: int = 1, burst: bool = False) -> WorkerProcess:
+        log = tmp_path / f"worker-{len(started)}.log"
+        args = [str(BIN / "queuectl"), "--db", db, "worker", "start", "--count", str(count)]
+        with open(log, "wb") as sink:
+            proc = subprocess.Popen(args + (["--burst"] if burst else []), stdin=subprocess.DEVNULL,
+                                    stdout=sink, stderr=subprocess.STDOUT, env=clean_env())
+        started.append(WorkerProcess(proc, log))
+        return started[-1]
+
+    yield spawn
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+        worker.proc.wait()

@@ -1,0 +1,51 @@
+"""Small formatting helpers for the screen. Every user-derived string goes through `safe`."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from core.clock import to_iso
+from core.text import visible
+
+
+def safe(value: object, style: str = "", one_line: bool = True) -> Text:
+    """Untrusted text (commands, ids, output) as a literal Text: markup is not parsed and control
+    characters are shown as escapes, so `[bold]` or ESC[31m never restyle the screen."""
+    return Text(visible("" if value is None else str(value), keep_newlines=not one_line), style=style)
+
+
+def span(seconds: float | None) -> str:
+    """A short human duration: 850ms, 12s, 3m05s, 2h10m, 4d3h."""
+    if seconds is None:
+        return "-"
+    s = max(0.0, seconds)
+    if s < 1:
+        return f"{s * 1000:.0f}ms"
+    if s < 60:
+        return f"{s:.1f}s" if s < 10 else f"{s:.0f}s"
+    m, s = divmod(int(s), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h}h"
+
+
+def ago(ts: float | None, now: float) -> str:
+    if ts is None:
+        return "-"
+    delta = now - ts
+    if delta < 0:
+        return f"in {span(-delta)}"
+    return "now" if delta < 1 else f"{span(delta)} ago"
+
+
+def due(ts: float, now: float) -> str:
+    return "now" if ts <= now else f"in {span(ts - now)}"
+
+
+def stamp(ts: float | None) -> str:
+    iso = to_iso(ts)
+    return "-" if iso is None else iso[:19].replace("T", " ") + " UTC"

@@ -1,0 +1,178 @@
+"""Job detail: every field, the attempt history, and the output of the chosen attempt."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+
+from core.errors import QueueError
+from core.models import FINISHED, Job
+
+from ..render import safe, span, stamp
+from .confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from ..app import QueueApp
+
+
+class DetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q", "close", "Back"),
+        Binding("r", "retry", "Retry", id="retry"),
+        Binding("x", "cancel", "Cancel", id="cancel"),
+        Binding("o", "toggle_output", "stdout/stderr"),
+    ]
+
+    app: "QueueApp"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.run_number: int | None = None  # the attempt whose output is shown; None = the latest
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="fields")
+            yield Label("Attempts", classes="section")
+            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            yield Label("Output", id="output-title", classes="section", markup=False)
+            with TabbedContent(id="output"):
+                with TabPane("stdout", id="stdout"):
+                    yield Static(id="stdout-text", classes="output", markup=False)
+                with TabPane("stderr", id="stderr"):
+                    yield Static(id="stderr-text", classes="output", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        runs = self.query_one("#runs", DataTable)
+        for key, label in (("n", "#"), ("try", "TRY"), ("started", "STARTED"), ("took", "TOOK"),
+                           ("exit", "EXIT"), ("result", "RESULT"), ("worker", "WORKER")):
+            runs.add_column(label, key=key)
+        self.load()
+        self.set_interval(self.app.refresh_interval, self.reload_if_live)
+        runs.focus()
+
+    def reload_if_live(self) -> None:
+        if self.job is None or self.job.state not in FINISHED:
+            self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def load(self) -> None:
+        try:
+            job = self.app.queue.job(self.job_id)
+        except QueueError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.show, job)
+
+    def show(self, job: Job) -> None:
+        changed = self.job is None or job != self.job or len(job.runs) != len(self.job.runs)
+        self.job = job
+        self.sub_title = job.id
+        if not changed:
+            return
+        title = Text.assemble(("Job ", "bold"), safe(job.id, style="bold"), "  ", (job.state, "bold reverse"))
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one("#detail-title").set_classes(f"state-{job.state}")
+        self.query_one("#fields", Static).update(self.fields(job))
+        runs = self.query_one("#runs", DataTable)
+        cursor = runs.cursor_row
+        runs.clear()
+        for run in job.runs:
+            result = Text("ok", style="bold") if run.error is None else safe(run.error)
+            runs.add_row(Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)),
+                         Text(span(run.duration)), Text("-" if run.exit_code is None else str(run.exit_code)),
+                         result, safe(run.worker), key=str(run.number))
+        if job.runs:
+            runs.move_cursor(row=cursor if 0 < cursor < len(job.runs) else len(job.runs) - 1, animate=False)
+        self.show_output()
+        self.refresh_bindings()
+
+    def fields(self, job: Job) -> Table:
+        now = self.app.clock.now()
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        timeout = f"{job.timeout:g}s" if job.timeout else "config job-timeout"
+        state = job.state + (f" (retry {'now' if job.run_at <= now else 'in ' + span(job.run_at - now)})"
+                             if job.state == "failed" else "")
+        rows = [
+            ("id", safe(job.id)),
+            ("command", safe(job.command, one_line=False)),
+            ("state", Text(state)),
+            ("attempts", Text(f"{job.attempts} of at most {job.max_retries + 1}")),
+            ("priority", Text(str(job.priority))),
+            ("run at", Text(stamp(job.run_at))),
+            ("timeout", Text(timeout)),
+            ("created", Text(stamp(job.created_at))),
+            ("started", Text(stamp(job.started_at))),
+            ("finished", Text(stamp(job.finished_at))),
+            ("exit code", Text("-" if job.exit_code is None else str(job.exit_code))),
+            ("last error", safe(job.last_error or "-")),
+            ("worker", safe(job.worker or "-")),
+        ]
+        for name, value in rows:
+            grid.add_row(name, value)
+        return grid
+
+    @on(DataTable.RowHighlighted, "#runs")
+    def run_chosen(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.run_number = int(event.row_key.value)
+            self.show_output()
+
+    def show_output(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        runs = {r.number: r for r in job.runs}
+        run = runs.get(self.run_number or 0) or (job.runs[-1] if job.runs else None)
+        title = self.query_one("#output-title", Label)
+        if run is None:
+            title.update("Output: no finished attempt yet" + (" (running now)" if job.state == "processing" else ""))
+            for name in ("stdout", "stderr"):
+                self.query_one(f"#{name}-text", Static).update("")
+            return
+        title.update(f"Output of attempt #{run.number}")
+        if not run.stdout and run.stderr:  # open the stream that has something to read
+            self.query_one("#output", TabbedContent).active = "stderr"
+        for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
+            text = safe(data.decode("utf-8", "replace"), one_line=False) if data else Text("(empty)", style="dim")
+            self.query_one(f"#{name}-text", Static).update(text)
+            self.query_one("#output", TabbedContent).get_tab(name).label = f"{name} {len(data):,} B"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "retry":
+            return self.job is not None and self.job.state == "dead"
+        if action == "cancel":
+            return self.job is not None and self.job.state not in FINISHED
+        return True
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def action_toggle_output(self) -> None:
+        tabs = self.query_one("#output", TabbedContent)
+        tabs.active = "stderr" if tabs.active == "stdout" else "stdout"
+
+    def action_retry(self) -> None:
+        if self.job is not None and self.job.state == "dead":
+            self.app.run_db(lambda q: q.retry_dead([self.job_id]), f"Retrying {self.job_id}", then=self.load)
+
+    def action_cancel(self) -> None:
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.run_db(lambda q: q.cancel(self.job_id), f"Cancelled {self.job_id}", then=self.load)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job {self.job_id}?", "The job goes to dead.", "Cancel job",
+                                           danger=True), confirmed)

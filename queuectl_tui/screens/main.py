@@ -1,0 +1,293 @@
+"""The main screen: live tables of jobs by state, the workers, queue figures and the keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, TabbedContent, TabPane
+
+from core.models import Job
+
+from ..messages import RefreshFailed, Snapshot
+from ..render import ago, safe
+from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
+from ..widgets.stats import StatsStrip
+from .confirm import ConfirmScreen
+from .detail import DetailScreen
+from .enqueue import EnqueueScreen
+from .settings import SettingsScreen
+
+if TYPE_CHECKING:
+    from ..app import QueueApp
+
+TABS = [v.id for v in VIEWS] + ["workers"]
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("e", "enqueue", "New", id="enqueue"),
+        Binding("r", "retry", "Retry", id="retry"),
+        Binding("R", "retry_all", "Retry all", key_display="R", id="retry-all"),
+        Binding("x", "cancel", "Cancel", id="cancel"),
+        Binding("c", "settings", "Config", id="settings"),
+        Binding("plus", "grow", "Grow", key_display="+", id="grow"),
+        Binding("minus", "shrink", "Shrink", key_display="-", id="shrink"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("slash", "filter", "Find", key_display="/", id="filter"),
+        Binding("q", "quit", "Quit", id="quit"),
+        *[Binding(str(n), f"show_tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
+    ]
+
+    app: "QueueApp"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.search = ""
+        self.snapshot: Snapshot | None = None
+        self._last_error = ""
+
+    def compose(self) -> ComposeResult:
+        yield StatsStrip(id="stats")
+        with TabbedContent(id="tabs", initial="pending"):
+            for view in VIEWS:
+                with TabPane(view.title, id=view.id):
+                    yield Label("", id=f"{view.id}-window", classes="window", markup=False)
+                    yield JobTable(view, id=f"{view.id}-table")
+            with TabPane("Workers", id="workers"):
+                yield Label("", id="workers-window", classes="window", markup=False)
+                yield DataTable(id="workers-table", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="filter-bar", classes="hidden"):
+            yield Input(placeholder="filter by id or command text; enter to keep, esc to clear", id="filter")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#workers-table", DataTable)
+        for key, label in (("id", "ID"), ("host", "HOST"), ("pid", "PID"), ("job", "JOB"),
+                           ("beat", "HEARTBEAT"), ("where", "")):
+            table.add_column(label, key=key)
+        self.set_interval(self.app.refresh_interval, self.refresh_data)
+        self.refresh_data()
+        self.focus_table()
+
+    # data ------------------------------------------------------------------------------------------
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "pending"
+
+    @property
+    def active_table(self) -> JobTable | None:
+        tab = self.active_tab
+        return self.query_one(f"#{tab}-table", JobTable) if tab in VIEW_BY_ID else None
+
+    @property
+    def selected(self) -> Job | None:
+        table = self.active_table
+        return table.selected if table is not None else None
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def refresh_data(self) -> None:
+        app, tab, search = self.app, self.active_tab, self.search
+        queue = app.queue
+        try:
+            now = app.clock.now()
+            counts = queue.counts()
+            view = VIEW_BY_ID.get(tab)
+            jobs: list[Job] = []
+            total = 0
+            if view is not None:
+                jobs = queue.jobs(view.states, app.row_limit, search, view.order)
+                total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
+            snapshot = Snapshot(now, counts, queue.completed_per_minute(), queue.workers(), tab, jobs, total)
+        except Exception as exc:  # the database may be locked, deleted or full: say so, keep going
+            self.post_message(RefreshFailed(str(exc) or type(exc).__name__))
+            return
+        self.post_message(snapshot)
+
+    def on_snapshot(self, snap: Snapshot) -> None:
+        had_dead = bool(self.snapshot and self.snapshot.counts.get("dead"))
+        self.snapshot = snap
+        self._last_error = ""
+        theme = self.app.theme_variables
+        self.query_one(StatsStrip).show(snap, self.app.pool_line(), self.app.pool_worker_ids(), theme)
+        tabs = self.query_one(TabbedContent)
+        labels = {view.id: f"{view.title} {sum(snap.counts[s] for s in view.states):,}" for view in VIEWS}
+        labels["workers"] = f"Workers {len(snap.workers)}"
+        for tab_id, label in labels.items():
+            tab = tabs.get_tab(tab_id)
+            if tab.label_text != label:  # relabelling re-lays the tabs out: only on change
+                tab.label = label
+        if snap.view != self.active_tab:
+            return  # the user switched tabs meanwhile; the next refresh is for the new one
+        with self.app.batch_update():
+            if snap.view == "workers":
+                self.show_workers(snap)
+            else:
+                self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, snap.now)
+                self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
+        if had_dead != bool(snap.counts.get("dead")):
+            self.refresh_bindings()  # "retry all" applies or not: the footer is rebuilt, so only then
+
+    def window_text(self, snap: Snapshot) -> Text:
+        view = VIEW_BY_ID[snap.view]
+        text = Text()
+        if not snap.jobs:
+            text.append("matches nothing" if self.search else view.empty)
+        else:
+            shown = len(snap.jobs)
+            text.append(f"showing {shown:,} of {snap.total:,}" if shown < snap.total
+                        else f"{shown:,} job" + ("s" if shown > 1 else ""))
+            text.append({"claim": ", next to run first", "started": ", latest started first",
+                         "finished": ", latest finished first", "created": ", newest first"}[view.order])
+        if self.search:
+            text.append("  filter: ")
+            text.append_text(safe(self.search, style="bold"))
+        return text
+
+    def show_workers(self, snap: Snapshot) -> None:
+        table = self.query_one("#workers-table", DataTable)
+        mine = self.app.pool_worker_ids()
+        table.clear()
+        for w in snap.workers:
+            table.add_row(safe(w.id), safe(w.host), Text(str(w.pid)), safe(w.job_id or "idle"),
+                          Text(ago(w.heartbeat_at, snap.now)), Text("this app" if w.id in mine else ""), key=w.id)
+        idle = sum(1 for w in snap.workers if not w.job_id)
+        self.query_one("#workers-window", Label).update(
+            f"{len(snap.workers)} live worker(s) on this database, {idle} idle" if snap.workers
+            else "No live workers. Press + to start one here, or run `queuectl worker start`.")
+
+    def on_refresh_failed(self, message: RefreshFailed) -> None:
+        if message.error != self._last_error:  # say it once, not every second
+            self._last_error = message.error
+            self.notify(message.error, title="Database error", severity="error", markup=False, timeout=8)
+
+    @on(TabbedContent.TabActivated)
+    def tab_changed(self) -> None:
+        self.refresh_data()
+        self.refresh_bindings()
+        self.call_after_refresh(self.focus_table)
+
+    def focus_table(self) -> None:
+        table = self.active_table or self.query_one("#workers-table", DataTable)
+        table.focus()
+
+    @on(DataTable.RowHighlighted)
+    def row_moved(self) -> None:
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected)
+    def row_chosen(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, JobTable):
+            self.action_detail()
+
+    # keys ------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        job = self.selected
+        counts = self.snapshot.counts if self.snapshot else {}
+        pool = self.app.pool
+        if action == "detail":
+            return True if job else None
+        if action == "retry":
+            return job is not None and job.state == "dead"
+        if action == "retry_all":
+            return True if counts.get("dead") else None
+        if action == "cancel":
+            return job is not None and job.state in ("pending", "failed", "processing")
+        if action in ("grow", "pause"):
+            return pool is not None and not self.app.quitting
+        if action == "shrink":
+            return (True if pool.size else None) if pool is not None and not self.app.quitting else False
+        return True
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_enqueue(self) -> None:
+        def done(job_id: str | None) -> None:
+            if job_id:
+                self.notify(f"Enqueued {job_id}", markup=False)
+                self.refresh_data()
+
+        self.app.push_screen(EnqueueScreen(self.app.queue), done)
+
+    def action_detail(self) -> None:
+        job = self.selected
+        if job is not None:
+            self.app.push_screen(DetailScreen(job.id))
+
+    def action_retry(self) -> None:
+        job = self.selected
+        if job is not None and job.state == "dead":
+            self.app.run_db(lambda q: q.retry_dead([job.id]), f"Retrying {job.id}")
+
+    def action_retry_all(self) -> None:
+        dead = (self.snapshot.counts.get("dead", 0) if self.snapshot else 0)
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.run_db(lambda q: q.retry_dead(None), "Retrying every dead job", count=True)
+
+        self.app.push_screen(ConfirmScreen(f"Retry all {dead:,} dead job(s)?",
+                                           "Each goes back to pending with its attempts reset.", "Retry all"),
+                             confirmed)
+
+    def action_cancel(self) -> None:
+        job = self.selected
+        if job is None:
+            return
+        running = job.state == "processing"
+        detail = ("Its process group is killed now." if running else "It will not run.") + " The job goes to dead."
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.run_db(lambda q: q.cancel(job.id), f"Cancelled {job.id}")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job {job.id}?", detail, "Cancel job", danger=True), confirmed)
+
+    def action_settings(self) -> None:
+        def saved(changed: list[str] | None) -> None:
+            if changed:
+                self.notify("Saved " + ", ".join(changed), markup=False)
+
+        self.app.push_screen(SettingsScreen(self.app.queue), saved)
+
+    def action_grow(self) -> None:
+        self.app.resize_pool(+1)
+
+    def action_shrink(self) -> None:
+        self.app.resize_pool(-1)
+
+    def action_pause(self) -> None:
+        self.app.toggle_pause()
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        bar.remove_class("hidden")
+        self.query_one("#filter", Input).focus()
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.search = event.value.strip()
+        self.refresh_data()
+
+    @on(Input.Submitted, "#filter")
+    def filter_kept(self) -> None:
+        if not self.search:
+            self.query_one("#filter-bar").add_class("hidden")
+        self.focus_table()
+
+    def key_escape(self) -> None:
+        if self.query_one("#filter", Input).has_focus or self.search:
+            self.query_one("#filter", Input).value = ""
+            self.search = ""
+            self.query_one("#filter-bar").add_class("hidden")
+            self.refresh_data()
+            self.focus_table()
+
+    async def action_quit(self) -> None:
+        self.app.graceful_quit()

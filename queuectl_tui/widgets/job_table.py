@@ -1,0 +1,146 @@
+"""A live table of jobs: rows keyed by job id, updated by diff so the cursor stays on its job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
+
+from core.models import Job
+
+from ..render import ago, due, safe, span
+
+Cell = Callable[[Job, float], Text | str]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    cell: Cell
+    width: int | None = None  # None: sized to content
+
+
+@dataclass(frozen=True)
+class View:
+    """One tab of the main screen: which jobs, in what order, shown how."""
+
+    id: str
+    title: str
+    states: tuple[str, ...]
+    order: str
+    columns: tuple[Column, ...]
+    empty: str
+
+
+def _state(job: Job, now: float) -> Text:
+    if job.state == "failed":
+        return Text("retry", style="bold $warning")
+    return Text(job.state)
+
+
+def _tries(job: Job, now: float) -> str:
+    return f"{job.attempts}/{job.max_retries + 1}"
+
+
+def _error(job: Job, now: float) -> Text:
+    return safe(job.last_error or "", style="$error")
+
+
+ID = Column("id", "ID", lambda j, n: safe(j.id))
+COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
+TRIES = Column("tries", "TRIES", _tries)
+
+VIEWS: tuple[View, ...] = (
+    View("pending", "Pending", ("pending", "failed"), "claim", (
+        ID, Column("state", "STATE", _state), Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
+        Column("due", "DUE", lambda j, n: due(j.run_at, n)), COMMAND,
+    ), "Nothing waiting. Press e to enqueue a job."),
+    View("processing", "Processing", ("processing",), "started", (
+        ID, Column("worker", "WORKER", lambda j, n: safe(j.worker)), TRIES,
+        Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n))), COMMAND,
+    ), "No job is running."),
+    View("dead", "Dead", ("dead",), "finished", (
+        ID, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n)),
+        Column("error", "LAST ERROR", _error), COMMAND,
+    ), "The dead-letter queue is empty."),
+    View("completed", "Completed", ("completed",), "finished", (
+        ID, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
+        Column("finished", "FINISHED", lambda j, n: ago(j.finished_at, n)), COMMAND,
+    ), "No completed jobs yet."),
+)
+VIEW_BY_ID = {v.id: v for v in VIEWS}
+
+
+class JobTable(DataTable):
+    """DataTable of one View. `show()` applies a fresh window of rows as a diff."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="detail")]  # shown in the footer
+
+    def __init__(self, view: View, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.view = view
+        self.jobs: dict[str, Job] = {}  # shown, in order
+        self._cells: dict[str, list[Text]] = {}
+
+    def on_mount(self) -> None:
+        for column in self.view.columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+
+    @property
+    def selected(self) -> Job | None:
+        if not self.jobs or self.cursor_row < 0 or self.cursor_row >= self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self.jobs.get(key or "")
+
+    def show(self, jobs: Sequence[Job], now: float) -> None:
+        """Make the table hold exactly `jobs`, in order, keeping the cursor on the same job.
+        Only cells whose text changed are touched: a refresh of an idle queue costs nothing."""
+        selected = self.selected
+        fresh = {job.id: job for job in jobs}
+        for gone in [key for key in self.jobs if key not in fresh]:
+            self.remove_row(gone)
+            del self._cells[gone]
+        for job in jobs:
+            cells = [self._cell(column.cell(job, now)) for column in self.view.columns]
+            old = self._cells.get(job.id)
+            if old is None:
+                self.add_row(*cells, key=job.id)
+            else:
+                for column, before, after in zip(self.view.columns, old, cells):
+                    if before != after:
+                        self.update_cell(job.id, column.key, after)
+            self._cells[job.id] = cells
+        order_changed = list(self.jobs) != list(fresh)
+        self.jobs = fresh
+        if order_changed:
+            position = {job_id: index for index, job_id in enumerate(fresh)}
+            self.sort("id", key=lambda cell: position[cell.plain])
+        self._restore_cursor(selected)
+
+    def _cell(self, value: Text | str) -> Text:
+        """Plain str cells would be parsed as markup: make every cell a Text, and resolve theme
+        variables ($error, $warning) that Rich styles cannot name."""
+        if isinstance(value, str):
+            return Text(value)
+        style = str(value.style)
+        if style.startswith(("$", "bold $")):
+            bold, _, name = style.rpartition("$")
+            color = self.app.theme_variables.get(name, "")
+            value.style = f"{bold}{color}".strip()
+        return value
+
+    def _restore_cursor(self, selected: Job | None) -> None:
+        if selected is None or not self.jobs:
+            return
+        try:
+            row = self.get_row_index(selected.id)
+        except RowDoesNotExist:
+            row = min(self.cursor_row, self.row_count - 1)  # its job left: stay where the eye was
+        if row != self.cursor_row:
+            self.move_cursor(row=row, animate=False, scroll=False)

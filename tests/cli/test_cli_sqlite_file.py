@@ -1,0 +1,90 @@
+"""SQLite-specific: the database file itself (mode, folder, garbage, read-only, schema version)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sqlite3
+import stat
+import subprocess
+
+import pytest
+
+from conftest import BIN, clean_env
+
+
+def queuectl(db, *args, preexec_fn=None):
+    return subprocess.run([str(BIN / "queuectl"), "--db", str(db), *args], capture_output=True, text=True,
+                          env=clean_env(), timeout=60, preexec_fn=preexec_fn)
+
+
+def one_line_error(result, code=1):
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_file_created_0600_and_its_folder_made(tmp_path):
+    db = tmp_path / "new" / "deeper" / "jobs.db"
+    assert queuectl(db, "status").returncode == 0
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert db.parent.is_dir()
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_existing_file_mode_is_left_alone(tmp_path):
+    db = tmp_path / "jobs.db"
+    assert queuectl(db, "status").returncode == 0
+    db.chmod(0o640)
+    assert queuectl(db, "enqueue", '{"command": "true"}').returncode == 0
+    assert stat.S_IMODE(db.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("content", [b"this is not a database\n", os.urandom(8192)])
+def test_not_a_database(tmp_path, content):
+    db = tmp_path / "jobs.db"
+    db.write_bytes(content)
+    for args in (["status"], ["enqueue", '{"command": "true"}'], ["list", "--json"]):
+        err = one_line_error(queuectl(db, *args))
+        assert "not a queuectl database" in err
+    assert db.read_bytes() == content
+
+
+def test_a_folder_as_database(tmp_path):
+    one_line_error(queuectl(tmp_path, "status"))
+
+
+def drop_file_capabilities() -> None:
+    """In a root child: lose the capabilities that let root write a read-only file."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_CAPBSET_DROP = 24
+    for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+
+
+def test_read_only_file(tmp_path):
+    db = tmp_path / "jobs.db"
+    assert queuectl(db, "enqueue", '{"command": "true", "id": "kept"}').returncode == 0
+    db.chmod(0o400)
+    before = db.read_bytes()
+    preexec = drop_file_capabilities if os.geteuid() == 0 else None
+    err = one_line_error(queuectl(db, "enqueue", '{"command": "true"}', preexec_fn=preexec))
+    assert "read-only" in err
+    one_line_error(queuectl(db, "config", "set", "max-retries", "1", preexec_fn=preexec))
+    assert db.read_bytes() == before
+    shown = queuectl(db, "show", "kept", "--json", preexec_fn=preexec)  # reading still works
+    assert shown.returncode == 0, shown.stderr
+
+
+def test_schema_version_recorded_and_newer_refused(tmp_path):
+    db = tmp_path / "jobs.db"
+    assert queuectl(db, "enqueue", '{"command": "true", "id": "a"}').returncode == 0
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    err = one_line_error(queuectl(db, "status"))
+    assert "schema version 999" in err

@@ -1,0 +1,273 @@
+"""The engine's API: enqueue validation, listing, claim order, leases, guarded finish, cancel, prune."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import Conflict, InvalidInput, NotFound, Queue
+from core.clock import FixedClock
+from core.models import Settings
+from core.queue import InvalidItem, failure_outcome
+from core.store import Outcome
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def fixed(queue):
+    """The test's queue on a clock that moves only when told to."""
+    clock = FixedClock(T0)
+    return Queue(queue.store, clock), clock
+
+
+def test_jobs_limit_is_checked_and_clamped(queue):
+    queue.enqueue("true", id="a")
+    for bad in (0, -1, 1.5, True, "3"):
+        with pytest.raises(InvalidInput):
+            queue.jobs(limit=bad)
+    assert [j.id for j in queue.jobs(limit=2**80)] == ["a"]
+
+
+@pytest.mark.parametrize("run_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "", "soon"])
+def test_run_at_must_be_a_showable_time(queue, run_at):
+    with pytest.raises(InvalidInput):
+        queue.enqueue("true", run_at=run_at)
+    assert queue.counts()["pending"] == 0
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), -1])
+def test_wait_rejects_a_timeout_that_would_never_end(queue, timeout):
+    queue.enqueue("true", id="w")
+    with pytest.raises(InvalidInput):
+        queue.wait(["w"], timeout=timeout)
+
+
+def test_pool_stop_and_kill_from_inside_its_lock_do_not_deadlock(queue):
+    """What a SIGINT handler does if it lands while the main thread is in Pool.resize()."""
+    import threading
+
+    from core.worker import Pool
+
+    pool = Pool(queue, 1)
+    done = threading.Event()
+
+    def handler_during_resize():
+        with pool.lock:  # the main thread inside resize()
+            pool.stop()  # the signal handler, same thread
+            pool.kill()
+        done.set()
+
+    thread = threading.Thread(target=handler_during_resize, daemon=True)
+    thread.start()
+    assert done.wait(5), "stop() deadlocked inside the pool lock"
+    pool.start()
+    assert pool.join(10)
+
+
+# --- enqueue -------------------------------------------------------------------------------------
+
+
+def test_enqueue_defaults_and_fields(fixed):
+    q, clock = fixed
+    q.set_setting("max-retries", 2)
+    job = q.enqueue("echo hi")
+    assert (job.state, job.attempts, job.max_retries, job.priority, job.timeout) == ("pending", 0, 2, 0, None)
+    assert job.run_at == job.created_at == T0 and len(job.id) == 12
+    job = q.enqueue("x", id="named", max_retries=0, priority=-3, delay=5, timeout=2.5)
+    assert (job.id, job.max_retries, job.priority, job.run_at, job.timeout) == ("named", 0, -3, T0 + 5, 2.5)
+    assert q.enqueue("x", run_at="2027-01-15T08:00:00+01:00").run_at == 1799996400.0 + 0  # 07:00Z
+    assert q.enqueue("x", timeout=0).timeout is None  # 0 = the configured job-timeout
+
+
+def test_enqueue_many_is_all_or_nothing(queue):
+    with pytest.raises(InvalidItem) as info:
+        queue.enqueue_many([{"command": "a"}, {"command": "b"}, {"command": "c", "nope": 1}])
+    assert info.value.index == 2 and "item 3" in str(info.value)
+    queue.enqueue("z", id="taken")
+    with pytest.raises(Conflict):
+        queue.enqueue_many([{"command": "a", "id": "fresh"}, {"command": "b", "id": "taken"}])
+    with pytest.raises(InvalidItem):
+        queue.enqueue_many([{"command": "a", "id": "dup"}, {"command": "b", "id": "dup"}])
+    assert [j.id for j in queue.jobs()] == ["taken"]
+    ids = queue.enqueue_many({"command": f"echo {i}"} for i in range(2000))
+    assert len(set(ids)) == 2000 and queue.count("pending") == 2001
+
+
+def test_counts_have_every_state(queue):
+    assert queue.counts() == {"pending": 0, "processing": 0, "completed": 0, "failed": 0, "dead": 0}
+    with pytest.raises(InvalidInput):
+        queue.jobs(state="bogus")
+    with pytest.raises(NotFound):
+        queue.job("missing")
+
+
+# --- claim, leases, finish -----------------------------------------------------------------------
+
+
+def test_claim_order_priority_then_due_then_enqueue_order(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="late-high", priority=9, delay=100)  # not due: skipped however high
+    q.enqueue("x", id="a", priority=1)
+    q.enqueue("x", id="b", priority=5)
+    q.enqueue("x", id="c", priority=1)
+    q.enqueue("x", id="d", priority=1, run_at="2020-01-01T00:00:00Z")  # due earliest among the 1s
+    order = []
+    while (job := q.store.claim("w", clock.now(), clock.now() + 30)) is not None:
+        order.append(job.id)
+        assert (job.state, job.worker, job.attempts, job.lease_until) == ("processing", "w", 1, clock.now() + 30)
+    assert order == ["b", "d", "a", "c"]
+    clock.advance(100)
+    assert q.store.claim("w", clock.now(), clock.now() + 30).id == "late-high"
+
+
+def test_threads_claim_each_job_exactly_once(queue):
+    import threading
+
+    queue.enqueue_many([{"command": "x", "id": f"j{i}"} for i in range(300)])
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(n: int) -> None:
+        import time
+
+        while (job := queue.store.claim(f"w{n}", time.time(), time.time() + 30)) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(f"j{i}" for i in range(300))
+
+
+def test_finish_only_by_the_owner_of_that_attempt(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="j")
+    job = q.store.claim("w1", clock.now(), clock.now() + 30)
+    done = Outcome("completed", None, 0, None, clock.now(), clock.now() + 1)
+    assert not q.store.finish("j", "w2", 1, done)  # another worker
+    assert not q.store.finish("j", "w1", 2, done)  # another attempt
+    assert q.store.finish("j", "w1", job.attempts, done)
+    assert not q.store.finish("j", "w1", job.attempts, done)  # not twice
+    job = q.job("j")
+    assert (job.state, job.exit_code, job.finished_at, len(job.runs)) == ("completed", 0, T0 + 1, 1)
+
+
+def test_expired_lease_is_a_failed_attempt(fixed):
+    q, clock = fixed
+    q.set_setting("backoff-base", 3)
+    q.enqueue("x", id="j", max_retries=1)
+    q.store.claim("gone", clock.now(), clock.now() + 10)
+    clock.advance(5)
+    assert q.recover_expired() == []  # the lease still holds
+    q.store.renew_leases(["gone"], clock.now(), clock.now() + 10)  # a heartbeat extends it
+    clock.advance(9)
+    assert q.recover_expired() == []
+    clock.advance(2)
+    assert q.recover_expired() == ["j"]
+    job = q.job("j")
+    assert (job.state, job.attempts, job.run_at) == ("failed", 1, clock.now() + 3)
+    assert "lease expired" in job.runs[0].error
+    assert not q.store.finish("j", "gone", 1, Outcome("completed", None, 0, None, T0, clock.now()))
+    clock.advance(3)
+    q.store.claim("w2", clock.now(), clock.now() + 10)
+    clock.advance(11)
+    assert q.recover_expired() == ["j"]
+    assert q.job("j").state == "dead"  # 1 + max_retries attempts used
+
+
+def test_cancel_requested_while_worker_gone_ends_dead_cancelled(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="j", max_retries=5)
+    q.store.claim("gone", clock.now(), clock.now() + 1)
+    assert q.cancel("j") == "requested"
+    clock.advance(2)
+    q.recover_expired()
+    assert (q.job("j").state, q.job("j").last_error) == ("dead", "cancelled")
+
+
+def test_backoff_is_base_to_the_attempt_capped():
+    s = Settings(backoff_base=2, backoff_max=10)
+    assert [s.backoff(a) for a in (1, 2, 3, 4, 5000)] == [2, 4, 8, 10, 10]
+    assert Settings(backoff_base=0).backoff(1) == 0
+
+
+def test_failure_outcome_retries_until_attempts_exceed_max_retries(queue):
+    s = Settings(backoff_base=2)
+    job = queue.enqueue("x", max_retries=2)
+    for attempts, state in ((1, "failed"), (2, "failed"), (3, "dead")):
+        out = failure_outcome(job._replace(attempts=attempts), s, 100.0, exit_code=1, error="e", started_at=99.0)
+        assert out.state == state
+        assert out.run_at == (100.0 + 2**attempts if state == "failed" else None)
+
+
+# --- retry, cancel, prune, settings --------------------------------------------------------------
+
+
+def test_retry_dead_validates_first(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="p")
+    q.enqueue("x", id="d", delay=50)
+    q.cancel("d")
+    with pytest.raises(Conflict):
+        q.retry_dead(["d", "p"])
+    assert q.job("d").state == "dead"
+    with pytest.raises(NotFound):
+        q.retry_dead(["d", "nope"])
+    assert q.retry_dead(["d"]) == ["d"]
+    job = q.job("d")
+    assert (job.state, job.attempts, job.run_at) == ("pending", 0, T0)
+    assert q.retry_dead() == []
+
+
+def test_cancel_states(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="p")
+    assert q.cancel("p") == "cancelled"
+    with pytest.raises(Conflict):
+        q.cancel("p")
+    with pytest.raises(NotFound):
+        q.cancel("missing")
+
+
+def test_prune_by_age_and_state(fixed):
+    q, clock = fixed
+    q.enqueue("x", id="old")
+    q.cancel("old")
+    clock.advance(7200)
+    q.enqueue("x", id="new")
+    q.cancel("new")
+    q.enqueue("x", id="waiting")
+    assert q.prune("dead", 3600) == 1
+    assert [j.id for j in q.jobs()] == ["waiting", "new"]
+    with pytest.raises(InvalidInput):
+        q.prune("pending", 0)
+
+
+def test_settings_validation_and_persistence(db):
+    from core.models import SETTINGS
+
+    with Queue.open(db) as q:
+        assert q.config() == Settings().as_dict()
+        assert q.set_setting("backoff-base", "1.5") == 1.5
+        assert q.set_setting("max-retries", 7) == 7
+        for key, bad in (("max-retries", -1), ("max-retries", 1.5), ("poll-interval", 0), ("lease-timeout", 0.9),
+                         ("output-limit", "big"), ("job-timeout", float("inf")), ("worker-count", 257),
+                         ("max-retries", True)):
+            with pytest.raises(InvalidInput) as info:
+                q.set_setting(key, bad)
+            assert key in str(info.value)
+        with pytest.raises(InvalidInput) as info:
+            q.get_setting("nope")
+        assert all(k in str(info.value) for k in SETTINGS)
+    with Queue.open(db) as q:
+        assert (q.settings().backoff_base, q.settings().max_retries) == (1.5, 7)
+
+
+def test_schema_is_created_once_and_reopened(db):
+    with Queue.open(db) as q:
+        q.enqueue("x", id="kept")
+    with Queue.open(db) as q:
+        assert q.job("kept").command == "x"

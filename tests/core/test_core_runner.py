@@ -1,0 +1,91 @@
+"""The runner and an in-process pool: process groups, output tails, timeouts, kill, stdin."""
+
+from __future__ import annotations
+
+import time
+
+from core.runner import RunningJob
+from core.worker import Pool
+from helpers import pid_alive, wait_until
+
+
+def test_success_output_and_environment():
+    result = RunningJob("echo out; echo err >&2; echo $QUEUECTL_JOB_ID", None, 1000, {"QUEUECTL_JOB_ID": "j1"}).run()
+    assert (result.ok, result.exit_code, result.stdout, result.stderr) == (True, 0, b"out\nj1\n", b"err\n")
+    assert result.finished_at >= result.started_at
+
+
+def test_stdin_is_dev_null():
+    result = RunningJob("cat; echo done", 5, 1000).run()
+    assert result.ok and result.stdout == b"done\n"
+
+
+def test_output_tail_and_limit_zero():
+    result = RunningJob("head -c 5000 /dev/zero | tr '\\0' a; printf END", None, 10).run()
+    assert result.stdout == b"aaaaaaaEND"
+    assert RunningJob("echo hi", None, 0).run().stdout == b""
+
+
+def test_exit_codes_and_signals():
+    assert RunningJob("exit 5", None, 100).run().error == "exit code 5"
+    assert "command not found" in RunningJob("definitely-not-a-command", None, 100).run().error
+    killed = RunningJob("kill -9 $$", None, 100).run()
+    assert (killed.exit_code, killed.error) == (None, "killed by SIGKILL")
+
+
+def test_timeout_kills_the_whole_group(tmp_path):
+    pidfile = tmp_path / "pid"
+    started = time.monotonic()
+    result = RunningJob(f"sh -c 'sleep 60 & echo $! > {pidfile}; wait'", 0.5, 100).run()
+    assert result.error == "timed out after 0.5s" and time.monotonic() - started < 5
+    wait_until(lambda: not pid_alive(int(pidfile.read_text())), timeout=10)
+
+
+def test_kill_from_another_thread(tmp_path):
+    import threading
+
+    job = RunningJob("sleep 60", None, 100)
+    threading.Timer(0.3, job.kill, args=("cancelled",)).start()
+    result = job.run()
+    assert result.error == "cancelled"
+    assert RunningJob("true", None, 100).run().ok
+
+
+def test_kill_before_start_never_starts(tmp_path):
+    job = RunningJob(f"touch {tmp_path}/ran", None, 100)
+    job.kill("killed: worker shut down")
+    assert job.run().error == "killed: worker shut down"
+    assert not (tmp_path / "ran").exists()
+
+
+def test_in_process_pool_runs_and_kill_releases(queue, tmp_path):
+    queue.set_setting("poll-interval", 0.1)
+    done = queue.enqueue("echo done")
+    pool = Pool(queue, 2).start()
+    wait_until(lambda: queue.job(done.id).state == "completed")
+    slow = queue.enqueue(f"touch {tmp_path}/go; sleep 60", max_retries=0)
+    wait_until(lambda: (tmp_path / "go").exists())
+    assert len(queue.workers()) == 2 and pool.busy()
+    pool.kill()
+    assert pool.join(15)
+    job = queue.job(slow.id)
+    assert (job.state, job.last_error) == ("dead", "killed: worker shut down")
+    assert queue.workers() == []
+
+
+def test_pool_resize_and_pause(queue):
+    queue.set_setting("poll-interval", 0.1)
+    pool = Pool(queue, 1).start()
+    wait_until(lambda: len(queue.workers()) == 1)
+    pool.resize(3)
+    wait_until(lambda: len(queue.workers()) == 3)
+    pool.resize(1)
+    wait_until(lambda: len(queue.workers()) == 1)
+    pool.pause()
+    job = queue.enqueue("true")
+    time.sleep(0.4)
+    assert queue.job(job.id).state == "pending"
+    pool.pause(False)
+    wait_until(lambda: queue.job(job.id).state == "completed")
+    pool.stop()
+    assert pool.join(10)

@@ -1,0 +1,66 @@
+"""The screens worth a picture, each as (name, size, keys and set-up). The snapshot tests and
+scripts/export_screenshots.py both use these, so the README shows exactly what is tested."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from .fixtures import settle
+
+
+async def no_blink(pilot) -> None:
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+async def main_screen(pilot) -> None:
+    await settle(pilot)
+
+
+async def enqueue_form(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("e", *"rsync -a ~/photos nas:/backup/", "tab", *"photos backup", "tab", *"two")
+    await no_blink(pilot)
+
+
+async def job_detail(pilot) -> None:
+    await settle(pilot)
+    pilot.app.screen.action_show_tab("dead")
+    await settle(pilot)
+    await pilot.press("down", "down", "enter")
+    await settle(pilot)
+
+
+async def settings_screen(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("c")
+    await settle(pilot)
+    await no_blink(pilot)
+
+
+async def dead_confirm(pilot) -> None:
+    await settle(pilot)
+    pilot.app.screen.action_show_tab("dead")
+    await settle(pilot)
+    await pilot.press("R")
+    await pilot.pause()
+
+
+async def hostile_detail(pilot) -> None:
+    await settle(pilot)
+    pilot.app.screen.action_show_tab("dead")
+    await settle(pilot)
+    await pilot.press("down", "enter")
+    await settle(pilot)
+
+
+SCENES = {
+    "main": ((120, 30), main_screen),
+    "enqueue": ((120, 30), enqueue_form),
+    "detail": ((120, 36), job_detail),
+    "settings": ((120, 36), settings_screen),
+    "dead-confirm": ((120, 30), dead_confirm),
+    "hostile-detail": ((120, 36), hostile_detail),
+    "main-80x24": ((80, 24), main_screen),
+}

@@ -1,0 +1,248 @@
+"""The app driven with Pilot, asserting on the database and on what the screen holds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual.widgets import Input, Static
+
+from core import Queue
+from core.clock import FixedClock
+from queuectl_tui.app import QueueApp
+from queuectl_tui.screens.confirm import ConfirmScreen
+from queuectl_tui.screens.detail import DetailScreen
+from queuectl_tui.screens.enqueue import EnqueueScreen
+from queuectl_tui.screens.main import MainScreen
+from queuectl_tui.screens.settings import SettingsScreen
+from queuectl_tui.widgets.job_table import JobTable
+
+from .fixtures import HOSTILE, demo_app, settle
+
+SIZE = (100, 30)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def table(app) -> JobTable:
+    return app.screen.active_table
+
+
+async def goto(pilot, tab: str) -> None:
+    pilot.app.screen.action_show_tab(tab)
+    await pilot.pause()
+    await settle(pilot)
+
+
+async def test_tables_show_each_state(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert list(table(app).jobs) == ["pg-dump", "disk-report", "deploy-site", "weekly-digest"]
+        await goto(pilot, "processing")
+        assert list(table(app).jobs) == ["train-model"]
+        await goto(pilot, "dead")
+        assert list(table(app).jobs) == ["nightly-backup", "hostile", "sync-api"]
+        await goto(pilot, "completed")
+        assert len(table(app).jobs) == 5
+        await goto(pilot, "workers")
+        assert app.screen.query_one("#workers-table").row_count == 2
+
+
+async def test_enqueue_form_validates_then_inserts(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        assert isinstance(app.screen, EnqueueScreen)
+        await pilot.press(*"echo hi", "tab", *"bad id!", "tab", "minus", "1")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, EnqueueScreen), "invalid input must keep the form open"
+        errors = {name: str(app.screen.query_one(f"#{name}-error").render()) for name in ("id", "max_retries")}
+        assert "id must match" in errors["id"]
+        assert "max_retries must be >= 0" in errors["max_retries"]
+        assert app.queue.count() == 13
+        app.screen.query_one("#id", Input).value = "my-job"
+        app.screen.query_one("#max_retries", Input).value = "2"
+        app.screen.query_one("#priority", Input).value = "7"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        job = app.queue.job("my-job")
+        assert (job.command, job.max_retries, job.priority, job.state) == ("echo hi", 2, 7, "pending")
+
+
+async def test_enqueue_taken_id_is_shown_in_the_form(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e", *"true", "tab", *"pg-dump", "enter")
+        await until(pilot, lambda: "already taken" in str(app.screen.query_one("#id-error").render()))
+        assert app.queue.job("pg-dump").command == "pg_dump app > /backups/app.sql"
+
+
+async def test_retry_one_dead_job(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")  # not dead: nothing happens
+        assert app.queue.job("pg-dump").state == "pending"
+        await goto(pilot, "dead")
+        assert table(app).selected.id == "nightly-backup"
+        await pilot.press("r")
+        await until(pilot, lambda: app.queue.job("nightly-backup").state == "pending")
+        assert app.queue.job("nightly-backup").attempts == 0
+        assert app.queue.job("sync-api").state == "dead"
+
+
+async def test_retry_all_asks_first(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        await pilot.press("R")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.queue.counts()["dead"] == 3
+        await pilot.press("R", "y")
+        await until(pilot, lambda: app.queue.counts()["dead"] == 0)
+        assert app.queue.counts()["pending"] == 6
+
+
+async def test_cancel_pending_job_with_confirmation(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await until(pilot, lambda: app.queue.job("disk-report").state == "dead")
+        assert app.queue.job("disk-report").last_error == "cancelled"
+
+
+async def test_settings_are_validated_and_saved(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        assert isinstance(app.screen, SettingsScreen)
+        await until(pilot, lambda: app.screen.query_one("#set-max-retries", Input).value == "3")
+        app.screen.query_one("#set-max-retries", Input).value = "7"
+        app.screen.query_one("#set-poll-interval", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, SettingsScreen)
+        assert "poll-interval must be a number > 0" in str(app.screen.query_one("#poll-interval-error").render())
+        assert app.queue.settings().max_retries == 3
+        app.screen.query_one("#set-poll-interval", Input).value = "0.25"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        settings = Queue.open(app.queue.location).settings()
+        assert (settings.max_retries, settings.poll_interval) == (7, 0.25)
+
+
+async def test_filter_by_text(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"digest")
+        await settle(pilot)
+        assert list(table(app).jobs) == ["weekly-digest"]
+        await pilot.press("enter")
+        await goto(pilot, "dead")
+        assert list(table(app).jobs) == []
+        await pilot.press("escape")
+        await settle(pilot)
+        assert len(table(app).jobs) == 3
+
+
+async def test_detail_shows_history_and_literal_output(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        await pilot.press("down", "enter")
+        assert isinstance(app.screen, DetailScreen)
+        await settle(pilot)
+        fields = app.screen.query_one("#fields", Static)
+        stdout = str(app.screen.query_one("#stdout-text", Static).render())
+        stderr = str(app.screen.query_one("#stderr-text", Static).render())
+        assert "[bold]not bold[/] [link=x]no link[/link] [/]" in stdout
+        assert "\\e[31mred?\\e[0m" in stdout and "\x1b" not in stdout
+        assert stderr.strip() == "\\e[2J\\a"
+        assert app.screen.job.command == HOSTILE
+        assert fields is not None
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_pool_grows_shrinks_pauses_and_runs_jobs(tmp_path):
+    queue = Queue.open(str(tmp_path / "q.db"))
+    queue.set_setting("poll-interval", 0.1)
+    app = QueueApp(queue, workers=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.pool is not None)
+        await pilot.press("plus", "plus")
+        assert app.pool.size == 2
+        await until(pilot, lambda: len(queue.workers()) == 2)
+        await pilot.press("minus")
+        await until(pilot, lambda: len(queue.workers()) == 1)
+        await pilot.press("p")
+        assert app.pool.paused
+        job = queue.enqueue("echo ran")
+        await pilot.pause(0.5)
+        assert queue.job(job.id).state == "pending"
+        await pilot.press("p")
+        await until(pilot, lambda: queue.job(job.id).state == "completed")
+        await pilot.press("q")
+    assert queue.workers() == []
+
+
+async def test_quit_waits_for_running_jobs(tmp_path):
+    queue = Queue.open(str(tmp_path / "q.db"))
+    job = queue.enqueue("sleep 1; echo done")
+    app = QueueApp(queue, workers=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue.job(job.id).state == "processing")
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, timeout=15)
+    assert queue.job(job.id).state == "completed"
+    assert queue.counts()["processing"] == 0
+
+
+async def test_second_quit_kills_and_releases_running_jobs(tmp_path):
+    queue = Queue.open(str(tmp_path / "q.db"))
+    job = queue.enqueue("sleep 60", max_retries=1)
+    app = QueueApp(queue, workers=1)
+    started = time.monotonic()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: queue.job(job.id).state == "processing")
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, timeout=15)
+    assert time.monotonic() - started < 30
+    killed = queue.job(job.id)
+    assert killed.state == "failed" and killed.last_error == "killed: worker shut down"
+    assert queue.counts()["processing"] == 0
+
+
+async def test_database_errors_are_notified_not_fatal(tmp_path):
+    path = tmp_path / "q.db"
+    app = demo_app(str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.queue.store.close()  # drop pooled connections, then make the file unusable
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"q.db{suffix}").unlink(missing_ok=True)
+        path.write_bytes(b"this is not a database" * 100)
+        app.screen.refresh_data()
+        await until(pilot, lambda: any("not a queuectl database" in str(n.message) for n in app._notifications))
+        assert app.is_running
+        await pilot.press("1", "2", "3")
+        assert app.is_running
