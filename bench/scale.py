@@ -84,8 +84,8 @@ def database(n: int, fresh: bool) -> Path:
     return path
 
 
-def app_rows(db: str, n: int) -> list[Row]:
-    """The app at scale. TODO: wired to queuectl_tui.app once it exists on main."""
+def app_rows(db: str, n: int, empty: str) -> list[Row]:
+    """The app at scale (bench/app_probe.py); three placeholder rows while the app does not exist."""
     if importlib.util.find_spec("queuectl_tui.app") is None:
         note = "app not built yet"
         return [Row(f"app start at {n:,} jobs", None, "s", target="< 3 s", note=note),
@@ -93,7 +93,7 @@ def app_rows(db: str, n: int) -> list[Row]:
                 Row(f"app memory at {n:,} jobs", None, "MB", target="< 200 MB", note=note)]
     from app_probe import measure
 
-    return measure(db, n)
+    return measure(db, n, empty)
 
 
 def run(quick: bool, fresh: bool = False) -> list[Row]:
@@ -121,5 +121,5 @@ def run(quick: bool, fresh: bool = False) -> list[Row]:
         rows.append(Row(f"database size per job at {n:,} jobs", size / n, "B/job", "", None, "(report)", None,
                         f"{size / 2**20:,.0f} MiB in all; built in {built:.0f} s" if built > 1 else
                         f"{size / 2**20:,.0f} MiB in all (cached file)"))
-        rows.extend(app_rows(db, n))
+        rows.extend(app_rows(db, n, empty))
     return rows
