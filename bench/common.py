@@ -55,11 +55,22 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{value:g} {unit}"
 
 
+DROPPED = ("NO_COLOR", "QUEUECTL_DB", "PYTHONDONTWRITEBYTECODE")
+
+
 def env(**extra: str) -> dict[str, str]:
-    """The environment for the programs under test: no QUEUECTL_DB, no Textual variables."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL_") and k not in ("NO_COLOR", "QUEUECTL_DB")}
+    """The environment for the programs under test: no QUEUECTL_DB, no Textual variables, and
+    bytecode caching on, as for an installed program (a sandbox that sets PYTHONDONTWRITEBYTECODE
+    would otherwise make every start compile the project's modules from source: ~20 ms)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("TEXTUAL_") and k not in DROPPED}
     e.update(extra)
     return e
+
+
+def compile_project() -> None:
+    """Write the project's bytecode caches, as `pip install` does for an installed program."""
+    subprocess.run([PYTHON, "-m", "compileall", "-q", str(ROOT / "core"), str(ROOT / "queuectl_tui")],
+                   env=env(), check=False, stdout=subprocess.DEVNULL)
 
 
 def wall(cmd: Sequence[str] | str, *, shell: bool = False, input: bytes | None = None, check: bool = True,

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suites = args.only or list(SUITES)
     print(f"machine: {machine()}", flush=True)
+    common.compile_project()
     rows: list[Row] = []
     failed = False
     for name in SUITES:
