@@ -328,6 +328,18 @@ class ProcessPool:
         self._signals = 0
 
     def start(self) -> "ProcessPool":
+        # SIGINT/SIGTERM wait until every child exists: the parent's handler then reaches them all,
+        # and a child never runs the parent's handler (it unblocks them once its own are set).
+        import signal
+
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self._start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        return self
+
+    def _start(self) -> None:
         if threading.active_count() == 1 and hasattr(os, "fork"):
             import multiprocessing
 
@@ -344,7 +356,6 @@ class ProcessPool:
             env = {**os.environ, "QUEUECTL_DB": self.location}
             args = [sys.executable, "-m", "core.worker"] + (["--burst"] if self.burst else [])
             self.children = [subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL) for _ in range(self.size)]
-        return self
 
     def _signal_children(self) -> None:
         import signal
@@ -401,6 +412,7 @@ def _child(location: str, burst: bool, parent: int) -> None:
 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, on_term)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
         pool.start()
         while not pool.join(timeout=0.5):
             if os.getppid() != parent and not pool.stopping:
