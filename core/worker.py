@@ -410,7 +410,8 @@ def _child(location: str, burst: bool, parent: int) -> None:
             signals["n"] += 1
             pool.stop() if signals["n"] == 1 else pool.kill()
 
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # SIGINT: a handler that does nothing rather than SIG_IGN, which jobs would inherit
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
         signal.signal(signal.SIGTERM, on_term)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
         pool.start()
