@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -67,6 +68,78 @@ def terminate_group(pgid: int, proc: subprocess.Popen | None = None, grace: floa
         pass
 
 
+# os.posix_spawn (a vfork-style clone in glibc) starts a job ~25% cheaper than Popen's fork/exec
+# path and its Python set-up; pidfd_open lets a timed wait sleep in select() instead of polling.
+SPAWN = all(hasattr(os, name) for name in ("posix_spawn", "pidfd_open", "POSIX_SPAWN_DUP2", "waitstatus_to_exitcode"))
+RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT}  # ignored here, default in the job
+_sealed = False
+
+
+def seal_fds() -> None:
+    """Once per process: no descriptor above 2 is inherited by jobs (what Popen's close_fds did per
+    job). Python's and SQLite's own descriptors are close-on-exec already; this covers the ones
+    this process was started with."""
+    global _sealed
+    if _sealed:
+        return
+    _sealed = True
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
+class SpawnedProcess:
+    """What the runner needs of a Popen (pid, returncode, wait with a timeout), for a child started
+    with os.posix_spawn. Safe to wait on from two threads (run() and a kill)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._lock = threading.Lock()
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # an older kernel: poll instead
+            self._pidfd = None
+
+    def poll(self) -> int | None:
+        with self._lock:
+            if self.returncode is None:
+                try:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored): as Popen does
+                    self.returncode = 0
+                else:
+                    if pid:
+                        self.returncode = os.waitstatus_to_exitcode(status)
+            return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise subprocess.TimeoutExpired(["/bin/sh", "-c"], timeout or 0)
+            try:
+                if self._pidfd is None:
+                    raise OSError
+                select.select([self._pidfd], [], [], remaining)  # readable once the child has exited
+            except (OSError, ValueError):
+                time.sleep(0.005 if remaining is None else min(0.005, remaining))
+        return code
+
+    def __del__(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
 class RunningJob:
     """One attempt. run() blocks in the worker's thread; kill() may be called from any thread."""
 
@@ -75,7 +148,7 @@ class RunningJob:
         self.timeout = timeout
         self.output_limit = output_limit
         self.env = env
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen | SpawnedProcess | None = None
         self._kill_reason: str | None = None
         self._lock = threading.Lock()
 
@@ -89,6 +162,20 @@ class RunningJob:
         if proc is not None and proc.returncode is None:
             threading.Thread(target=terminate_group, args=(proc.pid, proc), daemon=True).start()
 
+    def _start(self, env: Mapping[str, str] | None, out: IO[bytes], err: IO[bytes]):
+        """/bin/sh -c COMMAND in a new session, stdin from /dev/null, output to the temp files."""
+        if not SPAWN:
+            return subprocess.Popen(["/bin/sh", "-c", self.command], stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, start_new_session=True, close_fds=True, env=env)
+        seal_fds()
+        pid = os.posix_spawn(
+            "/bin/sh", ["/bin/sh", "-c", self.command], os.environ if env is None else env,
+            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                          (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
+            setsid=True, setsigdef=RESET_SIGNALS, setsigmask=set(),
+        )
+        return SpawnedProcess(pid)
+
     def run(self, clock_now=time.time) -> RunResult:
         started = clock_now()
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -97,11 +184,7 @@ class RunningJob:
                 with self._lock:
                     if self._kill_reason is not None:
                         return RunResult(None, self._kill_reason, started, clock_now(), b"", b"")
-                    self._proc = subprocess.Popen(
-                        ["/bin/sh", "-c", self.command],
-                        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                        start_new_session=True, close_fds=True, env=env,
-                    )
+                    self._proc = self._start(env, out, err)
             except OSError as exc:
                 return RunResult(None, f"could not start: {exc.strerror or exc}", started, clock_now(), b"", b"")
             proc = self._proc
