@@ -74,16 +74,20 @@ class Worker(threading.Thread):
         return wait
 
     def claim(self, settings: Settings) -> Job | None:
+        if self.pool.stopping or self.retire:
+            return None
         now = self.pool.queue.clock.now()
+        # The SQL runs outside the pool lock: a busy database must not stall the heartbeat.
+        job = self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout)
+        if job is None:
+            return None
+        timeout = job.timeout or settings.job_timeout or None
+        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+        running = RunningJob(job.command, timeout, settings.output_limit, env)
         with self.pool.lock:
-            if self.pool.stopping or self.retire:
-                return None
-            job = self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout)
-            if job is not None:
-                self.job = job
-                timeout = job.timeout or settings.job_timeout or None
-                env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
-                self.running = RunningJob(job.command, timeout, settings.output_limit, env)
+            self.job, self.running = job, running
+            if self.pool.killed:  # kill() came while we claimed: release this attempt at once
+                running.kill(SHUTDOWN_KILL)
         return job
 
     def execute(self, job: Job, settings: Settings) -> None:
@@ -133,6 +137,7 @@ class Pool:
         self.workers: list[Worker] = []
         self.target = size
         self.stopping = False
+        self.killed = False
         self.paused = False
         self.errors: list[str] = []
         self.completed = 0
@@ -192,6 +197,7 @@ class Pool:
         """Stop now: kill running jobs; each is recorded as a failed attempt (retried or dead)."""
         self.stop()
         with self.lock:
+            self.killed = True
             running = [w.running for w in self.workers if w.running is not None]
         for job in running:
             job.kill(SHUTDOWN_KILL)
