@@ -218,7 +218,7 @@ class PostgresStore(Store):
                         continue
                     raise StorageError(f"lost the connection to {self.location}: {one_line(exc)}") from None
                 self._give_back(conn)
-                if isinstance(exc, pg_errors.TransactionRollbackError) and tries < 3:
+                if isinstance(exc, pg_errors.TransactionRollback) and tries < 3:
                     continue  # rolled back as a whole: safe to run again
                 raise StorageError(f"database error on {self.location}: {one_line(exc)}") from None
             except BaseException:
@@ -243,7 +243,12 @@ class PostgresStore(Store):
         s = self._s
 
         def version(conn: psycopg.Connection) -> int:
-            if conn.execute("SELECT to_regclass(%s)", (f"{s}.meta",)).fetchone()[0] is None:
+            # A plain query on the catalog, not to_regclass(): that reads a cache which may not yet
+            # show a table that another session created while we waited for the lock.
+            found = conn.execute(
+                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = %s AND c.relname = 'meta'", (self.schema,)).fetchone()
+            if found is None:
                 return 0
             row = conn.execute(f"SELECT value FROM {s}.meta WHERE key = 'schema_version'").fetchone()
             return 0 if row is None else int(row[0])
