@@ -25,7 +25,7 @@ log = logging.getLogger("queuectl.worker")
 T = TypeVar("T")
 
 SHUTDOWN_KILL = "killed: worker shut down"
-RETRY_FIRST, RETRY_MAX = 0.5, 10.0  # backoff while the database is unavailable, seconds
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
 
 
 def heartbeat_interval(settings: Settings) -> float:
@@ -60,12 +60,12 @@ class Worker(threading.Thread):
                         continue
                     settings = pool.queue.settings()
                     job = self.claim(settings)
+                    failures = 0
                     if job is None:
                         if pool.burst and store.next_due() is None and not pool.busy():
                             break
                         pool.sleep(self.idle_wait(settings))
                         continue
-                    failures = 0
                     self.execute(job, settings)
                 except StorageError as exc:
                     failures += 1
