@@ -5,7 +5,7 @@
     server.restart(); server.stop()
 
 Run as root, the server runs as the `postgres` user (initdb refuses root). The binaries come from
-$QUEUECTL_PG_BIN, else the newest /usr/lib/postgresql/*/bin, else PATH. `python tests/pg_server.py`
+$QUEUECTL_PG_BIN if set, else the newest /usr/lib/postgresql/*/bin, else PATH. `python tests/pg_server.py`
 starts one by hand and prints its URL until Ctrl-C.
 """
 
@@ -39,8 +39,12 @@ class StartError(Exception):
 
 
 def find_bin() -> Path | None:
-    candidates = [os.environ.get("QUEUECTL_PG_BIN", "")]
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]), reverse=True)
+    if os.environ.get("QUEUECTL_PG_BIN"):  # an explicit choice: only that folder
+        folder = os.environ["QUEUECTL_PG_BIN"]
+        return Path(folder) if os.access(os.path.join(folder, "initdb"), os.X_OK) else None
+    versions = glob.glob("/usr/lib/postgresql/*/bin")
+    candidates = sorted(versions, key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0,
+                        reverse=True)
     which = shutil.which("initdb")
     candidates.append(os.path.dirname(which) if which else "")
     for folder in candidates:
