@@ -40,7 +40,7 @@ SCHEMA_VERSION = 1
 DEFAULT_SCHEMA = "queuectl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")  # short enough for the channel name (63 bytes)
 CONNECT_DEFAULTS = {"connect_timeout": "10", "application_name": "queuectl"}
-MAX_IDLE = 8  # idle connections kept per store; more are closed when given back
+MAX_IDLE = 16  # idle connections kept per store; more are closed when given back
 
 # {s} is the quoted schema name.
 MIGRATIONS: dict[int, str] = {
@@ -200,14 +200,14 @@ class PostgresStore(Store):
         """Run fn(conn) on a pooled connection; turn driver errors into one-line StorageErrors.
 
         Retried here: a statement the server rolled back (deadlock, serialization failure), and a
-        read whose reused connection turned out to be dead. Unique violations pass through."""
+        read whose reused connection turned out to be dead. A unique violation passes through."""
         tries = 0
         while True:
             tries += 1
             conn, reused = self._take()
             try:
                 result = fn(conn)
-            except psycopg.IntegrityError:
+            except pg_errors.UniqueViolation:
                 self._give_back(conn)
                 raise
             except psycopg.Error as exc:
@@ -310,7 +310,7 @@ class PostgresStore(Store):
 
         try:
             self._write(insert)
-        except psycopg.IntegrityError:
+        except pg_errors.UniqueViolation:
             raise IdTaken(self._first_taken(ids)) from None
 
     def _first_taken(self, ids: Sequence[str]) -> str:
