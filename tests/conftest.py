@@ -1,7 +1,8 @@
 """Shared fixtures. Every test gets its own database; `backend` is the seam where the PostgreSQL
 backend joins the same tests: every test that uses `db`, `queue` or `cli` runs on SQLite and on a
 throwaway PostgreSQL server (one per session, a fresh schema per test; see pg_server.py). Without
-server binaries the postgres runs skip with the reason, except under CI=true, where they fail."""
+server binaries the postgres runs skip with the reason, except under CI=true, where they fail. A test
+about SQLite files (paths, corruption, permissions) takes @pytest.mark.sqlite_only."""
 
 from __future__ import annotations
 
@@ -21,8 +22,14 @@ BIN = Path(sys.executable).parent
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite files; skipped on PostgreSQL")
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
+    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about SQLite files only")
     return request.param
 
 
