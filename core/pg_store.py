@@ -510,8 +510,12 @@ class PostgresStore(Store):
         self._run(lambda c: c.execute(f"DELETE FROM {self._s}.workers WHERE id = %s", (worker_id,)))
 
     def list_workers(self, alive_since: float) -> list[WorkerInfo]:
-        sql = f"""SELECT id, host, pid, job_id, started_at, heartbeat_at, stop_requested FROM {self._s}.workers
-                  WHERE heartbeat_at >= %s ORDER BY started_at, id"""
+        # The job a worker runs is the processing job that names it (set_worker_job is the fallback).
+        sql = f"""SELECT w.id, w.host, w.pid,
+                         coalesce((SELECT j.id FROM {self._s}.jobs j WHERE j.state = 'processing' AND j.worker = w.id
+                                   LIMIT 1), w.job_id),
+                         w.started_at, w.heartbeat_at, w.stop_requested
+                  FROM {self._s}.workers w WHERE w.heartbeat_at >= %s ORDER BY w.started_at, w.id"""
         rows = self._read(lambda c: c.execute(sql, (alive_since,)).fetchall())
         return [WorkerInfo(*r[:6], stop_requested=bool(r[6])) for r in rows]
 

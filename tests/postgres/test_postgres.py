@@ -232,6 +232,17 @@ def admin_kill(pg_server) -> None:
                       " WHERE application_name = 'queuectl' AND pid <> pg_backend_pid()")
 
 
+def test_a_workers_job_is_read_from_the_jobs_table(pg_db: str):
+    from core.models import WorkerInfo
+
+    with Queue.open(pg_db) as q:
+        now = time.time()
+        q.store.register_worker(WorkerInfo("w", "host", 1, None, now, now))
+        q.enqueue("true", id="held")
+        q.store.claim("w", now, now + 30)
+        assert [w.job_id for w in q.workers()] == ["held"]
+
+
 def test_sqlite_path_never_imports_psycopg(tmp_path: Path):
     code = (
         "import sys\n"
