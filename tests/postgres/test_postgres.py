@@ -239,7 +239,7 @@ def test_a_workers_job_is_read_from_the_jobs_table(pg_db: str):
         now = time.time()
         q.store.register_worker(WorkerInfo("w", "host", 1, None, now, now))
         q.enqueue("true", id="held")
-        q.store.claim("w", now, now + 30)
+        assert q.store.claim("w", time.time(), time.time() + 30).id == "held"
         assert [w.job_id for w in q.workers()] == ["held"]
 
 
