@@ -36,7 +36,7 @@ def backend(request) -> str:
 @pytest.fixture(scope="session")
 def pg_server():
     """The session's PostgreSQL server (a pg_server.PgServer), started on first use."""
-    from pg_server import PgServer, StartError
+    from tests.pg_server import PgServer, StartError
 
     try:
         import psycopg  # noqa: F401

@@ -5,7 +5,7 @@
     server.restart(); server.stop()
 
 Run as root, the server runs as the `postgres` user (initdb refuses root). The binaries come from
-$QUEUECTL_PG_BIN if set, else the newest /usr/lib/postgresql/*/bin, else PATH. `python tests/pg_server.py`
+$QUEUECTL_PG_BIN if set, else the newest /usr/lib/postgresql/*/bin, else PATH. `python -m tests.pg_server`
 starts one by hand and prints its URL until Ctrl-C.
 """
 

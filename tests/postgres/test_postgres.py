@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, clean_env
+from tests.conftest import BIN, clean_env
 from core import Queue
 from core.errors import StorageError
 
