@@ -82,6 +82,11 @@ class Store(abc.ABC):
         lease_expired_at, only if its lease ran out before then). False if it no longer does."""
 
     @abc.abstractmethod
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+        """Undo a claim whose job never started (the worker lost the database while claiming): back
+        to pending or failed with the attempt not counted, only if worker_id still holds it."""
+
+    @abc.abstractmethod
     def expired(self, now: float) -> list[Job]:
         """Processing jobs whose lease ran out."""
 
@@ -469,6 +474,13 @@ class SQLiteStore(Store):
             return True
 
         return self._write(finish)
+
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+        sql = """UPDATE jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+                        attempts = attempts - 1, updated_at = ?, worker = NULL, started_at = NULL,
+                        lease_until = NULL, cancel_requested = 0
+                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'"""
+        return self._write(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"

@@ -12,8 +12,9 @@ import os
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
+from .errors import StorageError
 from .models import Job, Settings, WorkerInfo
 from .queue import Queue, failure_outcome
 from .runner import RunningJob, RunResult
@@ -21,8 +22,10 @@ from .store import Outcome
 from .text import visible
 
 log = logging.getLogger("queuectl.worker")
+T = TypeVar("T")
 
 SHUTDOWN_KILL = "killed: worker shut down"
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
 
 
 def heartbeat_interval(settings: Settings) -> float:
@@ -41,22 +44,36 @@ class Worker(threading.Thread):
 
     def run(self) -> None:
         pool, store = self.pool, self.pool.queue.store
-        now = pool.queue.clock.now()
-        store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
+        registered, unsure, failures = False, False, 0
         try:
             while not (pool.stopping or self.retire):
-                if pool.paused:
-                    pool.sleep(None)
-                    continue
-                settings = pool.queue.settings()
-                job = self.claim(settings)
-                if job is None:
-                    if pool.burst and store.next_due() is None and not pool.busy():
-                        break
-                    pool.sleep(self.idle_wait(settings))
-                    continue
-                self.execute(job, settings)
-        except Exception:  # a database error must not kill the thread silently
+                try:  # the database may go away for a while (a restart): log, back off, go on
+                    if not registered:
+                        now = pool.queue.clock.now()
+                        store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
+                        registered = True
+                    if unsure:
+                        self.release_unstarted()
+                        unsure = False
+                    if pool.paused:
+                        pool.sleep(None)
+                        continue
+                    settings = pool.queue.settings()
+                    job = self.claim(settings)
+                    failures = 0
+                    if job is None:
+                        if pool.burst and store.next_due() is None and not pool.busy():
+                            break
+                        pool.sleep(self.idle_wait(settings))
+                        continue
+                    self.execute(job, settings)
+                except StorageError as exc:
+                    failures += 1
+                    unsure = True  # a claim may have been written without our hearing of it
+                    delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                    log.warning("worker %s: %s; retrying in %.1fs", self.id, exc, delay)
+                    pool.sleep(delay)
+        except Exception:  # a bug must not kill the thread silently
             log.exception("worker %s stopped on an error", self.id)
             pool.errors.append(self.id)
         finally:
@@ -65,6 +82,27 @@ class Worker(threading.Thread):
             except Exception:
                 pass
             pool.worker_exited(self)
+
+    def release_unstarted(self) -> None:
+        """Give back the jobs this worker holds but never started (claimed as the connection broke)."""
+        store, now = self.pool.queue.store, self.pool.queue.clock.now()
+        for job in store.list_jobs(["processing"], 10_000, order="started"):
+            if job.worker == self.id and store.release(job.id, self.id, job.attempts, now):
+                log.warning("job %s: claimed while the database connection broke; released unstarted", job.id)
+
+    def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> tuple[T, bool]:
+        """fn() until the database takes it: the result of a job that ran must not be lost. Gives up
+        only when the pool stops and the job's lease has run out meanwhile. Returns (result, retried)."""
+        delay, since = RETRY_FIRST, time.monotonic()
+        while True:
+            try:
+                return fn(), delay > RETRY_FIRST
+            except StorageError as exc:
+                if self.pool.stopping and time.monotonic() - since > settings.lease_timeout:
+                    raise
+                log.warning("worker %s: cannot %s yet: %s; retrying in %.1fs", self.id, what, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
 
     def idle_wait(self, settings: Settings) -> float:
         due = self.pool.queue.store.next_due()
@@ -92,15 +130,19 @@ class Worker(threading.Thread):
 
     def execute(self, job: Job, settings: Settings) -> None:
         pool, store = self.pool, self.pool.queue.store
-        store.set_worker_job(self.id, job.id)
+        self.show_job(job.id)
         log.info("job %s started (attempt %d): %s", job.id, job.attempts, visible(job.command))
         assert self.running is not None
         result = self.running.run(pool.queue.clock.now)
-        outcome = self.outcome(job, result, pool.queue.settings())
+        outcome, _ = self.persist(lambda: self.outcome(job, result, pool.queue.settings()), "read settings", settings)
         with pool.lock:
             self.job, self.running = None, None
-        if not store.finish(job.id, self.id, job.attempts, outcome):
-            log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
+        recorded, retried = self.persist(lambda: store.finish(job.id, self.id, job.attempts, outcome),
+                                         f"record job {job.id}", settings)
+        if not recorded:
+            log.warning("job %s: result dropped, the job was %s", job.id,
+                        "recorded before the connection broke, or taken back" if retried
+                        else "taken back (lease expired)")
         else:
             if outcome.state == "completed":
                 log.info("job %s completed in %.3fs", job.id, result.finished_at - result.started_at)
@@ -108,8 +150,15 @@ class Worker(threading.Thread):
                 log.info("job %s %s: %s", job.id, outcome.state, outcome.error)
         if outcome.state == "failed":
             store.notify("work")  # a retry is scheduled: idle workers recompute their wait
-        store.set_worker_job(self.id, None)
+        self.show_job(None)
         pool.job_finished(outcome.state)
+
+    def show_job(self, job_id: str | None) -> None:
+        """Tell `worker list` what this worker runs; cosmetic, so a database error only logs."""
+        try:
+            self.pool.queue.store.set_worker_job(self.id, job_id)
+        except StorageError as exc:
+            log.warning("worker %s: %s", self.id, exc)
 
     def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
         run = dict(exit_code=result.exit_code, error=result.error, started_at=result.started_at,
@@ -259,12 +308,14 @@ class Pool:
                 self._beat.set()
 
     def _heartbeat_loop(self) -> None:
+        interval = 1.0
         while not self._done.is_set():
             try:
                 self._beat_once()
+                interval = heartbeat_interval(self.queue.settings())
             except Exception as exc:  # the database may be briefly unavailable: keep beating
                 log.warning("heartbeat failed: %s", exc)
-            self._beat.wait(heartbeat_interval(self.queue.settings()) if not self.stopping else 0.2)
+            self._beat.wait(interval if not self.stopping else 0.2)
             self._beat.clear()
 
     def _beat_once(self) -> None:
