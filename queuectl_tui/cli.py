@@ -272,9 +272,9 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         out("\nno finished attempts yet")
     for run in job.runs:
         duration = "-" if run.duration is None else f"{run.duration:.3f}s"
-        out(f"\nattempt #{run.number} (try {run.attempt}) on {visible(run.worker or '-')}: "
-            f"{'ok' if run.error is None else visible(run.error)}; exit code "
-            f"{'-' if run.exit_code is None else run.exit_code}; {duration}; started {short_time(run.started_at)}")
+        result = "ok" if run.error is None else visible(run.error)
+        out(f"\nattempt #{run.number} (try {run.attempt}): {result}; took {duration}; "
+            f"started {short_time(run.started_at)}; worker {visible(run.worker or '-')}")
         for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
             if data:
                 text = data.decode("utf-8", "replace")
