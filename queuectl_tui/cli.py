@@ -247,9 +247,10 @@ def enqueue_stdin(q: Queue) -> int:
 
 
 def with_progress(total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
-    from rich.progress import Progress  # only on a terminal, only for large inputs
+    from rich.console import Console  # only on a terminal, only for large inputs
+    from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    with Progress(console=Console(stderr=True), transient=True) as bar:  # stdout carries the ids
         task = bar.add_task("enqueue", total=total)
         return work(lambda done: bar.update(task, completed=done))
 

@@ -166,6 +166,8 @@ async def test_detail_shows_history_and_literal_output(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await goto(pilot, "dead")
+        row = [cell.plain for cell in table(app).get_row("hostile")]
+        assert "echo '[bold]not bold[/] [link=x]no link[/link] [/]' \\e[31m; printf '\\033[2J'" in row
         await pilot.press("down", "enter")
         assert isinstance(app.screen, DetailScreen)
         await settle(pilot)
