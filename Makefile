@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(BIN)/queuectl-tui
 
 test: $(STAMP)
+	-@sh scripts/ensure_postgres.sh
 	env -u NO_COLOR -u TEXTUAL_DRIVER -u TEXTUAL_DEBUG -u TEXTUAL_LOG -u TEXTUAL_FPS $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 screenshots: $(STAMP)

@@ -40,7 +40,7 @@ def open_store(location: str) -> Store:
         try:
             from .pg_store import PostgresStore  # loaded only for PostgreSQL URLs
         except ImportError as exc:
-            raise StorageError(f"the PostgreSQL backend is not available: {exc}") from None
+            raise StorageError(f"the PostgreSQL backend needs psycopg: pip install 'queuectl-tui[postgres]' ({exc})") from None
         return PostgresStore(location)
     return SQLiteStore(location)
 

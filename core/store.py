@@ -90,6 +90,11 @@ class Store(abc.ABC):
         return self.finish(job_id, worker_id, attempt, outcome), self.claim(worker_id, now, lease_until)
 
     @abc.abstractmethod
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+        """Undo a claim whose job never started (the worker lost the database while claiming): back
+        to pending or failed with the attempt not counted, only if worker_id still holds it."""
+
+    @abc.abstractmethod
     def expired(self, now: float) -> list[Job]:
         """Processing jobs whose lease ran out."""
 
@@ -543,6 +548,13 @@ class SQLiteStore(Store):
             (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
         )
         return True
+
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+        sql = """UPDATE jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
+                        attempts = attempts - 1, updated_at = ?, worker = NULL, started_at = NULL,
+                        lease_until = NULL, cancel_requested = 0
+                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'"""
+        return self._write(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"

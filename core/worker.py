@@ -12,8 +12,9 @@ import os
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
+from .errors import StorageError
 from .models import Job, Settings, WorkerInfo
 from .queue import Queue, failure_outcome
 from .runner import RunningJob, RunResult
@@ -21,8 +22,10 @@ from .store import Outcome
 from .text import visible
 
 log = logging.getLogger("queuectl.worker")
+T = TypeVar("T")
 
 SHUTDOWN_KILL = "killed: worker shut down"
+RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
 
 
 def heartbeat_interval(settings: Settings) -> float:
@@ -38,27 +41,44 @@ class Worker(threading.Thread):
         self.retire = False  # set when the pool shrinks: exit after the current job
         self.job: Job | None = None
         self.running: RunningJob | None = None
+        self.unsure = False  # a claim may have been written without our hearing of it
 
     def run(self) -> None:
         pool, store = self.pool, self.pool.queue.store
-        now = pool.queue.clock.now()
-        store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
+        registered, failures = False, 0
+        job: Job | None = None  # a job claimed together with the previous one's result
         try:
-            job: Job | None = None  # a job claimed together with the previous one's result
             while job is not None or not (pool.stopping or self.retire):
-                settings = pool.settings()
-                if job is None:
-                    if pool.paused:
-                        pool.sleep(None)
-                        continue
-                    job = self.claim(settings)
-                if job is None:
-                    if pool.burst and store.next_due() is None and not pool.busy():
-                        break
-                    pool.sleep(self.idle_wait(settings))
-                    continue
-                job = self.execute(job, settings)
-        except Exception:  # a database error must not kill the thread silently
+                try:  # the database may go away for a while (a restart): log, back off, go on
+                    if not registered:
+                        now = pool.queue.clock.now()
+                        store.register_worker(WorkerInfo(self.id, pool.host, pool.pid, None, now, now))
+                        registered = True
+                    if self.unsure and job is None:
+                        self.release_unstarted()
+                        self.unsure = False
+                    settings = pool.settings()
+                    if job is None:
+                        if pool.paused:
+                            pool.sleep(None)
+                            continue
+                        job = self.claim(settings)
+                        failures = 0
+                        if job is None:
+                            if pool.burst and store.next_due() is None and not pool.busy():
+                                break
+                            pool.sleep(self.idle_wait(settings))
+                            continue
+                    job = self.execute(job, settings)
+                    failures = 0
+                except StorageError as exc:
+                    job = None
+                    failures += 1
+                    self.unsure = True  # a claim may have been written without our hearing of it
+                    delay = min(RETRY_FIRST * 2 ** (failures - 1), RETRY_MAX)
+                    log.warning("worker %s: %s; retrying in %.1fs", self.id, exc, delay)
+                    pool.sleep(delay)
+        except Exception:  # a bug must not kill the thread silently
             log.exception("worker %s stopped on an error", self.id)
             pool.errors.append(self.id)
         finally:
@@ -68,6 +88,27 @@ class Worker(threading.Thread):
                 pass
             pool.worker_exited(self)
 
+    def release_unstarted(self) -> None:
+        """Give back the jobs this worker holds but never started (claimed as the connection broke)."""
+        store, now = self.pool.queue.store, self.pool.queue.clock.now()
+        for job in store.list_jobs(["processing"], 10_000, order="started"):
+            if job.worker == self.id and store.release(job.id, self.id, job.attempts, now):
+                log.warning("job %s: claimed while the database connection broke; released unstarted", job.id)
+
+    def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> tuple[T, bool]:
+        """fn() until the database takes it: the result of a job that ran must not be lost. Gives up
+        only when the pool stops and the job's lease has run out meanwhile. Returns (result, retried)."""
+        delay, since = RETRY_FIRST, time.monotonic()
+        while True:
+            try:
+                return fn(), delay > RETRY_FIRST
+            except StorageError as exc:
+                if self.pool.stopping and time.monotonic() - since > settings.lease_timeout:
+                    raise
+                log.warning("worker %s: cannot %s yet: %s; retrying in %.1fs", self.id, what, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+
     def idle_wait(self, settings: Settings) -> float:
         due = self.pool.queue.store.next_due()
         wait = settings.poll_interval
@@ -76,44 +117,61 @@ class Worker(threading.Thread):
         return wait
 
     def claim(self, settings: Settings) -> Job | None:
+        if self.pool.stopping or self.retire:
+            return None
         now = self.pool.queue.clock.now()
-        with self.pool.lock:
-            if self.pool.stopping or self.retire:
-                return None
-            return self._hold(self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout), settings)
+        # The SQL runs outside the pool lock: a busy database must not stall the heartbeat.
+        return self._hold(self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout), settings)
 
     def _hold(self, job: Job | None, settings: Settings) -> Job | None:
-        """Make a claimed job this worker's current one (under the pool lock)."""
-        if job is not None:
-            self.job = job
-            timeout = job.timeout or settings.job_timeout or None
-            env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
-            self.running = RunningJob(job.command, timeout, settings.output_limit, env)
+        """Make a job just claimed this worker's current one."""
+        if job is None:
+            return None
+        timeout = job.timeout or settings.job_timeout or None
+        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+        running = RunningJob(job.command, timeout, settings.output_limit, env)
+        with self.pool.lock:
+            self.job, self.running = job, running
+            if self.pool.killed:  # kill() came while we claimed: release this attempt at once
+                running.kill(SHUTDOWN_KILL)
         return job
 
     def execute(self, job: Job, settings: Settings) -> Job | None:
-        """Run the job and record its result; returns the next job when it could be claimed in
-        the same transaction (the worker is not stopping, retiring or paused), else None.
-        The worker's current job is the processing job that names it (see list_workers): no
-        separate write per job keeps the workers table in step."""
+        """Run the job and record its result. Unless the worker is stopping, retiring or paused,
+        the next job is claimed in the same transaction and returned (else None). The worker's
+        current job is the processing job that names it (see list_workers): no separate write per
+        job keeps the workers table in step."""
         pool, store = self.pool, self.pool.queue.store
         log.info("job %s started (attempt %d): %s", job.id, job.attempts, visible(job.command))
         assert self.running is not None
         result = self.running.run(pool.queue.clock.now)
-        settings = pool.settings()
-        outcome = self.outcome(job, result, settings)
-        following: Job | None = None
+
+        def decide() -> tuple[Outcome, Settings]:
+            current = pool.settings()
+            return self.outcome(job, result, current), current
+
+        (outcome, settings), _ = self.persist(decide, "read settings", settings)
         with pool.lock:
             self.job, self.running = None, None
-            if pool.stopping or self.retire or pool.paused:
-                recorded = store.finish(job.id, self.id, job.attempts, outcome)
-            else:
+        recorded: bool | None = None
+        retried, following = False, None
+        if not (pool.stopping or self.retire or pool.paused):
+            try:
                 now = pool.queue.clock.now()
                 recorded, following = store.finish_and_claim(
                     job.id, self.id, job.attempts, outcome, now, now + settings.lease_timeout)
-                self._hold(following, settings)
+                following = self._hold(following, settings)
+            except StorageError as exc:
+                log.warning("worker %s: cannot record job %s yet: %s", self.id, job.id, exc)
+                self.unsure, retried = True, True  # both halves may have been written unheard
+        if recorded is None:
+            recorded, again = self.persist(lambda: store.finish(job.id, self.id, job.attempts, outcome),
+                                           f"record job {job.id}", settings)
+            retried = retried or again
         if not recorded:
-            log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
+            log.warning("job %s: result dropped, the job was %s", job.id,
+                        "recorded before the connection broke, or taken back" if retried
+                        else "taken back (lease expired)")
         elif outcome.state == "completed":
             log.info("job %s completed in %.3fs", job.id, result.finished_at - result.started_at)
         else:
@@ -149,6 +207,7 @@ class Pool:
         self.workers: list[Worker] = []
         self.target = size
         self.stopping = False
+        self.killed = False
         self.paused = False
         self.errors: list[str] = []
         self.completed = 0
@@ -210,6 +269,7 @@ class Pool:
         """Stop now: kill running jobs; each is recorded as a failed attempt (retried or dead)."""
         self.stop()
         with self.lock:
+            self.killed = True
             running = [w.running for w in self.workers if w.running is not None]
         for job in running:
             job.kill(SHUTDOWN_KILL)
@@ -285,12 +345,14 @@ class Pool:
                 self._beat.set()
 
     def _heartbeat_loop(self) -> None:
+        interval = 1.0
         while not self._done.is_set():
             try:
                 self._beat_once()
+                interval = heartbeat_interval(self.settings())
             except Exception as exc:  # the database may be briefly unavailable: keep beating
                 log.warning("heartbeat failed: %s", exc)
-            self._beat.wait(heartbeat_interval(self.settings()) if not self.stopping else 0.2)
+            self._beat.wait(interval if not self.stopping else 0.2)
             self._beat.clear()
 
     def _beat_once(self) -> None:

@@ -92,6 +92,7 @@ class QueueApp(App):
             self.exit()
             return
         self.quitting += 1
+        self.screen.refresh_bindings()  # the pool keys no longer apply
         if self.quitting == 1:
             running = sum(1 for _, job in pool.snapshot() if job is not None)
             pool.stop()

@@ -247,9 +247,10 @@ def enqueue_stdin(q: Queue) -> int:
 
 
 def with_progress(total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
-    from rich.progress import Progress  # only on a terminal, only for large inputs
+    from rich.console import Console  # only on a terminal, only for large inputs
+    from rich.progress import Progress
 
-    with Progress(transient=True) as bar:
+    with Progress(console=Console(stderr=True), transient=True) as bar:  # stdout carries the ids
         task = bar.add_task("enqueue", total=total)
         return work(lambda done: bar.update(task, completed=done))
 
@@ -272,9 +273,9 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         out("\nno finished attempts yet")
     for run in job.runs:
         duration = "-" if run.duration is None else f"{run.duration:.3f}s"
-        out(f"\nattempt #{run.number} (try {run.attempt}) on {visible(run.worker or '-')}: "
-            f"{'ok' if run.error is None else visible(run.error)}; exit code "
-            f"{'-' if run.exit_code is None else run.exit_code}; {duration}; started {short_time(run.started_at)}")
+        result = "ok" if run.error is None else visible(run.error)
+        out(f"\nattempt #{run.number} (try {run.attempt}): {result}; took {duration}; "
+            f"started {short_time(run.started_at)}; worker {visible(run.worker or '-')}")
         for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
             if data:
                 text = data.decode("utf-8", "replace")

@@ -1,5 +1,8 @@
 """Shared fixtures. Every test gets its own database; `backend` is the seam where the PostgreSQL
-backend joins the same tests (parametrize `backend` there)."""
+backend joins the same tests: every test that uses `db`, `queue` or `cli` runs on SQLite and on a
+throwaway PostgreSQL server (one per session, a fresh schema per test; see pg_server.py). Without
+server binaries the postgres runs skip with the reason, except under CI=true, where they fail. A test
+about SQLite files (paths, corruption, permissions) takes @pytest.mark.sqlite_only."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,17 +19,48 @@ import pytest
 from core import Queue
 
 BIN = Path(sys.executable).parent
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test is about SQLite files; skipped on PostgreSQL")
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> str:
+    if request.param != "sqlite" and request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about SQLite files only")
     return request.param
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """The session's PostgreSQL server (a pg_server.PgServer), started on first use."""
+    from tests.pg_server import PgServer, StartError
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        unavailable(f"psycopg is not installed: {exc}")
+    try:
+        server = PgServer.start()
+    except StartError as exc:
+        unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL tests skipped: {reason}")
+
+
 @pytest.fixture
-def db(backend: str, tmp_path: Path) -> str:
+def db(backend: str, tmp_path: Path, request) -> str:
     """Location of a fresh, empty queue database (a SQLite path or a postgresql:// URL)."""
+    if backend == "postgres":
+        return request.getfixturevalue("pg_server").url(schema=f"t_{uuid.uuid4().hex[:12]}")
     return str(tmp_path / "jobs.db")
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import BIN, clean_env
-from helpers import ISO_UTC, run_burst, JOB_FIELDS, JOB_TIMES, SETTING_KEYS, STATES, configure, snapshot, wait_until
+from tests.conftest import BIN, clean_env
+from tests.helpers import ISO_UTC, run_burst, JOB_FIELDS, JOB_TIMES, SETTING_KEYS, STATES, configure, snapshot, wait_until
 
 
 def enqueue(cli, **job) -> str:

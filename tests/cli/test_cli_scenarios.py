@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import BIN, clean_env
-from helpers import FAST, configure, kill_quietly, lines, pid_alive, read_pid, wait_until
+from tests.conftest import BIN, clean_env
+from tests.helpers import FAST, configure, kill_quietly, lines, pid_alive, read_pid, wait_until
 
 ISO = "%Y-%m-%dT%H:%M:%S.%fZ"
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, clean_env
+from tests.conftest import BIN, clean_env
 
 
 def queuectl(db, *args, preexec_fn=None):

@@ -6,7 +6,7 @@ import time
 
 from core.runner import RunningJob
 from core.worker import Pool
-from helpers import pid_alive, wait_until
+from tests.helpers import pid_alive, wait_until
 
 
 def test_success_output_and_environment():

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import clean_env
+from tests.conftest import clean_env
 
 PROBE = """
 import contextlib, io, json, sys

@@ -71,6 +71,7 @@ def demo_app(path: str, **kwargs):
     queue, clock = seeded_queue(path)
     app = QueueApp(queue, workers=0, clock=clock, refresh_interval=3600, **kwargs)
     app.theme = "textual-dark"
+    app.animation_level = "none"  # a tab's underline slides: a picture mid-slide would differ
     return app
 
 

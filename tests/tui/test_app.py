@@ -166,6 +166,8 @@ async def test_detail_shows_history_and_literal_output(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await goto(pilot, "dead")
+        row = [cell.plain for cell in table(app).get_row("hostile")]
+        assert "echo '[bold]not bold[/] [link=x]no link[/link] [/]' \\e[31m; printf '\\033[2J'" in row
         await pilot.press("down", "enter")
         assert isinstance(app.screen, DetailScreen)
         await settle(pilot)
@@ -246,3 +248,34 @@ async def test_database_errors_are_notified_not_fatal(tmp_path):
         assert app.is_running
         await pilot.press("1", "2", "3")
         assert app.is_running
+
+
+async def test_command_palette_offers_the_actions_that_apply(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Cancel (x)" in titles and "Retry (r)" not in titles  # a pending job is selected
+        await goto(pilot, "dead")
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"New (e)", "Retry (r)", "Retry all (R)", "Config (c)", "Find (/)"} <= set(commands)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Retry (r)")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.queue.job("nightly-backup").state == "pending")
+
+
+async def test_cursor_stays_on_its_job_when_rows_arrive(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert table(app).selected.id == "deploy-site"
+        app.queue.enqueue("echo urgent", id="urgent", priority=99)
+        app.queue.enqueue("echo later", id="later-1", priority=-5)
+        await settle(pilot)
+        assert list(table(app).jobs)[0] == "urgent"
+        assert table(app).selected.id == "deploy-site"
+        assert table(app).cursor_row == 3

@@ -1,0 +1,258 @@
+"""What only the PostgreSQL backend has: worker processes sharing one server, a server restart under
+load, LISTEN/NOTIFY pickup, the schema option, connection errors, and the lazy driver import."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, clean_env
+from core import Queue
+from core.errors import StorageError
+
+
+@pytest.fixture
+def pg_db(pg_server) -> str:
+    return pg_server.url(schema=f"t_{uuid.uuid4().hex[:12]}")
+
+
+def queuectl(db: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "queuectl"), "--db", db, *args], capture_output=True, text=True,
+                          timeout=timeout, env=clean_env(), stdin=subprocess.DEVNULL)
+
+
+class Workers:
+    """`queuectl worker start` processes, stopped (then killed) at the end of the test."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, db: str, count: int = 2, *extra: str) -> subprocess.Popen:
+        log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen([str(BIN / "queuectl"), "--db", db, "worker", "start", "--count", str(count), *extra],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=clean_env())
+        self.procs.append(proc)
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text() for p in sorted(self.tmp_path.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def workers(tmp_path: Path):
+    w = Workers(tmp_path)
+    yield w
+    w.stop()
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(poll)
+
+
+def marker_jobs(marker: Path, n: int, work: str = "") -> list[dict]:
+    return [{"command": f"{work}echo job-{i} >> {marker}", "id": f"job-{i}"} for i in range(n)]
+
+
+def assert_each_ran_once(marker: Path, n: int) -> None:
+    ran = collections.Counter(marker.read_text().split())
+    assert sorted(ran) == sorted(f"job-{i}" for i in range(n))
+    assert {k: v for k, v in ran.items() if v != 1} == {}
+
+
+def test_worker_processes_share_one_database(pg_db: str, workers: Workers, tmp_path: Path):
+    marker = tmp_path / "marker"
+    n = 120
+    with Queue.open(pg_db) as q:
+        q.set_setting("poll-interval", 0.2)
+        q.enqueue_many(marker_jobs(marker, n))
+        for _ in range(3):
+            workers.start(pg_db, 2)
+        wait_for(lambda: q.counts()["completed"] == n, 90, f"{n} completed jobs")
+        assert q.counts() == {"pending": 0, "processing": 0, "completed": n, "failed": 0, "dead": 0}
+        by_worker = collections.Counter(j.worker.rsplit(":", 2)[0] for j in q.jobs("completed", limit=n))
+    assert_each_ran_once(marker, n)
+    assert len(by_worker) >= 2, f"one process took every job: {by_worker}"
+
+
+def test_server_restart_while_workers_run(pg_server, pg_db: str, workers: Workers, tmp_path: Path):
+    marker = tmp_path / "marker"
+    n = 80
+    with Queue.open(pg_db) as q:
+        q.set_setting("poll-interval", 0.2)
+        q.enqueue_many(marker_jobs(marker, n, work="sleep 0.05; "))
+        workers.start(pg_db, 2)
+        workers.start(pg_db, 2)
+        for mode, after in (("fast", 10), ("immediate", 40)):  # a clean restart, then a crash
+            wait_for(lambda: marker.exists() and len(marker.read_text().split()) >= after, 60, f"{after} jobs")
+            pg_server.restart(mode)
+        wait_for(lambda: q.counts()["completed"] == n, 120, f"all {n} jobs completed after the restart", poll=0.2)
+        assert q.counts() == {"pending": 0, "processing": 0, "completed": n, "failed": 0, "dead": 0}
+        assert all(j.attempts == 1 and len(j.runs) == 1 for j in (q.job(f"job-{i}") for i in range(n)))
+        assert all(p.poll() is None for p in workers.procs), "a worker process died:\n" + workers.logs()
+    assert_each_ran_once(marker, n)
+    logs = workers.logs()
+    assert "retrying" in logs or "lost" in logs  # they noticed, and went on
+
+
+def test_pickup_is_woken_by_notify_not_by_polling(pg_db: str, workers: Workers):
+    with Queue.open(pg_db) as q:
+        q.set_setting("poll-interval", 5)
+        workers.start(pg_db, 1)
+        wait_for(lambda: q.workers(), 30, "the worker to register")
+        time.sleep(0.5)  # let it fall asleep for its 5 s poll
+        latencies = []
+        for n in range(3):
+            job = q.enqueue("true")
+            started = wait_for(lambda: q.job(job.id, runs=False).started_at, 4, "the job to start", poll=0.01)
+            latencies.append(started - job.created_at)
+            wait_for(lambda: q.job(job.id, runs=False).state == "completed", 10, "the job to finish")
+            time.sleep(0.3)
+    assert max(latencies) < 1.5, latencies
+
+
+def test_a_job_due_later_is_picked_up_when_due(pg_db: str, workers: Workers):
+    with Queue.open(pg_db) as q:
+        q.set_setting("poll-interval", 30)
+        workers.start(pg_db, 1)
+        wait_for(lambda: q.workers(), 30, "the worker to register")
+        job = q.enqueue("true", delay=1.5)
+        started = wait_for(lambda: q.job(job.id, runs=False).started_at, 10, "the delayed job to start")
+    assert job.run_at <= started < job.run_at + 2.0
+
+
+def test_schema_option_keeps_queues_apart(pg_server):
+    a = pg_server.url(schema=f"a_{uuid.uuid4().hex[:8]}")
+    b = pg_server.url(schema=f"b_{uuid.uuid4().hex[:8]}")
+    assert queuectl(a, "enqueue", '{"command": "true", "id": "only-in-a"}').returncode == 0
+    assert queuectl(b, "show", "only-in-a").returncode == 1
+    assert queuectl(a, "show", "only-in-a").returncode == 0
+    with Queue.open(b) as q:
+        assert q.store.schema.startswith("b_") and q.count() == 0
+
+
+def test_default_schema_is_queuectl(pg_server):
+    import psycopg
+
+    with Queue.open(pg_server.url()) as q:
+        assert q.store.schema == "queuectl"
+        q.count()
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        tables = {r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'queuectl'")}
+        version = conn.execute("SELECT value FROM queuectl.meta WHERE key = 'schema_version'").fetchone()[0]
+    assert tables == {"jobs", "runs", "settings", "workers", "meta"} and version == "1"
+
+
+def test_many_processes_create_the_schema_at_once(pg_db: str):
+    procs = [subprocess.Popen([str(BIN / "queuectl"), "--db", pg_db, "status", "--json"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=clean_env()) for _ in range(6)]
+    results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    assert [r[2] for r in results] == [0] * 6, [r[1] for r in results]
+
+
+def test_newer_schema_is_refused(pg_db: str):
+    import psycopg
+
+    Queue.open(pg_db).close()
+    schema = pg_db.rsplit("schema=", 1)[1]
+    with psycopg.connect(pg_db.split("?")[0], autocommit=True) as conn:
+        conn.execute(f"UPDATE {schema}.meta SET value = '99' WHERE key = 'schema_version'")
+    result = queuectl(pg_db, "status")
+    assert result.returncode == 1
+    assert "schema version 99, newer than this queuectl" in result.stderr
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://postgres@127.0.0.1:1/postgres", "error: cannot connect to postgresql://postgres@127.0.0.1:1/postgres"),
+    ("postgresql://u:secret@127.0.0.1:1/db", "error: cannot connect to postgresql://u:***@127.0.0.1:1/db"),
+    ("postgresql://127.0.0.1:notaport/db", "error: cannot connect to"),
+    ("postgresql://127.0.0.1/db?schema=Bad-Name", "error: invalid schema name 'Bad-Name'"),
+    ("postgresql://127.0.0.1/db?nosuchoption=1", "error: cannot connect to"),
+])
+def test_unusable_url_is_one_line_exit_1(url: str, message: str):
+    result = queuectl(url, "status")
+    assert result.returncode == 1
+    assert result.stderr.startswith(message), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr and "secret" not in result.stderr
+
+
+def test_unknown_database_is_one_line_exit_1(pg_server):
+    result = queuectl(pg_server.url("nosuchdb"), "status")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert 'database "nosuchdb" does not exist' in result.stderr
+
+
+def test_lost_connection_is_a_storage_error_then_reconnects(pg_server, pg_db: str):
+    import psycopg
+
+    with Queue.open(pg_db) as q:
+        q.enqueue("true", id="j")
+        with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE application_name = 'queuectl' AND pid <> pg_backend_pid()")
+        with pytest.raises(StorageError, match="lost the connection"):  # a write is not retried blindly
+            q.store.claim("w", time.time(), time.time() + 30)
+        assert q.store.claim("w", time.time(), time.time() + 30).id == "j"  # the next call reconnects
+        admin_kill(pg_server)
+        assert q.job("j").state == "processing"  # a read is retried at once
+
+
+def admin_kill(pg_server) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_server.url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE application_name = 'queuectl' AND pid <> pg_backend_pid()")
+
+
+def test_a_workers_job_is_read_from_the_jobs_table(pg_db: str):
+    from core.models import WorkerInfo
+
+    with Queue.open(pg_db) as q:
+        now = time.time()
+        q.store.register_worker(WorkerInfo("w", "host", 1, None, now, now))
+        q.enqueue("true", id="held")
+        assert q.store.claim("w", time.time(), time.time() + 30).id == "held"
+        assert [w.job_id for w in q.workers()] == ["held"]
+
+
+def test_sqlite_path_never_imports_psycopg(tmp_path: Path):
+    code = (
+        "import sys\n"
+        "from queuectl_tui.cli import run\n"
+        f"code = run(['--db', {str(tmp_path / 'jobs.db')!r}, 'status', '--json'], 'queuectl', tui=False)\n"
+        "from core import Queue\n"
+        f"Queue.open({str(tmp_path / 'jobs.db')!r}).close()\n"
+        "assert code == 0, code\n"
+        "leaked = sorted(m for m in sys.modules if m.startswith(('psycopg', 'core.pg_store')))\n"
+        "assert not leaked, leaked\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert result.returncode == 0, result.stderr

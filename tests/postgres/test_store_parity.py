@@ -1,0 +1,175 @@
+"""The storage contract, checked on both backends (the `queue` fixture is parametrized): where the
+PostgreSQL store could drift from the SQLite one (NULL ordering, LIKE case, RETURNING order, BYTEA,
+booleans), the same calls must give the same answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import Queue
+from core.clock import FixedClock
+from core.errors import Conflict
+from core.models import WorkerInfo
+from core.store import Outcome
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def fixed(db: str):
+    clock = FixedClock(T0)
+    q = Queue.open(db, clock=clock)
+    yield q, clock
+    q.close()
+
+
+def test_claim_order_priority_then_due_then_age(fixed):
+    q, clock = fixed
+    q.enqueue_many([
+        {"command": "true", "id": "low"},
+        {"command": "true", "id": "high", "priority": 5},
+        {"command": "true", "id": "later", "priority": 9, "delay": 60},
+        {"command": "true", "id": "low2"},
+    ])
+    order = []
+    while (job := q.store.claim("w", clock.now(), clock.now() + 30)) is not None:
+        order.append(job.id)
+    assert order == ["high", "low", "low2"]
+    assert q.store.next_due() == T0 + 60
+    clock.advance(61)
+    assert q.store.claim("w", clock.now(), clock.now() + 30).id == "later"
+    assert q.store.claim("w", clock.now(), clock.now() + 30) is None
+
+
+def test_finish_is_guarded_and_records_the_run(fixed):
+    q, clock = fixed
+    q.enqueue("printf 'a\\0b'", id="j")
+    job = q.store.claim("w1", T0, T0 + 30)
+    assert job.state == "processing" and job.attempts == 1 and job.worker == "w1"
+    done = Outcome("completed", None, 0, None, T0, T0 + 1, stdout=b"a\x00b\xff", stderr=b"")
+    assert not q.store.finish("j", "w2", 1, done)  # not the owner
+    assert not q.store.finish("j", "w1", 2, done)  # not this attempt
+    assert not q.store.finish("j", "w1", 1, done, lease_expired_at=T0)  # lease still valid
+    assert q.store.finish("j", "w1", 1, done)
+    assert not q.store.finish("j", "w1", 1, done)  # only once
+    job = q.job("j")
+    assert (job.state, job.exit_code, job.finished_at, job.lease_until) == ("completed", 0, T0 + 1, None)
+    assert [(r.number, r.attempt, r.worker, r.stdout) for r in job.runs] == [(1, 1, "w1", b"a\x00b\xff")]
+
+
+def test_failed_attempt_waits_then_is_claimable(fixed):
+    q, clock = fixed
+    q.enqueue("false", id="j", max_retries=1)
+    q.store.claim("w", T0, T0 + 30)
+    assert q.store.finish("j", "w", 1, Outcome("failed", T0 + 2, 1, "exit 1", T0, T0))
+    job = q.job("j")
+    assert (job.state, job.finished_at, job.run_at) == ("failed", None, T0 + 2)
+    assert q.store.claim("w", T0 + 1, T0 + 31) is None
+    assert q.store.claim("w", T0 + 2, T0 + 32).attempts == 2
+
+
+def test_release_undoes_a_claim_without_counting_it(fixed):
+    q, clock = fixed
+    q.enqueue("true", id="fresh")
+    q.store.claim("w", T0, T0 + 30)
+    assert not q.store.release("fresh", "other", 1, T0)
+    assert q.store.release("fresh", "w", 1, T0)
+    job = q.job("fresh")
+    assert (job.state, job.attempts, job.worker, job.lease_until) == ("pending", 0, None, None)
+    q.cancel("fresh")
+    q.enqueue("false", id="retry", max_retries=3)
+    q.store.claim("w", T0, T0 + 30)
+    q.store.finish("retry", "w", 1, Outcome("failed", T0, 1, "exit 1", T0, T0))
+    assert q.store.claim("w", T0, T0 + 30).attempts == 2
+    assert q.store.release("retry", "w", 2, T0)
+    assert (q.job("retry").state, q.job("retry").attempts) == ("failed", 1)
+
+
+def test_leases_expiry_and_renewal(fixed):
+    q, clock = fixed
+    q.enqueue_many([{"command": "true", "id": "a"}, {"command": "true", "id": "b"}])
+    q.store.claim("w1", T0, T0 + 10)
+    q.store.claim("w2", T0, T0 + 10)
+    q.store.renew_leases(["w1"], T0 + 5, T0 + 20)
+    assert [j.id for j in q.store.expired(T0 + 15)] == ["b"]
+    assert q.store.finish("b", "w2", 1, Outcome("failed", T0, None, "lease", T0, T0 + 15), lease_expired_at=T0 + 15)
+
+
+def test_listing_orders_counts_and_search(fixed):
+    q, clock = fixed
+    q.enqueue_many([{"command": f"echo {n}", "id": f"job-{n}"} for n in range(5)])
+    q.enqueue("Make_Coffee 100%", id="Brew")
+    assert [j.id for j in q.jobs(limit=3)] == ["Brew", "job-4", "job-3"]
+    assert [j.id for j in q.jobs(search="brew")] == ["Brew"]  # case-insensitive, as SQLite's LIKE
+    assert [j.id for j in q.jobs(search="e_c")] == ["Brew"]  # _ and % are literal
+    assert [j.id for j in q.jobs(search="100%")] == ["Brew"]
+    assert q.count(search="ECHO") == 5
+    assert q.count("pending") == 6 and q.count(["dead", "completed"]) == 0
+    q.store.claim("w", T0, T0 + 30)
+    q.store.finish("job-0", "w", 1, Outcome("completed", None, 0, None, T0, T0 + 3))
+    q.cancel("job-1")
+    assert q.counts() == {"pending": 4, "processing": 0, "completed": 1, "failed": 0, "dead": 1}
+    assert q.store.completed_since(T0 + 3) == 1 and q.store.completed_since(T0 + 4) == 0
+    # finished first, then the unfinished (NULL) ones last, newest first
+    assert [j.id for j in q.jobs(order="finished", limit=3)] == ["job-0", "job-1", "Brew"]
+    assert [j.id for j in q.jobs(order="started", limit=2)] == ["job-0", "Brew"]
+    assert [j.id for j in q.jobs("pending", order="claim", limit=2)] == ["job-2", "job-3"]
+
+
+def test_bulk_insert_is_all_or_nothing(fixed):
+    q, clock = fixed
+    q.enqueue("true", id="taken")
+    with pytest.raises(Conflict, match="item 2: job id 'taken'"):
+        q.enqueue_many([{"command": "true", "id": "new"}, {"command": "true", "id": "taken"}])
+    assert q.count() == 1
+    big = q.enqueue_many([{"command": f"echo '{n}\t\\n'", "priority": n % 3} for n in range(2000)])
+    assert len(set(big)) == 2000 and q.count() == 2001
+    assert q.job(big[7]).command == "echo '7\t\\n'"
+
+
+def test_dead_jobs_retry_cancel_and_prune(fixed):
+    q, clock = fixed
+    q.enqueue_many([{"command": "true", "id": i} for i in ("a", "b", "c")])
+    for i in ("a", "b", "c"):
+        q.cancel(i)
+    assert q.job("a").last_error == "cancelled"
+    assert q.store.requeue_dead(["c", "a", "c", "zz"], T0 + 1) == ["c", "a"]
+    assert (q.job("a").state, q.job("a").attempts) == ("pending", 0)
+    assert q.store.requeue_dead(None, T0 + 1) == ["b"]
+    for i in ("a", "b", "c"):
+        q.cancel(i)
+    clock.advance(100)
+    q.enqueue("true", id="d")
+    q.cancel("d")
+    assert q.prune("dead", 50) == 3
+    assert [j.id for j in q.jobs()] == ["d"]
+
+
+def test_cancel_flags_on_processing_jobs(fixed):
+    q, clock = fixed
+    q.enqueue("sleep 10", id="p")
+    q.store.claim("w", T0, T0 + 30)
+    assert q.store.cancel_requested(["p"]) == set()
+    assert q.cancel("p") == "requested"
+    assert q.store.cancel_requested(["p", "x"]) == {"p"}
+    assert not q.store.cancel_waiting("p", T0)
+
+
+def test_settings_and_workers(fixed):
+    q, clock = fixed
+    assert q.set_setting("poll-interval", "0.25") == 0.25
+    q.set_setting("poll-interval", 2)
+    assert q.config()["poll-interval"] == 2
+    q.store.register_worker(WorkerInfo("w1", "host-a", 10, None, T0, T0))
+    q.store.register_worker(WorkerInfo("w2", "host-b", 11, None, T0 + 1, T0 + 1))
+    q.store.set_worker_job("w1", "job-x")
+    assert [(w.id, w.job_id, w.stop_requested) for w in q.workers()] == [("w1", "job-x", False), ("w2", None, False)]
+    assert sorted(q.request_stop()) == ["w1", "w2"]
+    assert q.store.stop_requested(["w1", "w3"]) == {"w1"}
+    q.store.register_worker(WorkerInfo("w1", "host-a", 12, None, T0 + 2, T0 + 2))  # re-registration resets
+    assert q.store.stop_requested(["w1", "w2"]) == {"w2"}
+    q.store.renew_leases(["w2"], T0 + 40, T0 + 70)
+    clock.advance(35)  # lease-timeout 30: w1 last beat at T0 + 2
+    assert [w.id for w in q.workers()] == ["w2"]
+    q.store.remove_worker("w2")
+    assert q.store.list_workers(0) == [q.store.list_workers(0)[0]] and q.store.list_workers(0)[0].id == "w1"

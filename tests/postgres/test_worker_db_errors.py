@@ -1,0 +1,74 @@
+"""A worker survives database errors without losing or repeating a job (both backends): the store is
+wrapped so that chosen calls fail the way a lost connection makes them fail."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from pathlib import Path
+
+from core import Queue
+from core.errors import StorageError
+from core.worker import Pool
+
+
+class FlakyStore:
+    """Delegates to a real store; `fail[name] = n` makes the next n calls of that method from a
+    worker thread fail. A failing claim is written first and only then fails (its answer is lost
+    on the way back)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+        self.fail: dict[str, int] = collections.defaultdict(int)
+        self.calls: collections.Counter = collections.Counter()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            self.calls[name] += 1
+            if self.fail[name] > 0 and threading.current_thread().name.startswith("queuectl-worker"):
+                self.fail[name] -= 1
+                if name == "claim":
+                    attr(*args, **kwargs)
+                raise StorageError(f"lost the connection (test: {name})")
+            return attr(*args, **kwargs)
+
+        return call
+
+
+def run_pool(db: str, tmp_path: Path, n: int, **fail: int) -> tuple[Queue, FlakyStore, Pool]:
+    marker = tmp_path / "marker"
+    real = Queue.open(db)
+    real.set_setting("poll-interval", 0.05)
+    real.enqueue_many([{"command": f"echo job-{i} >> {marker}", "id": f"job-{i}"} for i in range(n)])
+    flaky = FlakyStore(real.store)
+    flaky.fail.update(fail)
+    pool = Pool(Queue(flaky), 1, burst=True).start()
+    assert pool.join(timeout=60), "the pool did not finish"
+    ran = collections.Counter(marker.read_text().split())
+    assert ran == {f"job-{i}": 1 for i in range(n)}
+    assert real.counts()["completed"] == n
+    return real, flaky, pool
+
+
+def test_claim_answer_lost_is_released_and_run_once(db: str, tmp_path: Path):
+    q, flaky, pool = run_pool(db, tmp_path, 3, claim=1)
+    assert flaky.calls["release"] >= 1 and not pool.errors
+    assert [(j.attempts, len(j.runs)) for j in (q.job(f"job-{i}") for i in range(3))] == [(1, 1)] * 3
+    q.close()
+
+
+def test_result_is_recorded_once_the_database_is_back(db: str, tmp_path: Path):
+    q, flaky, pool = run_pool(db, tmp_path, 2, finish=3)
+    assert flaky.calls["finish"] == 5 and flaky.fail["finish"] == 0 and not pool.errors
+    assert all(len(q.job(f"job-{i}").runs) == 1 for i in range(2))
+    q.close()
+
+
+def test_worker_waits_out_an_unavailable_database(db: str, tmp_path: Path):
+    q, flaky, pool = run_pool(db, tmp_path, 2, register_worker=1, read_settings=2, set_worker_job=2, next_due=1)
+    assert not pool.errors and not any(flaky.fail.values())
+    q.close()
