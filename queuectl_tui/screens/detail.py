@@ -29,6 +29,8 @@ class DetailScreen(Screen):
         Binding("r", "retry", "Retry", id="retry"),
         Binding("x", "cancel", "Cancel", id="cancel"),
         Binding("o", "toggle_output", "stdout/stderr"),
+        Binding("pagedown", "scroll_body(1)", "Scroll", key_display="pgdn", priority=True),
+        Binding("pageup", "scroll_body(-1)", "Scroll up", show=False, priority=True),
     ]
 
     app: "QueueApp"
@@ -99,31 +101,34 @@ class DetailScreen(Screen):
         self.refresh_bindings()
 
     def fields(self, job: Job) -> Table:
+        """Two fields a line, so the output still fits on an 80x24 terminal."""
         now = self.app.clock.now()
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold", no_wrap=True)
-        grid.add_column()
+        for _ in range(2):
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column()
         timeout = f"{job.timeout:g}s" if job.timeout else "config job-timeout"
         state = job.state + (f" (retry {'now' if job.run_at <= now else 'in ' + span(job.run_at - now)})"
                              if job.state == "failed" else "")
-        rows = [
-            ("id", safe(job.id)),
-            ("command", safe(job.command, one_line=False)),
-            ("state", Text(state)),
-            ("attempts", Text(f"{job.attempts} of at most {job.max_retries + 1}")),
-            ("priority", Text(str(job.priority))),
-            ("run at", Text(stamp(job.run_at))),
-            ("timeout", Text(timeout)),
-            ("created", Text(stamp(job.created_at))),
-            ("started", Text(stamp(job.started_at))),
-            ("finished", Text(stamp(job.finished_at))),
-            ("exit code", Text("-" if job.exit_code is None else str(job.exit_code))),
-            ("last error", safe(job.last_error or "-")),
-            ("worker", safe(job.worker or "-")),
+        pairs = [
+            ("state", Text(state), "attempts", Text(f"{job.attempts} of at most {job.max_retries + 1}")),
+            ("priority", Text(str(job.priority)), "timeout", Text(timeout)),
+            ("created", Text(stamp(job.created_at)), "run at", Text(stamp(job.run_at))),
+            ("started", Text(stamp(job.started_at)), "finished", Text(stamp(job.finished_at))),
+            ("exit code", Text("-" if job.exit_code is None else str(job.exit_code)),
+             "worker", safe(job.worker or "-")),
         ]
-        for name, value in rows:
-            grid.add_row(name, value)
-        return grid
+        for row in pairs:
+            grid.add_row(*row)
+        whole = Table.grid(padding=(0, 2))  # long values get a line of their own
+        whole.add_column(style="bold", no_wrap=True)
+        whole.add_column()
+        whole.add_row("command", safe(job.command, one_line=False))
+        whole.add_row("last error", safe(job.last_error or "-"))
+        outer = Table.grid()
+        outer.add_row(whole)
+        outer.add_row(grid)
+        return outer
 
     @on(DataTable.RowHighlighted, "#runs")
     def run_chosen(self, event: DataTable.RowHighlighted) -> None:
@@ -160,6 +165,10 @@ class DetailScreen(Screen):
 
     def action_close(self) -> None:
         self.app.pop_screen()
+
+    def action_scroll_body(self, pages: int) -> None:
+        body = self.query_one("#detail-body", VerticalScroll)
+        body.scroll_to(y=body.scroll_y + pages * max(1, body.size.height - 2), animate=False)
 
     def action_toggle_output(self) -> None:
         tabs = self.query_one("#output", TabbedContent)
