@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, QUEUECTL, ROOT, Row, Scratch, count_states, env, seed_true_jobs, wait_until, wall
+from common import PYTHON, QUEUECTL, ROOT, SAME_RUN, Row, Scratch, count_states, env, seed_true_jobs, wait_until, wall
 
 PY_LOOP = """
 import subprocess, sys
@@ -34,9 +34,11 @@ def python_floor(n: int) -> float:
     return n / wall([PYTHON, "-c", PY_LOOP, str(n)])
 
 
-def queuectl_drain(n: int) -> float:
+def queuectl_drain(n: int, db: str | None = None) -> float:
+    """Jobs per second of `worker start --count 4 --burst` over n `true` jobs, on db (a fresh,
+    empty queue) or on a SQLite file in a scratch folder."""
     with Scratch() as tmp:
-        db = str(tmp / "jobs.db")
+        db = db or str(tmp / "jobs.db")
         seed_true_jobs(db, n)
         seconds = wall([QUEUECTL, "--db", db, "worker", "start", "--count", "4", "--burst"])
         counts = count_states(db)
@@ -123,11 +125,16 @@ def huey_drain(n: int) -> tuple[float | None, str]:
         return n / seconds, "SqliteHuey, consumer -w 4 -k process"
 
 
+def size(quick: bool) -> int:
+    return 1000 if quick else 5000
+
+
 def run(quick: bool) -> list[Row]:
-    n = 1000 if quick else 5000
+    n = size(quick)
     xargs = xargs_floor(n)
     pyloop = python_floor(n)
     ours = queuectl_drain(n)
+    SAME_RUN[("xargs", n)], SAME_RUN[("drain", n)] = xargs, ours
     huey_rate, huey_note = huey_drain(n)
     tsp_rate, tsp_note = tsp_drain(n)
     name = f"drain {n} `true`, worker start --count 4 --burst"

@@ -8,8 +8,9 @@ import signal
 import statistics
 import subprocess
 import time
+from typing import Callable
 
-from common import QUEUECTL, Row, Scratch, env, percentile, wait_until
+from common import QUEUECTL, SAME_RUN, Row, Scratch, env, percentile, wait_until
 
 
 def cpu_seconds(session: int) -> float:
@@ -29,53 +30,65 @@ def cpu_seconds(session: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def run(quick: bool) -> list[Row]:
+def measure(db: str, samples_n: int, idle_seconds: float, other_cpu: Callable[[], float] = lambda: 0.0
+            ) -> tuple[list[float], float, float, float, float]:
+    """Pickup latencies (ms) of a `worker start --count 4` pool on db, then its idle CPU:
+    (samples, % of one core, CPU-seconds used, poll interval in s, CPU-seconds that other_cpu()
+    counted over the same idle window: a database server's, say)."""
     from core import Queue
 
-    samples_n = 20 if quick else 50
-    idle_seconds = 10.0 if quick else 60.0
-    with Scratch() as tmp:
-        db = str(tmp / "jobs.db")
-        q = Queue.open(db)
-        poll = q.settings().poll_interval
-        pool = subprocess.Popen([QUEUECTL, "--db", db, "worker", "start", "--count", "4"], env=env(),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    q = Queue.open(db)
+    poll = q.settings().poll_interval
+    pool = subprocess.Popen([QUEUECTL, "--db", db, "worker", "start", "--count", "4"], env=env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        if not wait_until(lambda: len(q.workers()) >= 4, 30):
+            raise RuntimeError("the pool did not start")
+        time.sleep(1.0)
+        samples = []
+        for _ in range(samples_n):
+            time.sleep(random.uniform(0.1, 0.4))  # the pool is idle, asleep in its poll wait
+            t0 = time.time()
+            job_id = q.enqueue_many([{"command": "true"}])[0]
+            started: list[float] = []
+
+            def picked() -> bool:
+                job = q.store.get_job(job_id)
+                if job is not None and job.started_at is not None:
+                    started.append(job.started_at)
+                    return True
+                return False
+
+            if not wait_until(picked, 10, 0.002):
+                raise RuntimeError("a job was not picked up within 10 s")
+            samples.append((started[0] - t0) * 1000)
+            wait_until(lambda: q.store.get_job(job_id).state == "completed", 10, 0.005)
+        time.sleep(2.0)
+        before, other_before, t_before = cpu_seconds(pool.pid), other_cpu(), time.monotonic()
+        time.sleep(idle_seconds)
+        used, other_used = cpu_seconds(pool.pid) - before, other_cpu() - other_before
+        cpu = used / (time.monotonic() - t_before) * 100
+    finally:
+        os.killpg(pool.pid, signal.SIGTERM)
         try:
-            if not wait_until(lambda: len(q.workers()) >= 4, 30):
-                raise RuntimeError("the pool did not start")
-            time.sleep(1.0)
-            samples = []
-            for _ in range(samples_n):
-                time.sleep(random.uniform(0.1, 0.4))  # the pool is idle, asleep in its poll wait
-                t0 = time.time()
-                job_id = q.enqueue_many([{"command": "true"}])[0]
-                started: list[float] = []
+            pool.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(pool.pid, signal.SIGKILL)
+            pool.wait()
+        q.close()
+    return samples, cpu, used, poll, other_used
 
-                def picked() -> bool:
-                    job = q.store.get_job(job_id)
-                    if job is not None and job.started_at is not None:
-                        started.append(job.started_at)
-                        return True
-                    return False
 
-                if not wait_until(picked, 10, 0.002):
-                    raise RuntimeError("a job was not picked up within 10 s")
-                samples.append((started[0] - t0) * 1000)
-                wait_until(lambda: q.store.get_job(job_id).state == "completed", 10, 0.005)
-            time.sleep(2.0)
-            before, t_before = cpu_seconds(pool.pid), time.monotonic()
-            time.sleep(idle_seconds)
-            used = cpu_seconds(pool.pid) - before
-            cpu = used / (time.monotonic() - t_before) * 100
-        finally:
-            os.killpg(pool.pid, signal.SIGTERM)
-            try:
-                pool.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(pool.pid, signal.SIGKILL)
-                pool.wait()
-            q.close()
+def sizes(quick: bool) -> tuple[int, float]:
+    return (20, 10.0) if quick else (50, 60.0)
+
+
+def run(quick: bool) -> list[Row]:
+    samples_n, idle_seconds = sizes(quick)
+    with Scratch() as tmp:
+        samples, cpu, used, poll, _ = measure(str(tmp / "jobs.db"), samples_n, idle_seconds)
     median, p95 = statistics.median(samples), percentile(samples, 95)
+    SAME_RUN[("latency", quick)] = (median, p95, cpu)
     ref = f"poll-interval {poll * 1000:.0f} ms"
     return [
         Row(f"pickup latency, idle pool of 4 (median of {samples_n})", median, "ms", ref, median / (poll * 1000),

@@ -377,17 +377,47 @@ class PostgresStore(Store):
         sql = f"SELECT min(run_at) FROM {self._s}.jobs WHERE state IN ('pending', 'failed')"
         return self._read(lambda c: c.execute(sql).fetchone()[0])
 
-    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+    def _claim_sql(self) -> str:
         s = self._s
-        sql = f"""
+        return f"""
             UPDATE {s}.jobs SET state = 'processing', attempts = attempts + 1, worker = %s, started_at = %s,
                    updated_at = %s, lease_until = %s, finished_at = NULL, exit_code = NULL, cancel_requested = false
             WHERE seq = (SELECT seq FROM {s}.jobs WHERE state IN ('pending', 'failed') AND run_at <= %s
                          ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
               AND state IN ('pending', 'failed')
             RETURNING {JOB_COLUMNS}"""
+
+    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        sql = self._claim_sql()
         row = self._run(lambda c: c.execute(sql, (worker_id, now, now, lease_until, now)).fetchone())
         return None if row is None else job_from_row(row)
+
+    def finish_and_claim(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
+    ) -> tuple[bool, Job | None]:
+        """As SQLiteStore: the guarded finish (with its run row), then the claim, in one transaction;
+        the claim happens whether or not the finish was still ours to record. Two statements, not one
+        with CTEs: the claim must see the finish (all CTEs of a statement share one snapshot), as it
+        does on SQLite. They go out in one pipeline: BEGIN, both statements and COMMIT in one network
+        round trip. A failure is a StorageError like any write's: the caller cannot know if it committed."""
+        finish_sql, finish_params = self._finish_sql(job_id, worker_id, attempt, outcome, None)
+        claim_sql = self._claim_sql()
+        claim_params = (worker_id, now, now, lease_until, now)
+
+        def both(conn: psycopg.Connection) -> tuple[bool, Job | None]:
+            # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent
+            # at once, with one Sync at the end of the pipeline. On an error the server skips the
+            # rest up to that Sync and the transaction is left aborted: the connection is then not
+            # idle, so _run discards it (closing it rolls back).
+            with conn.pipeline():
+                conn.execute("BEGIN")
+                finished = conn.execute(finish_sql, finish_params)
+                claimed = conn.execute(claim_sql, claim_params)
+                conn.execute("COMMIT")
+            row = claimed.fetchone()
+            return finished.rowcount == 1, None if row is None else job_from_row(row)
+
+        return self._run(both)
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -406,6 +436,13 @@ class PostgresStore(Store):
     def finish(
         self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
     ) -> bool:
+        sql, params = self._finish_sql(job_id, worker_id, attempt, outcome, lease_expired_at)
+        return self._run(lambda c: c.execute(sql, params).rowcount == 1)
+
+    def _finish_sql(self, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
+                    lease_expired_at: float | None) -> tuple[str, list[Any]]:
+        """One statement: the guarded update of the job and, only if it matched, its run row. Its
+        row count is 1 if this worker still held this attempt, else 0 (nothing written)."""
         s = self._s
         guard = "id = %s AND worker = %s AND attempts = %s AND state = 'processing'"
         params: list[Any] = [job_id, worker_id, attempt]
@@ -413,26 +450,19 @@ class PostgresStore(Store):
             guard += " AND lease_until < %s"
             params.append(lease_expired_at)
         o = outcome
-
-        def finish(conn: psycopg.Connection) -> bool:
-            cur = conn.execute(
-                f"""UPDATE {s}.jobs SET state = %s, run_at = coalesce(%s, run_at), exit_code = %s, last_error = %s,
+        sql = f"""WITH done AS (
+                UPDATE {s}.jobs SET state = %s, run_at = coalesce(%s, run_at), exit_code = %s, last_error = %s,
                        finished_at = %s, updated_at = %s, lease_until = NULL, cancel_requested = false
-                    WHERE {guard}""",
-                (o.state, o.run_at, o.exit_code, o.error,
-                 o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params),
-            )
-            if cur.rowcount != 1:
-                return False
-            conn.execute(
-                f"INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout,"
-                " stderr) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
-                 bytes(o.stdout), bytes(o.stderr)),
-            )
-            return True
-
-        return self._write(finish)
+                WHERE {guard}
+                RETURNING id)
+            INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)
+            SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea
+            FROM done"""
+        return sql, [
+            o.state, o.run_at, o.exit_code, o.error,
+            o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params,
+            attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, bytes(o.stdout), bytes(o.stderr),
+        ]
 
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
         sql = f"""UPDATE {self._s}.jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,

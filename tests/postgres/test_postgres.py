@@ -256,3 +256,68 @@ def test_sqlite_path_never_imports_psycopg(tmp_path: Path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_path: Path):
+    """PostgresStore overrides finish_and_claim: BEGIN, the guarded finish, the claim and COMMIT go
+    out together with one Sync (libpq's protocol trace shows it); if the claim fails, the finish is
+    rolled back with it."""
+    from core.store import Outcome, Store
+
+    with Queue.open(pg_db) as q:
+        assert type(q.store).finish_and_claim is not Store.finish_and_claim
+        q.enqueue_many([{"command": "true", "id": "a"}, {"command": "true", "id": "b"}])
+        now = time.time()
+        assert q.store.claim("w", now, now + 30).id == "a"
+        done = Outcome("completed", None, 0, None, now, now)
+        with pytest.raises(StorageError, match="database error"):  # the claim's lease is not a number
+            q.store.finish_and_claim("a", "w", 1, done, now, "not a time")
+        a = q.job("a")
+        assert (a.state, a.worker, len(a.runs), q.job("b").state) == ("processing", "w", 0, "pending")
+        conn, _ = q.store._take()
+        q.store._give_back(conn)
+        trace = tmp_path / "trace"
+        with open(trace, "w") as sink:
+            conn.pgconn.trace(sink.fileno())
+            try:
+                finished, nxt = q.store.finish_and_claim("a", "w", 1, done, now, now + 30)
+            finally:
+                conn.pgconn.untrace()
+        sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 4, sent  # BEGIN, finish, claim, COMMIT
+        assert (finished, nxt.id) == (True, "b")
+        assert [r.attempt for r in q.job("a").runs] == [1]
+
+
+def test_finish_and_claim_skips_jobs_locked_by_another_claim(pg_server, pg_db: str):
+    import psycopg
+
+    from core.store import Outcome
+
+    with Queue.open(pg_db) as q:
+        q.enqueue_many([{"command": "true", "id": i, "priority": p} for i, p in (("a", 9), ("b", 5), ("c", 1))])
+        now = time.time()
+        assert q.store.claim("w", now, now + 30).id == "a"
+        schema = q.store.schema
+        with psycopg.connect(pg_server.url()) as other:  # another worker's claim, not yet committed
+            other.execute(f'SELECT 1 FROM "{schema}".jobs WHERE id = %s FOR UPDATE', ("b",))
+            finished, nxt = q.store.finish_and_claim("a", "w", 1, Outcome("completed", None, 0, None, now, now),
+                                                     now, now + 30)
+            assert (finished, nxt.id) == (True, "c")  # no wait on the locked row
+            other.rollback()
+        assert q.store.claim("w", now, now + 30).id == "b"
+
+
+def test_finish_and_claim_on_a_lost_connection_is_not_retried(pg_server, pg_db: str):
+    from core.store import Outcome
+
+    with Queue.open(pg_db) as q:
+        q.enqueue_many([{"command": "true", "id": "a"}, {"command": "true", "id": "b"}])
+        now = time.time()
+        q.store.claim("w", now, now + 30)
+        done = Outcome("completed", None, 0, None, now, now)
+        admin_kill(pg_server)
+        with pytest.raises(StorageError, match="lost the connection"):
+            q.store.finish_and_claim("a", "w", 1, done, now, now + 30)
+        assert (q.job("a").state, q.job("b").state) == ("processing", "pending")  # nothing was written
+        assert q.store.finish_and_claim("a", "w", 1, done, now, now + 30)[1].id == "b"  # reconnected
