@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, clean_env
+from tests.helpers import wait_until
 from core import Queue
 from core.errors import StorageError
 
@@ -65,17 +66,6 @@ def workers(tmp_path: Path):
     w.stop()
 
 
-def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(poll)
-
-
 def marker_jobs(marker: Path, n: int, work: str = "") -> list[dict]:
     return [{"command": f"{work}echo job-{i} >> {marker}", "id": f"job-{i}"} for i in range(n)]
 
@@ -94,7 +84,7 @@ def test_worker_processes_share_one_database(pg_db: str, workers: Workers, tmp_p
         q.enqueue_many(marker_jobs(marker, n))
         for _ in range(3):
             workers.start(pg_db, 2)
-        wait_for(lambda: q.counts()["completed"] == n, 90, f"{n} completed jobs")
+        wait_until(lambda: q.counts()["completed"] == n, 90, what=f"{n} completed jobs")
         assert q.counts() == {"pending": 0, "processing": 0, "completed": n, "failed": 0, "dead": 0}
         by_worker = collections.Counter(j.worker.rsplit(":", 2)[0] for j in q.jobs("completed", limit=n))
     assert_each_ran_once(marker, n)
@@ -110,9 +100,9 @@ def test_server_restart_while_workers_run(pg_server, pg_db: str, workers: Worker
         workers.start(pg_db, 2)
         workers.start(pg_db, 2)
         for mode, after in (("fast", 10), ("immediate", 40)):  # a clean restart, then a crash
-            wait_for(lambda: marker.exists() and len(marker.read_text().split()) >= after, 60, f"{after} jobs")
+            wait_until(lambda: marker.exists() and len(marker.read_text().split()) >= after, 60, what=f"{after} jobs")
             pg_server.restart(mode)
-        wait_for(lambda: q.counts()["completed"] == n, 120, f"all {n} jobs completed after the restart", poll=0.2)
+        wait_until(lambda: q.counts()["completed"] == n, 120, interval=0.2, what=f"all {n} jobs completed after the restart")
         assert q.counts() == {"pending": 0, "processing": 0, "completed": n, "failed": 0, "dead": 0}
         assert all(j.attempts == 1 and len(j.runs) == 1 for j in (q.job(f"job-{i}") for i in range(n)))
         assert all(p.poll() is None for p in workers.procs), "a worker process died:\n" + workers.logs()
@@ -125,14 +115,14 @@ def test_pickup_is_woken_by_notify_not_by_polling(pg_db: str, workers: Workers):
     with Queue.open(pg_db) as q:
         q.set_setting("poll-interval", 5)
         workers.start(pg_db, 1)
-        wait_for(lambda: q.workers(), 30, "the worker to register")
+        wait_until(lambda: q.workers(), 30, what="the worker to register")
         time.sleep(0.5)  # let it fall asleep for its 5 s poll
         latencies = []
         for n in range(3):
             job = q.enqueue("true")
-            started = wait_for(lambda: q.job(job.id, runs=False).started_at, 4, "the job to start", poll=0.01)
+            started = wait_until(lambda: q.job(job.id, runs=False).started_at, 4, interval=0.01, what="the job to start")
             latencies.append(started - job.created_at)
-            wait_for(lambda: q.job(job.id, runs=False).state == "completed", 10, "the job to finish")
+            wait_until(lambda: q.job(job.id, runs=False).state == "completed", 10, what="the job to finish")
             time.sleep(0.3)
     assert max(latencies) < 1.5, latencies
 
@@ -141,9 +131,9 @@ def test_a_job_due_later_is_picked_up_when_due(pg_db: str, workers: Workers):
     with Queue.open(pg_db) as q:
         q.set_setting("poll-interval", 30)
         workers.start(pg_db, 1)
-        wait_for(lambda: q.workers(), 30, "the worker to register")
+        wait_until(lambda: q.workers(), 30, what="the worker to register")
         job = q.enqueue("true", delay=1.5)
-        started = wait_for(lambda: q.job(job.id, runs=False).started_at, 10, "the delayed job to start")
+        started = wait_until(lambda: q.job(job.id, runs=False).started_at, 10, what="the delayed job to start")
     assert job.run_at <= started < job.run_at + 2.0
 
 
