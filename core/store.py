@@ -160,7 +160,7 @@ class Store(abc.ABC):
 
 # --- SQLite --------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -241,6 +241,14 @@ MIGRATIONS: dict[int, str] = {
     DROP INDEX jobs_state_finished;
     CREATE INDEX jobs_running ON jobs(started_at) WHERE state = 'processing';
     CREATE INDEX jobs_finished ON jobs(state, finished_at) WHERE finished_at IS NOT NULL;
+    """,
+    # Less written per job (claim + finish is one transaction; each page it touches is a WAL frame,
+    # 11.5 per job before this, 10.5 after). jobs_lease took an insert on every claim, a delete on
+    # every finish and a move on every heartbeat, to find expired leases among the processing jobs,
+    # which are few (one per live worker, plus those of crashed ones): they are now scanned through
+    # jobs_running.
+    4: """
+    DROP INDEX jobs_lease;
     """,
 }
 
@@ -557,7 +565,8 @@ class SQLiteStore(Store):
         return self._write(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"
+        # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (now,))])
 
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
