@@ -297,3 +297,16 @@ def test_a_schema_3_database_migrates_with_its_counts(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'jobs_lease'").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_new_sqlite_database_gets_the_store_page_size(tmp_path):
+    import sqlite3
+
+    from core.store import SQLiteStore
+
+    with Queue.open(str(tmp_path / "new.db")) as q:
+        q.enqueue("x", id="a")
+    conn = sqlite3.connect(str(tmp_path / "new.db"))
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == SQLiteStore.PAGE_SIZE
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
