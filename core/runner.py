@@ -35,6 +35,61 @@ def tail(f: IO[bytes], limit: int) -> bytes:
     return f.read(limit) if limit else b""
 
 
+def tail_fd(fd: int, limit: int) -> bytes:
+    """The last `limit` bytes of the file open at fd (whatever its offset)."""
+    if not limit:
+        return b""
+    size = os.fstat(fd).st_size
+    offset = max(0, size - limit)
+    chunks = []
+    while offset < size:
+        chunk = os.pread(fd, size - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+# An unnamed file in the temp directory per stream and job, as tempfile.TemporaryFile makes on Linux
+# (O_TMPFILE; output goes to disk, not memory), but as a bare descriptor: no Python file objects,
+# no buffering layer, read back with one pread. A fresh pair per job: a background process left
+# behind by one job keeps writing into that job's files only.
+_TMPFILE_FLAGS = os.O_RDWR | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def temp_fd() -> int:
+    """A descriptor of a new, already unlinked temp file (close-on-exec: dup2 gives it to the job)."""
+    if hasattr(os, "O_TMPFILE"):
+        try:
+            return os.open(tempfile.gettempdir(), _TMPFILE_FLAGS | os.O_TMPFILE, 0o600)
+        except (IsADirectoryError, NotADirectoryError, PermissionError, OSError):
+            pass  # a file system without O_TMPFILE: a named file, unlinked at once
+    fd, path = tempfile.mkstemp()
+    os.unlink(path)
+    return fd
+
+
+def job_environ(extra: Mapping[str, str]) -> Mapping:
+    """This process's environment plus the job's variables. On POSIX built from os.environ's own
+    bytes mapping: copying os.environ decodes every variable and posix_spawn encodes it back (~40 us
+    per job); the bytes copy is a plain dict copy, and follows changes made through os.environ."""
+    data = getattr(os.environ, "_data", None)
+    if os.name == "posix" and isinstance(data, dict):
+        return {**data, **{os.fsencode(k): os.fsencode(v) for k, v in extra.items()}}
+    return {**os.environ, **extra}
+
+
+_devnull: tuple[int, int] | None = None  # (pid, fd): one read-only /dev/null per process for stdin
+
+
+def devnull_fd() -> int:
+    global _devnull
+    if _devnull is None or _devnull[0] != os.getpid():
+        _devnull = (os.getpid(), os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)))
+    return _devnull[1]
+
+
 def describe_exit(code: int) -> str:
     if code == 127:
         return "exit code 127 (command not found)"
@@ -162,7 +217,7 @@ class RunningJob:
         if proc is not None and proc.returncode is None:
             threading.Thread(target=terminate_group, args=(proc.pid, proc), daemon=True).start()
 
-    def _start(self, env: Mapping[str, str] | None, out: IO[bytes], err: IO[bytes]):
+    def _start(self, env: Mapping[str, str] | None, out: int, err: int):
         """/bin/sh -c COMMAND in a new session, stdin from /dev/null, output to the temp files."""
         if not SPAWN:
             return subprocess.Popen(["/bin/sh", "-c", self.command], stdin=subprocess.DEVNULL, stdout=out,
@@ -170,17 +225,19 @@ class RunningJob:
         seal_fds()
         pid = os.posix_spawn(
             "/bin/sh", ["/bin/sh", "-c", self.command], os.environ if env is None else env,
-            file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                          (os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
+            file_actions=[(os.POSIX_SPAWN_DUP2, devnull_fd(), 0),
+                          (os.POSIX_SPAWN_DUP2, out, 1), (os.POSIX_SPAWN_DUP2, err, 2)],
             setsid=True, setsigdef=RESET_SIGNALS, setsigmask=set(),
         )
         return SpawnedProcess(pid)
 
     def run(self, clock_now=time.time) -> RunResult:
         started = clock_now()
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        out = err = -1
+        try:
             try:
-                env = None if self.env is None else {**os.environ, **self.env}
+                out, err = temp_fd(), temp_fd()
+                env = None if self.env is None else job_environ(self.env)
                 with self._lock:
                     if self._kill_reason is not None:
                         return RunResult(None, self._kill_reason, started, clock_now(), b"", b"")
@@ -206,6 +263,10 @@ class RunningJob:
                 error,
                 started,
                 finished,
-                tail(out, self.output_limit),
-                tail(err, self.output_limit),
+                tail_fd(out, self.output_limit),
+                tail_fd(err, self.output_limit),
             )
+        finally:
+            for fd in (out, err):
+                if fd >= 0:
+                    os.close(fd)

@@ -160,7 +160,7 @@ class Store(abc.ABC):
 
 # --- SQLite --------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -242,6 +242,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX jobs_running ON jobs(started_at) WHERE state = 'processing';
     CREATE INDEX jobs_finished ON jobs(state, finished_at) WHERE finished_at IS NOT NULL;
     """,
+    # Less written per job (claim + finish is one transaction; each page it touches is a WAL frame,
+    # 11.5 per job before this, 10.5 after). jobs_lease took an insert on every claim, a delete on
+    # every finish and a move on every heartbeat, to find expired leases among the processing jobs,
+    # which are few (one per live worker, plus those of crashed ones): they are now scanned through
+    # jobs_running.
+    4: """
+    DROP INDEX jobs_lease;
+    """,
 }
 
 
@@ -280,6 +288,12 @@ def like_pattern(text: str) -> str:
 
 class SQLiteStore(Store):
     BUSY_TIMEOUT_MS = 30_000
+    # A job's transaction touches ~10 pages (the two job rows, its run, the indexes, the counters),
+    # and each is written whole to the WAL, checksummed, copied back by the checkpoint, and read
+    # again by the next process that writes (another writer's commit empties a connection's page
+    # cache). 2 KiB pages halve those bytes; rows are ~300 bytes, so the trees barely deepen.
+    # Existing databases keep their page size (it cannot change once in WAL mode).
+    PAGE_SIZE = 2048
 
     def __init__(self, path: str) -> None:
         if sqlite3.sqlite_version_info < (3, 35, 0):
@@ -307,6 +321,8 @@ class SQLiteStore(Store):
             conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+            if os.path.getsize(self.path) == 0:  # a new database: only now can its page size be chosen
+                conn.execute(f"PRAGMA page_size = {self.PAGE_SIZE}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
@@ -557,7 +573,8 @@ class SQLiteStore(Store):
         return self._write(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"
+        # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (now,))])
 
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:

@@ -271,3 +271,42 @@ def test_schema_is_created_once_and_reopened(db):
         q.enqueue("x", id="kept")
     with Queue.open(db) as q:
         assert q.job("kept").command == "x"
+
+
+def test_a_schema_3_database_migrates_with_its_counts(tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "old.db")
+    from core.store import MIGRATIONS, SCHEMA_VERSION, statements
+
+    conn = sqlite3.connect(db, isolation_level=None)  # an older queuectl's database
+    for version in (1, 2, 3):
+        for statement in statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    with Queue.open(db) as q:
+        q.enqueue("x", id="a")
+        q.enqueue("y", id="b")
+        job = q.store.claim("w", 1e12 - 10, 1e12)
+        assert q.counts()["pending"] == 1 and q.counts()["processing"] == 1
+        assert [j.id for j in q.store.expired(1e12 + 1)] == [job.id] and q.store.expired(1e12 - 1) == []
+        q.store.finish(job.id, "w", 1, Outcome("completed", None, 0, None, 1e12 - 10, 1e12 - 5))
+        assert (q.counts()["processing"], q.counts()["completed"], q.counts()["pending"]) == (0, 1, 1)
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'jobs_lease'").fetchone()[0] == 0
+    conn.close()
+
+
+def test_a_new_sqlite_database_gets_the_store_page_size(tmp_path):
+    import sqlite3
+
+    from core.store import SQLiteStore
+
+    with Queue.open(str(tmp_path / "new.db")) as q:
+        q.enqueue("x", id="a")
+    conn = sqlite3.connect(str(tmp_path / "new.db"))
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == SQLiteStore.PAGE_SIZE
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()

@@ -15,6 +15,23 @@ def test_success_output_and_environment():
     assert result.finished_at >= result.started_at
 
 
+def test_environment_follows_os_environ(monkeypatch):
+    monkeypatch.setenv("QUEUECTL_TEST_VAR", "set later é")
+    result = RunningJob("echo $QUEUECTL_TEST_VAR $QUEUECTL_ATTEMPT", None, 1000, {"QUEUECTL_ATTEMPT": "2"}).run()
+    assert result.stdout == "set later é 2\n".encode()
+
+
+def test_output_files_are_fresh_per_job_and_closed(tmp_path):
+    import os
+
+    before = len(os.listdir("/proc/self/fd"))
+    # a background process of the first job writes after it ended: never into the next job's output
+    first = RunningJob(f"(sleep 0.3; echo late) & echo first", None, 1000).run()
+    second = RunningJob("sleep 0.6; echo second", None, 1000).run()
+    assert (first.stdout, second.stdout) == (b"first\n", b"second\n")
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 def test_stdin_is_dev_null():
     result = RunningJob("cat; echo done", 5, 1000).run()
     assert result.ok and result.stdout == b"done\n"
