@@ -24,12 +24,24 @@ async def enqueue_form(pilot) -> None:
     await no_blink(pilot)
 
 
+async def detail_loaded(pilot) -> None:
+    """The detail screen loads its job in a thread after it mounts: wait for the rows themselves."""
+    for _ in range(500):
+        screen = pilot.app.screen
+        if getattr(screen, "job", None) is not None:
+            if screen.query_one("#runs").row_count == len(screen.job.runs):
+                break
+        await pilot.pause(0.01)
+    await settle(pilot)
+    await pilot.pause()
+
+
 async def job_detail(pilot) -> None:
     await settle(pilot)
     pilot.app.screen.action_show_tab("dead")
     await settle(pilot)
     await pilot.press("down", "down", "enter")
-    await settle(pilot)
+    await detail_loaded(pilot)
 
 
 async def settings_screen(pilot) -> None:
@@ -52,7 +64,7 @@ async def hostile_detail(pilot) -> None:
     pilot.app.screen.action_show_tab("dead")
     await settle(pilot)
     await pilot.press("down", "enter")
-    await settle(pilot)
+    await detail_loaded(pilot)
 
 
 SCENES = {

@@ -18,6 +18,7 @@ from queuectl_tui.screens.settings import SettingsScreen
 from queuectl_tui.widgets.job_table import JobTable
 
 from .fixtures import HOSTILE, demo_app, settle
+from .scenes import detail_loaded
 
 SIZE = (100, 30)
 
@@ -170,7 +171,7 @@ async def test_detail_shows_history_and_literal_output(tmp_path):
         assert "echo '[bold]not bold[/] [link=x]no link[/link] [/]' \\e[31m; printf '\\033[2J'" in row
         await pilot.press("down", "enter")
         assert isinstance(app.screen, DetailScreen)
-        await settle(pilot)
+        await detail_loaded(pilot)
         fields = app.screen.query_one("#fields", Static)
         stdout = str(app.screen.query_one("#stdout-text", Static).render())
         stderr = str(app.screen.query_one("#stderr-text", Static).render())
