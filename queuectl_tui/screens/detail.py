@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from ..app import QueueApp
 
 
+RUN_COLUMNS = ("#", "TRY", "STARTED", "TOOK", "EXIT", "RESULT", "WORKER")
+
+
 class DetailScreen(Screen):
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
@@ -56,13 +59,9 @@ class DetailScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        runs = self.query_one("#runs", DataTable)
-        for key, label in (("n", "#"), ("try", "TRY"), ("started", "STARTED"), ("took", "TOOK"),
-                           ("exit", "EXIT"), ("result", "RESULT"), ("worker", "WORKER")):
-            runs.add_column(label, key=key)
         self.load()
         self.set_interval(self.app.refresh_interval, self.reload_if_live)
-        runs.focus()
+        self.query_one("#runs", DataTable).focus()
 
     def reload_if_live(self) -> None:
         if self.job is None or self.job.state not in FINISHED:
@@ -89,12 +88,19 @@ class DetailScreen(Screen):
         self.query_one("#fields", Static).update(self.fields(job))
         runs = self.query_one("#runs", DataTable)
         cursor = runs.cursor_row
-        runs.clear()
-        for run in job.runs:
-            result = Text("ok", style="bold") if run.error is None else safe(run.error)
-            runs.add_row(Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)),
-                         Text(span(run.duration)), Text("-" if run.exit_code is None else str(run.exit_code)),
-                         result, safe(run.worker), key=str(run.number))
+        rows = [
+            (Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)), Text(span(run.duration)),
+             Text("-" if run.exit_code is None else str(run.exit_code)),
+             Text("ok", style="bold") if run.error is None else safe(run.error), safe(run.worker))
+            for run in job.runs
+        ]
+        # Columns get explicit widths from the rows: auto-sized ones are widened after the header
+        # was drawn, and for a moment the header stood narrower than its rows.
+        runs.clear(columns=True)
+        for index, label in enumerate(RUN_COLUMNS):
+            runs.add_column(label, width=max([len(label), *(row[index].cell_len for row in rows)]))
+        for run, row in zip(job.runs, rows):
+            runs.add_row(*row, key=str(run.number))
         if job.runs:
             runs.move_cursor(row=cursor if 0 < cursor < len(job.runs) else len(job.runs) - 1, animate=False)
         self.show_output()
