@@ -10,24 +10,14 @@ import subprocess
 import time
 from typing import Callable
 
-from common import QUEUECTL, SAME_RUN, Row, Scratch, env, percentile, wait_until
+from common import QUEUECTL, SAME_RUN, TICK, Row, Scratch, env, percentile, proc_stats, wait_until
 
 
 def cpu_seconds(session: int) -> float:
     """User + system CPU time of every process in a session (threads included): the pool, and its
     worker processes if it has any. Jobs run in sessions of their own and are not counted."""
-    ticks = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in proc_stats() if int(f[3]) == session)
+    return ticks / TICK
 
 
 def measure(db: str, samples_n: int, idle_seconds: float, other_cpu: Callable[[], float] = lambda: 0.0

@@ -9,12 +9,11 @@ with `synchronous_commit` on), and stops afterwards. Each measurement gets a sch
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 
-from common import QUEUECTL, ROOT, SAME_RUN, Row, Scratch, median_wall, percentile, wall
+from common import QUEUECTL, ROOT, SAME_RUN, TICK, Row, Scratch, median_wall, percentile, proc_stats, wall
 
 import drain
 import latency
@@ -46,19 +45,12 @@ def server_cpu(server) -> float:
     except OSError:
         return 0.0
     ticks = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if name == postmaster:  # with the children it has reaped: backends of closed connections
+    for pid, fields in proc_stats():
+        if pid == postmaster:  # with the children it has reaped: backends of closed connections
             ticks += sum(int(x) for x in fields[11:15])
         elif fields[1] == postmaster:
             ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return ticks / TICK
 
 
 def fill(url: str, n: int) -> None:
