@@ -533,17 +533,14 @@ class PostgresStore(Store):
                       started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stop_requested = false"""
         self._run(lambda c: c.execute(sql, (info.id, info.host, info.pid, info.started_at, info.heartbeat_at)))
 
-    def set_worker_job(self, worker_id: str, job_id: str | None) -> None:
-        self._run(lambda c: c.execute(f"UPDATE {self._s}.workers SET job_id = %s WHERE id = %s", (job_id, worker_id)))
-
     def remove_worker(self, worker_id: str) -> None:
         self._run(lambda c: c.execute(f"DELETE FROM {self._s}.workers WHERE id = %s", (worker_id,)))
 
     def list_workers(self, alive_since: float) -> list[WorkerInfo]:
-        # The job a worker runs is the processing job that names it (set_worker_job is the fallback).
+        # The job a worker runs is the processing job that names it.
         sql = f"""SELECT w.id, w.host, w.pid,
-                         coalesce((SELECT j.id FROM {self._s}.jobs j WHERE j.state = 'processing' AND j.worker = w.id
-                                   LIMIT 1), w.job_id),
+                         (SELECT j.id FROM {self._s}.jobs j WHERE j.state = 'processing' AND j.worker = w.id
+                          LIMIT 1),
                          w.started_at, w.heartbeat_at, w.stop_requested
                   FROM {self._s}.workers w WHERE w.heartbeat_at >= %s ORDER BY w.started_at, w.id"""
         rows = self._read(lambda c: c.execute(sql, (alive_since,)).fetchall())

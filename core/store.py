@@ -128,16 +128,12 @@ class Store(abc.ABC):
     def register_worker(self, info: WorkerInfo) -> None: ...
 
     @abc.abstractmethod
-    def set_worker_job(self, worker_id: str, job_id: str | None) -> None: ...
-
-    @abc.abstractmethod
     def remove_worker(self, worker_id: str) -> None: ...
 
     @abc.abstractmethod
     def list_workers(self, alive_since: float) -> list[WorkerInfo]:
-        """Workers whose heartbeat is not older than alive_since; forgets older ones. A worker's
-        job_id is the processing job whose `worker` is that worker (workers no longer call
-        set_worker_job per job)."""
+        """Workers whose heartbeat is not older than alive_since. A worker's job_id is the
+        processing job whose `worker` is that worker (the workers table's job_id column is unused)."""
 
     @abc.abstractmethod
     def request_stop(self, worker_ids: Sequence[str] | None = None) -> list[str]:
@@ -634,9 +630,6 @@ class SQLiteStore(Store):
                  VALUES (?, ?, ?, NULL, ?, ?, 0)"""
         self._write(lambda c: c.execute(sql, (info.id, info.host, info.pid, info.started_at, info.heartbeat_at)))
 
-    def set_worker_job(self, worker_id: str, job_id: str | None) -> None:
-        self._write(lambda c: c.execute("UPDATE workers SET job_id = ? WHERE id = ?", (job_id, worker_id)))
-
     def remove_worker(self, worker_id: str) -> None:
         self._write(lambda c: c.execute("DELETE FROM workers WHERE id = ?", (worker_id,)))
 
@@ -644,8 +637,8 @@ class SQLiteStore(Store):
         # A worker's current job is the processing job that names it: workers do not write their
         # job into this table per job (workers.job_id stays for older writers and is a fallback).
         sql = """SELECT w.id, w.host, w.pid,
-                        coalesce((SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id
-                                  ORDER BY j.started_at DESC LIMIT 1), w.job_id),
+                        (SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id
+                         ORDER BY j.started_at DESC LIMIT 1),
                         w.started_at, w.heartbeat_at, w.stop_requested
                  FROM workers w WHERE w.heartbeat_at >= ? ORDER BY w.started_at, w.id"""
         rows = self._run(lambda c: c.execute(sql, (alive_since,)).fetchall())

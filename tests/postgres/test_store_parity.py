@@ -201,7 +201,8 @@ def test_settings_and_workers(fixed):
     assert q.config()["poll-interval"] == 2
     q.store.register_worker(WorkerInfo("w1", "host-a", 10, None, T0, T0))
     q.store.register_worker(WorkerInfo("w2", "host-b", 11, None, T0 + 1, T0 + 1))
-    q.store.set_worker_job("w1", "job-x")
+    q.enqueue("true", id="job-x")
+    assert q.store.claim("w1", T0, T0 + 30).id == "job-x"  # a worker's job is the one it holds
     assert [(w.id, w.job_id, w.stop_requested) for w in q.workers()] == [("w1", "job-x", False), ("w2", None, False)]
     assert sorted(q.request_stop()) == ["w1", "w2"]
     assert q.store.stop_requested(["w1", "w3"]) == {"w1"}

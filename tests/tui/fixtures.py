@@ -59,7 +59,6 @@ def seeded_queue(path: str) -> tuple[Queue, FixedClock]:
     add("echo 'weekly digest' | mail -s digest team@example.com", id="weekly-digest", delay=1800)
     clock.at = NOW
     q.store.register_worker(WorkerInfo(WORKER, "web-1", 4242, None, NOW - 3600, NOW - 2))
-    q.store.set_worker_job(WORKER, "train-model")
     q.store.register_worker(WorkerInfo("web-2:977:ef34ab:1", "web-2", 977, None, NOW - 1800, NOW - 4))
     return q, clock
 
