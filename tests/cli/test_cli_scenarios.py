@@ -274,8 +274,10 @@ def test_delay_and_run_at(cli, queue, spawn_worker, tmp_path):
     configure(queue, poll_interval=0.1)
     from core.clock import to_iso
 
-    delayed = enqueue(cli, command="true", delay=1.5, priority=100)
-    scheduled = enqueue(cli, command="true", run_at=to_iso(time.time() + 2.0), priority=100)
+    # Delays long enough that the other jobs finish first even on a loaded machine (each PostgreSQL
+    # enqueue spends ~0.3 s importing the driver; the workers take a while to start).
+    delayed = enqueue(cli, command="true", delay=5, priority=100)
+    scheduled = enqueue(cli, command="true", run_at=to_iso(time.time() + 6.0), priority=100)
     past = enqueue(cli, command="true", run_at="2001-01-01T00:00:00+02:00")
     now = enqueue(cli, command="true")
     spawn_worker(count=2)
@@ -283,7 +285,7 @@ def test_delay_and_run_at(cli, queue, spawn_worker, tmp_path):
     assert queue.job(delayed).state == "pending" and queue.job(scheduled).state == "pending"
     wait_until(lambda: all(queue.job(j).state == "completed" for j in (delayed, scheduled)), timeout=15)
     d, s = queue.job(delayed), queue.job(scheduled)
-    assert d.started_at >= d.created_at + 1.5
+    assert d.started_at >= d.created_at + 5
     assert s.started_at >= s.run_at and s.started_at < s.run_at + 3
     assert cli("show", past, "--json").json()["run_at"] == "2000-12-31T22:00:00.000Z"
 
