@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,17 @@ class Row:
         if self.ok is None:
             return "skip" if self.value is None else "-"
         return "pass" if self.ok else "MISS"
+
+
+def stop_group(proc: subprocess.Popen, sig: int, grace: float) -> None:
+    """Ask a process started with start_new_session to stop (sig to its group); SIGKILL the group
+    if it is still there after grace seconds."""
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def proc_stats():

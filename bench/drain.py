@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import PYTHON, QUEUECTL, ROOT, SAME_RUN, Row, Scratch, count_states, env, seed_true_jobs, wait_until, wall
+from common import (PYTHON, QUEUECTL, ROOT, SAME_RUN, Row, Scratch, count_states, env, seed_true_jobs, stop_group,
+                    wait_until, wall)
 
 PY_LOOP = """
 import subprocess, sys
@@ -113,12 +114,7 @@ def huey_drain(n: int) -> tuple[float | None, str]:
             done = wait_until(lambda: huey_app.huey.result_count() >= n, 300, 0.02)
             seconds = time.perf_counter() - start
         finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc, signal.SIGINT, 10)
             huey_app.huey.storage.close() if hasattr(huey_app.huey.storage, "close") else None
         if not done:
             return None, f"huey finished only {huey_app.huey.result_count()} of {n} jobs in 300 s"

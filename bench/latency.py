@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import statistics
@@ -10,7 +9,7 @@ import subprocess
 import time
 from typing import Callable
 
-from common import QUEUECTL, SAME_RUN, TICK, Row, Scratch, env, percentile, proc_stats, wait_until
+from common import QUEUECTL, SAME_RUN, TICK, Row, Scratch, env, percentile, proc_stats, stop_group, wait_until
 
 
 def cpu_seconds(session: int) -> float:
@@ -59,12 +58,7 @@ def measure(db: str, samples_n: int, idle_seconds: float, other_cpu: Callable[[]
         used, other_used = cpu_seconds(pool.pid) - before, other_cpu() - other_before
         cpu = used / (time.monotonic() - t_before) * 100
     finally:
-        os.killpg(pool.pid, signal.SIGTERM)
-        try:
-            pool.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(pool.pid, signal.SIGKILL)
-            pool.wait()
+        stop_group(pool, signal.SIGTERM, 20)
         q.close()
     return samples, cpu, used, poll, other_used
 
