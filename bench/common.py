@@ -116,6 +116,19 @@ def wall(cmd: Sequence[str] | str, *, shell: bool = False, input: bytes | None =
     return elapsed
 
 
+def wall_and_cpu(cmd: Sequence[str] | str, *, shell: bool = False) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one command and every process under it that was waited for
+    (os.wait4's rusage): what the work cost, whatever else the machine was doing meanwhile."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env())
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd!r} exited {proc.returncode}")
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
 def median_wall(cmd: Sequence[str] | str, n: int, **kw) -> float:
     wall(cmd, **kw)  # warm the page cache
     return statistics.median(wall(cmd, **kw) for _ in range(n))

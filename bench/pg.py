@@ -124,10 +124,10 @@ def measure(server, quick: bool) -> list[Row]:
     rows: list[Row] = []
     # drain: the floor and the SQLite figure from the drain suite of this run, or measured here
     n = drain.size(quick)
-    xargs = SAME_RUN.get(("xargs", n)) or drain.xargs_floor(n)
-    sqlite = SAME_RUN.get(("drain", n)) or drain.queuectl_drain(n)
+    xargs = (SAME_RUN.get(("xargs", n)) or drain.xargs_floor(n)).rate
+    sqlite = (SAME_RUN.get(("drain", n)) or drain.queuectl_drain(n)).rate
     cpu_before = server_cpu(server)
-    ours = drain.queuectl_drain(n, server.url(schema="bench_drain"))
+    ours = drain.queuectl_drain(n, server.url(schema="bench_drain")).rate
     per_job = (server_cpu(server) - cpu_before) / n * 1e6  # seeding and checking included: a bit high
     name = f"PostgreSQL: drain {n} `true`, worker start --count 4 --burst"
     rows += [
