@@ -156,7 +156,7 @@ class Store(abc.ABC):
 
 # --- SQLite --------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -245,6 +245,32 @@ MIGRATIONS: dict[int, str] = {
     # jobs_running.
     4: """
     DROP INDEX jobs_lease;
+    """,
+    # Two WAL frames less per job (10.9 to 8.9). AUTOINCREMENT made every run insert also update
+    # sqlite_sequence; run ids only order a job's attempts, which a plain rowid (max + 1) does as
+    # well. And jobs_state_seq no longer holds processing jobs, which took an insert at every claim
+    # and a delete at every finish: they are few and listed through jobs_running. Queries that
+    # use it name the partial condition (`state != 'processing'`), as SQLite requires.
+    5: """
+    CREATE TABLE runs_new (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        worker TEXT,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        error TEXT,
+        stdout BLOB NOT NULL DEFAULT x'',
+        stderr BLOB NOT NULL DEFAULT x''
+    );
+    INSERT INTO runs_new SELECT id, job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr
+        FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_job ON runs(job_id, id);
+    DROP INDEX jobs_state_seq;
+    CREATE INDEX jobs_state_seq ON jobs(state, seq) WHERE state != 'processing';
     """,
 }
 
@@ -457,6 +483,8 @@ class SQLiteStore(Store):
         elif states:
             clauses.append(f"state IN ({', '.join('?' * len(states))})")
             params.extend(states)
+        if states and "processing" not in states:
+            clauses.append("state != 'processing'")  # literal, so the partial index jobs_state_seq applies
         if search:
             clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')")
             params.extend([like_pattern(search)] * 2)
@@ -468,8 +496,13 @@ class SQLiteStore(Store):
         where, params = self._where(states, search)
         if order == "finished" and states and set(states) <= {"completed", "dead"}:
             where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
-        # Without stats the planner prefers the state index and sorts every ready job: name the index.
-        index = " INDEXED BY jobs_ready" if order == "claim" and states and tuple(states) == READY else ""
+        # Without stats the planner prefers the state index and sorts every ready job, or walks the
+        # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
+        index = ""
+        if order == "claim" and states and tuple(states) == READY:
+            index = " INDEXED BY jobs_ready"
+        elif states and tuple(states) == ("processing",):
+            index = " INDEXED BY jobs_running"
         sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
@@ -574,8 +607,9 @@ class SQLiteStore(Store):
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (now,))])
 
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        # `state != 'processing'` is implied; written out, it lets the partial index jobs_state_seq apply
         sql = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
-                        worker = NULL, lease_until = NULL WHERE state = 'dead'"""
+                        worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'"""
 
         def requeue(conn: sqlite3.Connection) -> list[str]:
             if job_ids is None:

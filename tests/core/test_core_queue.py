@@ -299,6 +299,36 @@ def test_a_schema_3_database_migrates_with_its_counts(tmp_path):
     conn.close()
 
 
+def test_a_schema_4_database_migrates_with_its_runs(tmp_path):
+    import sqlite3
+
+    db = str(tmp_path / "old.db")
+    from core.store import MIGRATIONS, statements
+
+    conn = sqlite3.connect(db, isolation_level=None)  # an older queuectl's database, with history
+    for version in (1, 2, 3, 4):
+        for statement in statements(MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute("INSERT INTO jobs (id, command, state, attempts, max_retries, run_at, created_at, updated_at)"
+                 " VALUES ('old', 'exit 1', 'failed', 2, 3, 0, 0, 0)")
+    for attempt, out in ((1, b"first"), (2, b"second")):
+        conn.execute("INSERT INTO runs (job_id, attempt, exit_code, error, stdout) VALUES ('old', ?, 1, 'exit code 1', ?)",
+                     (attempt, out))
+    conn.close()
+    with Queue.open(db) as q:
+        job = q.store.claim("w", 1e12, 1e12 + 30)
+        assert job.id == "old" and [r.stdout for r in q.job("old").runs] == [b"first", b"second"]
+        q.store.finish("old", "w", 3, Outcome("completed", None, 0, None, 1e12, 1e12 + 1, b"third"))
+        assert [(r.attempt, r.stdout) for r in q.job("old").runs] == [(1, b"first"), (2, b"second"), (3, b"third")]
+        assert [j.id for j in q.jobs("completed")] == ["old"] and q.jobs("processing") == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'runs'").fetchone()[0] == 0
+    index = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs_state_seq'").fetchone()[0]
+    assert "WHERE state != 'processing'" in index
+    conn.close()
+
+
 def test_a_new_sqlite_database_gets_the_store_page_size(tmp_path):
     import sqlite3
 
