@@ -21,15 +21,24 @@ def test_environment_follows_os_environ(monkeypatch):
     assert result.stdout == "set later é 2\n".encode()
 
 
-def test_output_files_are_fresh_per_job_and_closed(tmp_path):
+def test_a_process_left_behind_writes_on_unseen_and_unharmed(tmp_path):
     import os
 
-    before = len(os.listdir("/proc/self/fd"))
-    # a background process of the first job writes after it ended: never into the next job's output
-    first = RunningJob(f"(sleep 0.3; echo late) & echo first", None, 1000).run()
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    RunningJob("(sleep 0.1; echo late) & true", None, 100).run()  # the first leftover starts the reader
+    time.sleep(0.3)
+    before = open_fds()
+    # the first job's background process writes after the job ended, more than a pipe holds: none of
+    # it reaches the next job's output, and it is neither blocked on a full pipe nor killed by SIGPIPE
+    done = tmp_path / "done"
+    first = RunningJob(f"(sleep 0.3; head -c 300000 /dev/zero; echo late >&2; touch {done}) & echo first",
+                       None, 1000).run()
     second = RunningJob("sleep 0.6; echo second", None, 1000).run()
-    assert (first.stdout, second.stdout) == (b"first\n", b"second\n")
-    assert len(os.listdir("/proc/self/fd")) == before
+    assert (first.stdout, first.stderr, second.stdout, second.stderr) == (b"first\n", b"", b"second\n", b"")
+    wait_until(lambda: done.exists(), timeout=10)
+    wait_until(lambda: open_fds() == before, timeout=10)  # its pipes are closed once it has gone
 
 
 def test_stdin_is_dev_null():
@@ -38,7 +47,8 @@ def test_stdin_is_dev_null():
 
 
 def test_output_tail_and_limit_zero():
-    result = RunningJob("head -c 5000 /dev/zero | tr '\\0' a; printf END", None, 10).run()
+    # more than a pipe holds (64 KiB): read while the job runs, the tail kept
+    result = RunningJob("head -c 300000 /dev/zero | tr '\\0' a; printf END", None, 10).run()
     assert result.stdout == b"aaaaaaaEND"
     assert RunningJob("echo hi", None, 0).run().stdout == b""
 
@@ -56,6 +66,20 @@ def test_timeout_kills_the_whole_group(tmp_path):
     result = RunningJob(f"sh -c 'sleep 60 & echo $! > {pidfile}; wait'", 0.5, 100).run()
     assert result.error == "timed out after 0.5s" and time.monotonic() - started < 5
     wait_until(lambda: not pid_alive(int(pidfile.read_text())), timeout=10)
+
+
+def test_without_pidfds_output_and_timeouts_still_work(monkeypatch):
+    import os
+
+    def no_pidfds(pid: int, flags: int = 0) -> int:  # a kernel older than 5.3
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfds)
+    result = RunningJob("echo hi; exit 4", None, 100).run()
+    assert (result.exit_code, result.stdout) == (4, b"hi\n")
+    started = time.monotonic()
+    result = RunningJob("trap '' TERM; sleep 30", 0.3, 100).run()  # ignores TERM: KILL after the grace
+    assert result.error == "timed out after 0.3s" and time.monotonic() - started < 10
 
 
 def test_kill_from_another_thread(tmp_path):
