@@ -378,17 +378,16 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
 
 
 def worker_start(q: Queue, count: int | None, burst: bool) -> int:
-    import logging
-
-    from core.worker import Pool, ProcessPool
+    from core.worker import Pool, ProcessPool, configure_logging, print_job_end
 
     size = q.settings().worker_count if count is None else count
     most = int(SETTINGS["worker-count"].high)
     if not 1 <= size <= most:
         raise InvalidInput(f"--count must be between 1 and {most}, got {size}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    configure_logging()
     # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
-    pool = Pool(q, size, burst=burst) if size == 1 else ProcessPool(q.location, size, burst=burst)
+    pool = (Pool(q, size, burst=burst, on_job_end=print_job_end) if size == 1
+            else ProcessPool(q.location, size, burst=burst))
     signals = {"n": 0}
 
     def on_signal(signum: int, frame: Any) -> None:

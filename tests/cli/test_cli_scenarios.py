@@ -81,6 +81,26 @@ def test_workers_in_several_processes_run_each_job_exactly_once(cli, queue, spaw
     assert len(runners) >= 2, "expected more than one worker process to take part"
 
 
+@pytest.mark.parametrize("count", [1, 3])  # one worker thread in the command's process, or 3 processes
+def test_worker_start_prints_one_line_per_finished_attempt(cli, queue, count):
+    import re
+
+    configure(queue, poll_interval=0.1, backoff_base=1.1)
+    for job_id, command, retries in (("ok", "true", 0), ("flaky", "exit 3", 1), ("also", "true", 0)):
+        queue.enqueue(command, id=job_id, max_retries=retries)
+    result = cli("worker", "start", "--count", str(count), "--burst")
+    assert result.code == 0, result.err
+    head, *rest = result.err.splitlines()
+    assert head.startswith(f"{count} worker(s) on ")
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} "
+    said = sorted(line[len("2026-01-01 00:00:00,000 "):] for line in rest if re.match(stamp, line))
+    assert len(said) == len(rest) == 4, result.err
+    failures = [s for s in said if " completed in " not in s]
+    assert failures == ["job flaky dead (attempt 2): exit code 3", "job flaky failed (attempt 1): exit code 3"]
+    completed = [re.fullmatch(r"job (\S+) completed in \d+\.\d{3}s \(attempt 1\)", s) for s in said if s not in failures]
+    assert [m[1] for m in completed if m] == ["also", "ok"]
+
+
 def test_invalid_command_fails_gracefully_and_the_worker_lives_on(cli, queue, spawn_worker, tmp_path):
     configure(queue, **FAST)
     worker = spawn_worker(count=1)
