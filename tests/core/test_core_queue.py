@@ -273,6 +273,54 @@ def test_schema_is_created_once_and_reopened(db):
         assert q.job("kept").command == "x"
 
 
+def test_counts_follow_every_state_change(fixed):
+    """counts() comes from counters kept as jobs move (SQLite: by triggers and insert_jobs): after
+    every kind of move, it matches the jobs."""
+    from collections import Counter
+
+    q, clock = fixed
+
+    def check(step: str) -> None:
+        real = Counter(j.state for j in q.jobs(limit=100))
+        assert q.counts() == {s: real.get(s, 0) for s in ("pending", "processing", "completed", "failed", "dead")}, step
+
+    def claim(expected: str):
+        job = q.store.claim("w", clock.now(), clock.now() + 30)
+        assert job is not None and job.id == expected
+        return job
+
+    def failure(job) -> Outcome:
+        return failure_outcome(job, q.settings(), clock.now(), exit_code=1, error="exit code 1", started_at=clock.now())
+
+    for priority, job_id in enumerate("fedcba"):  # claimed in the order a, b, c, ...
+        q.enqueue("true", id=job_id, priority=priority, max_retries=0 if job_id == "b" else 3)
+    check("enqueue")
+    a = claim("a")
+    check("claim")
+    q.store.finish("a", "w", a.attempts, Outcome("completed", None, 0, None, clock.now(), clock.now()))
+    check("finish: completed")
+    b = claim("b")
+    assert q.store.finish_and_claim("b", "w", b.attempts, failure(b), clock.now(), clock.now() + 30)[1].id == "c"
+    check("finish and claim: dead, then the next")
+    assert q.store.release("c", "w", 1, clock.now())
+    check("release")
+    c = claim("c")
+    q.store.finish("c", "w", c.attempts, failure(c))
+    check("finish: failed")
+    clock.advance(3600)
+    claim("c")
+    check("claim a failed job")
+    clock.advance(60)
+    assert q.recover_expired() == ["c"]
+    check("lease expired")
+    assert q.cancel("e") == "cancelled"
+    check("cancel a pending job")
+    assert sorted(q.retry_dead()) == ["b", "e"]
+    check("retry dead")
+    assert q.prune("completed", 60) == 1
+    check("prune")
+
+
 def test_a_schema_3_database_migrates_with_its_counts(tmp_path):
     import sqlite3
 
@@ -312,6 +360,7 @@ def test_a_schema_4_database_migrates_with_its_runs(tmp_path):
     conn.execute("PRAGMA user_version = 4")
     conn.execute("INSERT INTO jobs (id, command, state, attempts, max_retries, run_at, created_at, updated_at)"
                  " VALUES ('old', 'exit 1', 'failed', 2, 3, 0, 0, 0)")
+    conn.execute("UPDATE job_counts SET n = 1 WHERE state = 'failed'")
     for attempt, out in ((1, b"first"), (2, b"second")):
         conn.execute("INSERT INTO runs (job_id, attempt, exit_code, error, stdout) VALUES ('old', ?, 1, 'exit code 1', ?)",
                      (attempt, out))
@@ -322,6 +371,7 @@ def test_a_schema_4_database_migrates_with_its_runs(tmp_path):
         q.store.finish("old", "w", 3, Outcome("completed", None, 0, None, 1e12, 1e12 + 1, b"third"))
         assert [(r.attempt, r.stdout) for r in q.job("old").runs] == [(1, b"first"), (2, b"second"), (3, b"third")]
         assert [j.id for j in q.jobs("completed")] == ["old"] and q.jobs("processing") == []
+        assert q.counts() == {"pending": 0, "processing": 0, "completed": 1, "failed": 0, "dead": 0}
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM sqlite_sequence WHERE name = 'runs'").fetchone()[0] == 0
     index = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs_state_seq'").fetchone()[0]
