@@ -155,8 +155,8 @@ def huey_drain(n: int) -> tuple[float | None, str]:
         return None, "huey_consumer not found"
     bench_dir = str(ROOT / "bench")
     with Scratch() as tmp:
-        extra = {"BENCH_HUEY_DB": str(tmp / "huey.db"), "PYTHONPATH": bench_dir}
-        os.environ.update(extra)
+        os.environ["BENCH_HUEY_DB"] = str(tmp / "huey.db")  # read by huey_app on import, here and in the consumer
+        extra = {"PYTHONPATH": os.pathsep.join(filter(None, [bench_dir, os.environ.get("PYTHONPATH")]))}
         sys.path.insert(0, bench_dir)
         import importlib
 
