@@ -29,7 +29,7 @@ from psycopg import pq
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
-from .store import JOB_COLUMNS, Outcome, Store, job_from_row, like_pattern
+from .store import JOB_COLUMNS, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")
@@ -338,7 +338,8 @@ class PostgresStore(Store):
                     (job_id,),
                 )
                 runs = [Run(job_id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(cur, 1)]
-            return job_from_row(row, runs)
+                return job_with_runs(row, runs)
+            return job_from_row(row)
 
         return self._read(get)
 
@@ -441,8 +442,9 @@ class PostgresStore(Store):
 
     def _finish_sql(self, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
                     lease_expired_at: float | None) -> tuple[str, list[Any]]:
-        """One statement: the guarded update of the job and, only if it matched, its run row. Its
-        row count is 1 if this worker still held this attempt, else 0 (nothing written)."""
+        """One statement: the guarded update of the job and, only if it matched, its run row (none
+        for a quiet success: see records_run). Its row count is 1 if this worker still held this
+        attempt, else 0 (nothing written)."""
         s = self._s
         guard = "id = %s AND worker = %s AND attempts = %s AND state = 'processing'"
         params: list[Any] = [job_id, worker_id, attempt]
@@ -450,19 +452,20 @@ class PostgresStore(Store):
             guard += " AND lease_until < %s"
             params.append(lease_expired_at)
         o = outcome
-        sql = f"""WITH done AS (
-                UPDATE {s}.jobs SET state = %s, run_at = coalesce(%s, run_at), exit_code = %s, last_error = %s,
-                       finished_at = %s, updated_at = %s, lease_until = NULL, cancel_requested = false
-                WHERE {guard}
-                RETURNING id)
+        update = f"""UPDATE {s}.jobs SET state = %s, run_at = coalesce(%s, run_at), exit_code = %s,
+                       last_error = %s, started_at = coalesce(%s::float8, started_at), finished_at = %s,
+                       updated_at = %s, lease_until = NULL, cancel_requested = false
+                WHERE {guard}"""
+        update_params = [o.state, o.run_at, o.exit_code, o.error, o.started_at,
+                         o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params]
+        if not records_run(o):
+            return update, update_params
+        sql = f"""WITH done AS ({update} RETURNING id)
             INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)
             SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea
             FROM done"""
-        return sql, [
-            o.state, o.run_at, o.exit_code, o.error,
-            o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params,
-            attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, bytes(o.stdout), bytes(o.stderr),
-        ]
+        return sql, [*update_params, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
+                     bytes(o.stdout), bytes(o.stderr)]
 
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
         sql = f"""UPDATE {self._s}.jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,

@@ -303,6 +303,23 @@ def job_from_row(row: Sequence, runs: Iterable[Run] = ()) -> Job:
     return Job(*row, runs=tuple(runs))
 
 
+def records_run(outcome: Outcome) -> bool:
+    """Whether finishing this attempt writes a run row. A success that printed nothing does not:
+    the job row already holds all of it (worker, start, end, exit code), and on short jobs the row
+    and its index entry were a fifth of the transaction. job_with_runs() puts it back when read."""
+    return outcome.state != "completed" or bool(outcome.stdout) or bool(outcome.stderr)
+
+
+def job_with_runs(row: Sequence, runs: list[Run]) -> Job:
+    """A job row and its run rows, plus the attempt that completed it quietly (no row, see
+    records_run): a completed job whose last run did not end when the job did."""
+    job = job_from_row(row)
+    if job.state == "completed" and (not runs or runs[-1].finished_at != job.finished_at):
+        runs = [*runs, Run(job.id, len(runs) + 1, job.attempts, job.worker, job.started_at, job.finished_at,
+                           job.exit_code, None)]
+    return job._replace(runs=tuple(runs))
+
+
 def like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -470,7 +487,8 @@ class SQLiteStore(Store):
                     (job_id,),
                 )
                 runs = [Run(job_id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(cur, 1)]
-            return job_from_row(row, runs)
+                return job_with_runs(row, runs)
+            return job_from_row(row)
 
         return self._run(get)
 
@@ -580,18 +598,20 @@ class SQLiteStore(Store):
         o = outcome
         cur = conn.execute(
             f"""UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
-                   finished_at = ?, updated_at = ?, lease_until = NULL, cancel_requested = 0
+                   started_at = coalesce(?, started_at), finished_at = ?, updated_at = ?, lease_until = NULL,
+                   cancel_requested = 0
                 WHERE {guard}""",
-            (o.state, o.run_at, o.exit_code, o.error,
+            (o.state, o.run_at, o.exit_code, o.error, o.started_at,
              o.finished_at if o.state in ("completed", "dead") else None, o.finished_at, *params),
         )
         if cur.rowcount != 1:
             return False
-        conn.execute(
-            "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
-        )
+        if records_run(o):
+            conn.execute(
+                "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
+            )
         return True
 
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:

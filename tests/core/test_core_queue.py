@@ -321,6 +321,48 @@ def test_counts_follow_every_state_change(fixed):
     check("prune")
 
 
+def test_a_quiet_success_is_an_attempt_like_any_other(fixed, db):
+    """A success that printed nothing writes no run row (the job row holds it all); reading the job
+    shows it as its last attempt all the same, after failures and after a DLQ retry."""
+    q, clock = fixed
+
+    def attempt(job_id: str, outcome: str, out: bytes = b""):
+        job = q.store.claim("w1", clock.now(), clock.now() + 30)
+        assert job is not None and job.id == job_id
+        start, end = clock.now() + 0.001, clock.now() + 0.5
+        clock.advance(1)
+        if outcome == "ok":
+            result = Outcome("completed", None, 0, None, start, end, out)
+        else:
+            result = failure_outcome(job, q.settings(), end, exit_code=3, error="exit code 3", started_at=start)
+        assert q.store.finish(job_id, "w1", job.attempts, result)
+        clock.advance(3600)  # past any backoff
+
+    q.enqueue("true", id="quiet")
+    attempt("quiet", "ok")
+    (run,) = q.job("quiet").runs
+    assert (run.number, run.attempt, run.worker, run.exit_code, run.error, run.stdout, run.stderr) == \
+        (1, 1, "w1", 0, None, b"", b"")
+    assert (run.started_at, run.finished_at) == (T0 + 0.001, T0 + 0.5)  # the process's own start, not the claim
+    assert q.job("quiet").to_dict(with_runs=True)["runs"][0]["exit_code"] == 0
+
+    q.enqueue("exit 3", id="again", max_retries=0)
+    attempt("again", "fail")
+    assert q.retry_dead(["again"]) == ["again"]
+    attempt("again", "ok")
+    runs = q.job("again").runs
+    assert [(r.number, r.attempt, r.exit_code) for r in runs] == [(1, 1, 3), (2, 1, 0)]
+
+    q.enqueue("echo hi", id="loud")
+    attempt("loud", "ok", b"hi\n")
+    assert [(r.attempt, r.stdout) for r in q.job("loud").runs] == [(1, b"hi\n")]  # its row, once
+    if not db.startswith("postgresql"):
+        import sqlite3
+
+        rows = sqlite3.connect(db).execute("SELECT job_id, count(*) FROM runs GROUP BY job_id ORDER BY 1").fetchall()
+        assert rows == [("again", 1), ("loud", 1)]  # no row for either quiet success
+
+
 def test_a_schema_3_database_migrates_with_its_counts(tmp_path):
     import sqlite3
 
