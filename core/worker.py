@@ -30,9 +30,9 @@ RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, 
 
 
 def configure_logging() -> None:
-    """Log lines for a worker run in the foreground: one per finished job, on stderr. Log records
-    skip what the format never shows (the caller's frame, thread and process names): the logging
-    HOWTO's optimisations, which take a fifth off each per-job line."""
+    """The engine's log lines (warnings, cancels, stops) of a worker run in the foreground, on
+    stderr. Records skip what the format never shows (the caller's frame, thread and process
+    names): the logging HOWTO's optimisations."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging._srcfile = None  # type: ignore[attr-defined]  # documented in the HOWTO
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
