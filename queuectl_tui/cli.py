@@ -34,6 +34,13 @@ def _example(text: str) -> dict[str, Any]:
     return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
+def db_location(text: str) -> str:
+    """--db: an empty value is a mistake (an unset variable, say), not a request for the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def build_parser(prog: str, tui: bool) -> Parser:
     parser = Parser(
         prog=prog,
@@ -44,7 +51,8 @@ def build_parser(prog: str, tui: bool) -> Parser:
             f"  {prog} worker start --count 4"
         ),
     )
-    parser.add_argument("--db", metavar="DB", help="SQLite file or postgresql:// URL (default: $QUEUECTL_DB, "
+    parser.add_argument("--db", metavar="DB", type=db_location,
+                        help="SQLite file or postgresql:// URL (default: $QUEUECTL_DB, "
                         "else jobs.db in the user data directory)")
     if tui:
         parser.add_argument("--headless", action="store_true", help="run COMMAND without the screen")
@@ -225,6 +233,8 @@ def enqueue_stdin(q: Queue) -> int:
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
     for number, line in enumerate(sys.stdin, 1):
+        if number == 1:
+            line = line.removeprefix("\ufeff")  # the byte-order mark some editors put first
         if not line.strip():
             continue
         try:

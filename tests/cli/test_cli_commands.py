@@ -177,7 +177,7 @@ def test_bulk_enqueue_is_all_or_nothing_and_names_the_line(cli, queue, seeded):
     assert snapshot(queue) == seeded
 
     rows = [json.dumps({"command": f"echo {i}", "priority": i % 3}) for i in range(500)]
-    result = cli("enqueue", "-", input="\n".join(rows) + "\n")
+    result = cli("enqueue", "-", input="\ufeff" + "\n".join(rows) + "\n")  # a BOM first, as some editors save
     assert result.code == 0 and result.err == ""
     ids = result.out.split()
     assert len(ids) == 500 == len(set(ids))
@@ -410,6 +410,16 @@ def test_headless_entry_points(db, tmp_path):
         result = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=60)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["counts"]["pending"] == 0
+
+
+def test_an_empty_db_is_a_usage_error_not_the_default(tmp_path):
+    """`--db "$UNSET_VAR"` must not quietly open (and create) the default database."""
+    env = clean_env(XDG_DATA_HOME=str(tmp_path / "data"), HOME=str(tmp_path))
+    for argv in ([str(BIN / "queuectl"), "--db", "", "status"], [str(BIN / "queuectl-tui"), "--db", " ", "--headless", "status"]):
+        result = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 2 and result.stdout == "", argv
+        assert result.stderr.startswith("error: argument --db: must not be empty") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "data").exists()
 
 
 def test_queuectl_db_environment_variable(db):
