@@ -45,6 +45,16 @@ def open_store(location: str) -> Store:
     return SQLiteStore(location)
 
 
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        pass
+    return True
+
+
 def new_id() -> str:
     return os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] gave, without importing uuid
 
@@ -168,8 +178,12 @@ class Queue:
         return self.store.completed_since(self.clock.now() - 60)
 
     def workers(self) -> list[WorkerInfo]:
-        """Live workers: heartbeat within the lease timeout."""
-        return self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
+        """Live workers: heartbeat within the lease timeout, and for this host's workers a process
+        that still exists. One killed by SIGKILL cannot remove itself; its last heartbeat would keep
+        it listed, and `worker stop` waiting for it, for up to lease-timeout."""
+        here = os.uname().nodename  # what socket.gethostname() gives, without importing socket
+        found = self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
+        return [w for w in found if w.host != here or process_exists(w.pid)]
 
     # change ----------------------------------------------------------------------------------------
     def retry_dead(self, job_ids: Sequence[str] | None = None) -> list[str]:

@@ -165,6 +165,20 @@ def test_sigkill_of_a_worker_mid_job_is_recovered_after_the_lease(cli, queue, sp
     assert lines(marker) == ["run", "run"]
 
 
+def test_a_sigkilled_worker_on_this_host_is_gone_at_once(cli, queue, spawn_worker):
+    """Its heartbeat still looks fresh (lease-timeout 30 s), but its process is gone: `worker list`
+    drops it and `worker stop` does not wait for it."""
+    worker = spawn_worker(count=1)
+    wait_until(lambda: len(cli("worker", "list", "--json").json()) == 1, what="the worker to register")
+    worker.proc.send_signal(signal.SIGKILL)
+    assert worker.wait() == -signal.SIGKILL
+    assert cli("worker", "list", "--json").json() == []
+    started = time.monotonic()
+    stop = cli("worker", "stop", "--timeout", "20")
+    assert (stop.code, stop.err) == (0, "no live workers\n") and time.monotonic() - started < 10
+    assert queue.store.list_workers(time.time() - 30), "its row is still there: only the listing looks further"
+
+
 def rescuer_prefix(pid: int) -> str:
     import socket
 
