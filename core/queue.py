@@ -45,6 +45,11 @@ def open_store(location: str) -> Store:
     return SQLiteStore(location)
 
 
+def this_host() -> str:
+    """The host name workers record (what socket.gethostname() gives, without importing socket)."""
+    return os.uname().nodename
+
+
 def process_exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -181,7 +186,7 @@ class Queue:
         """Live workers: heartbeat within the lease timeout, and for this host's workers a process
         that still exists. One killed by SIGKILL cannot remove itself; its last heartbeat would keep
         it listed, and `worker stop` waiting for it, for up to lease-timeout."""
-        here = os.uname().nodename  # what socket.gethostname() gives, without importing socket
+        here = this_host()
         found = self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
         return [w for w in found if w.host != here or process_exists(w.pid)]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ from typing import Callable, TypeVar
 
 from .errors import StorageError
 from .models import Job, Settings, WorkerInfo
-from .queue import Queue, failure_outcome
+from .queue import Queue, failure_outcome, this_host
 from .runner import RunningJob, RunResult
 from .store import Outcome
 from .text import visible
@@ -233,7 +232,7 @@ class Pool:
         self.queue = queue
         self.burst = burst
         self.on_job_end = on_job_end  # called in the worker's thread once an attempt's end is recorded
-        self.host = socket.gethostname()
+        self.host = this_host()
         self.pid = os.getpid()
         self.token = os.urandom(3).hex()  # distinguishes pools in one process (tests, the app)
         # Re-entrant: a signal handler (stop/kill on SIGINT) runs on the main thread, which may be
