@@ -28,8 +28,8 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 
 from .errors import IdTaken, StorageError
-from .models import Job, JobSpec, Run, WorkerInfo
-from .store import JOB_COLUMNS, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run
+from .models import Job, JobSpec, WorkerInfo
+from .store import JOB_COLUMNS, RUN_COLUMNS, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")
@@ -330,16 +330,10 @@ class PostgresStore(Store):
             row = conn.execute(f"SELECT {JOB_COLUMNS} FROM {s}.jobs WHERE id = %s", (job_id,)).fetchone()
             if row is None:
                 return None
-            runs: list[Run] = []
-            if with_runs:
-                cur = conn.execute(
-                    "SELECT attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr"
-                    f" FROM {s}.runs WHERE job_id = %s ORDER BY id",
-                    (job_id,),
-                )
-                runs = [Run(job_id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(cur, 1)]
-                return job_with_runs(row, runs)
-            return job_from_row(row)
+            if not with_runs:
+                return job_from_row(row)
+            sql = f"SELECT {RUN_COLUMNS} FROM {s}.runs WHERE job_id = %s ORDER BY id"
+            return job_with_runs(row, conn.execute(sql, (job_id,)))
 
         return self._read(get)
 

@@ -299,8 +299,8 @@ ORDERS = {
 }
 
 
-def job_from_row(row: Sequence, runs: Iterable[Run] = ()) -> Job:
-    return Job(*row, runs=tuple(runs))
+def job_from_row(row: Sequence) -> Job:
+    return Job(*row)
 
 
 def records_run(outcome: Outcome) -> bool:
@@ -310,10 +310,14 @@ def records_run(outcome: Outcome) -> bool:
     return outcome.state != "completed" or bool(outcome.stdout) or bool(outcome.stderr)
 
 
-def job_with_runs(row: Sequence, runs: list[Run]) -> Job:
-    """A job row and its run rows, plus the attempt that completed it quietly (no row, see
-    records_run): a completed job whose last run did not end when the job did."""
+RUN_COLUMNS = "attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr"
+
+
+def job_with_runs(row: Sequence, run_rows: Iterable[Sequence]) -> Job:
+    """A job row and its run rows (RUN_COLUMNS, oldest first), plus the attempt that completed it
+    quietly (no row, see records_run): a completed job whose last run did not end when the job did."""
     job = job_from_row(row)
+    runs = [Run(job.id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(run_rows, 1)]
     if job.state == "completed" and (not runs or runs[-1].finished_at != job.finished_at):
         runs = [*runs, Run(job.id, len(runs) + 1, job.attempts, job.worker, job.started_at, job.finished_at,
                            job.exit_code, None)]
@@ -479,16 +483,10 @@ class SQLiteStore(Store):
             row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
-            runs: list[Run] = []
-            if with_runs:
-                cur = conn.execute(
-                    "SELECT attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr"
-                    " FROM runs WHERE job_id = ? ORDER BY id",
-                    (job_id,),
-                )
-                runs = [Run(job_id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(cur, 1)]
-                return job_with_runs(row, runs)
-            return job_from_row(row)
+            if not with_runs:
+                return job_from_row(row)
+            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id"
+            return job_with_runs(row, conn.execute(sql, (job_id,)))
 
         return self._run(get)
 
