@@ -29,7 +29,8 @@ from psycopg import pq
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
-from .store import JOB_COLUMNS, RUN_COLUMNS, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run
+from .store import (JOB_COLUMNS, RUN_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern,
+                    records_run)
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")
@@ -387,32 +388,36 @@ class PostgresStore(Store):
         row = self._run(lambda c: c.execute(sql, (worker_id, now, now, lease_until, now)).fetchone())
         return None if row is None else job_from_row(row)
 
-    def finish_and_claim(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
-    ) -> tuple[bool, Job | None]:
-        """As SQLiteStore: the guarded finish (with its run row), then the claim, in one transaction;
-        the claim happens whether or not the finish was still ours to record. Two statements, not one
-        with CTEs: the claim must see the finish (all CTEs of a statement share one snapshot), as it
-        does on SQLite. They go out in one pipeline: BEGIN, both statements and COMMIT in one network
-        round trip. A failure is a StorageError like any write's: the caller cannot know if it committed."""
-        finish_sql, finish_params = self._finish_sql(job_id, worker_id, attempt, outcome, None)
+    def record_and_claim(
+        self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
+        release: Sequence[tuple[str, int]] = (),
+    ) -> tuple[list[bool], list[Job]]:
+        """As SQLiteStore: the guarded finishes (with their run rows), the releases, then the claims,
+        in one transaction; the claims happen whether or not the finishes were still ours to record.
+        Separate statements, not one with CTEs: a claim must see the finishes and the claims before it
+        (all CTEs of a statement share one snapshot), as on SQLite. They go out in one pipeline:
+        BEGIN, the statements and COMMIT in one network round trip. A failure is a StorageError like
+        any write's: the caller cannot know if it committed."""
+        finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
         claim_sql = self._claim_sql()
         claim_params = (worker_id, now, now, lease_until, now)
 
-        def both(conn: psycopg.Connection) -> tuple[bool, Job | None]:
+        def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
             # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent
             # at once, with one Sync at the end of the pipeline. On an error the server skips the
             # rest up to that Sync and the transaction is left aborted: the connection is then not
             # idle, so _run discards it (closing it rolls back).
             with conn.pipeline():
                 conn.execute("BEGIN")
-                finished = conn.execute(finish_sql, finish_params)
-                claimed = conn.execute(claim_sql, claim_params)
+                finished = [conn.execute(sql, params) for sql, params in finishes]
+                for job_id, attempt in release:
+                    conn.execute(self._release_sql(), (now, now, job_id, worker_id, attempt))
+                claimed = [conn.execute(claim_sql, claim_params) for _ in range(claim)]
                 conn.execute("COMMIT")
-            row = claimed.fetchone()
-            return finished.rowcount == 1, None if row is None else job_from_row(row)
+            rows = [cur.fetchone() for cur in claimed]
+            return [cur.rowcount == 1 for cur in finished], [job_from_row(row) for row in rows if row is not None]
 
-        return self._run(both)
+        return self._run(all_in_one)
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -461,12 +466,18 @@ class PostgresStore(Store):
         return sql, [*update_params, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
                      bytes(o.stdout), bytes(o.stderr)]
 
+    def _release_sql(self) -> str:
+        return f"""UPDATE {self._s}.jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1
+                                                      THEN 'failed' ELSE 'pending' END,
+                          last_error = CASE WHEN cancel_requested THEN 'cancelled' ELSE last_error END,
+                          finished_at = CASE WHEN cancel_requested THEN %s::double precision END,
+                          attempts = attempts - 1, updated_at = %s, worker = NULL, started_at = NULL,
+                          lease_until = NULL, cancel_requested = false
+                   WHERE id = %s AND worker = %s AND attempts = %s AND state = 'processing'"""
+
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
-        sql = f"""UPDATE {self._s}.jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
-                         attempts = attempts - 1, updated_at = %s, worker = NULL, started_at = NULL,
-                         lease_until = NULL, cancel_requested = false
-                  WHERE id = %s AND worker = %s AND attempts = %s AND state = 'processing'"""
-        return self._run(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
+        sql = self._release_sql()
+        return self._run(lambda c: c.execute(sql, (now, now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
         sql = f"SELECT {JOB_COLUMNS} FROM {self._s}.jobs WHERE state = 'processing' AND lease_until < %s"

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the process group
 
@@ -249,7 +249,9 @@ class RunningJob:
         )
         return SpawnedProcess(pid)
 
-    def run(self, clock_now=time.time) -> RunResult:
+    def run(self, clock_now=time.time, on_slow: tuple[float, Callable[[], None]] | None = None) -> RunResult:
+        """Start the job and wait for its end. on_slow=(seconds, fn): fn() is called once, in this
+        thread, if the job is still running after that many seconds."""
         started = clock_now()
         fds: list[int] = []  # to close at the end (less the pipes handed to discard_later)
         try:
@@ -277,7 +279,7 @@ class RunningJob:
                 pidfd = None
             else:
                 fds.append(pidfd)
-            self._follow(proc, streams, pidfd)
+            self._follow(proc, streams, pidfd, on_slow)
             code = proc.wait()
             finished = clock_now()
             if streams:  # a process the job left behind still holds them
@@ -292,15 +294,25 @@ class RunningJob:
             for fd in fds:
                 os.close(fd)
 
-    def _follow(self, proc, streams: dict[int, Tail], pidfd: int | None) -> None:
+    def _follow(self, proc, streams: dict[int, Tail], pidfd: int | None,
+                on_slow: tuple[float, Callable[[], None]] | None) -> None:
         """Read the job's output as it comes until its shell has exited, then what it wrote before
-        that; on timeout, kill it (and go on reading until it has gone)."""
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        that; on timeout, kill it (and go on reading until it has gone); call on_slow when due."""
+        now = time.monotonic()
+        deadline = None if self.timeout is None else now + self.timeout
+        slow_at = None if on_slow is None else now + on_slow[0]
         while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
+            now = time.monotonic()
+            if slow_at is not None and now >= slow_at:
+                slow_at = None
+                on_slow[1]()  # type: ignore[index]
+                now = time.monotonic()
+            remaining = None if deadline is None else deadline - now
             if remaining is not None and remaining <= 0:
                 self.kill(f"timed out after {self.timeout:g}s")
                 deadline = remaining = None
+            if slow_at is not None:  # wake up for on_slow too
+                remaining = slow_at - now if remaining is None else min(remaining, slow_at - now)
             if not streams:  # both closed early (or never written): only the exit is left to wait for
                 try:
                     proc.wait(remaining)

@@ -32,6 +32,14 @@ class Outcome(NamedTuple):
     stderr: bytes = b""
 
 
+class Ended(NamedTuple):
+    """An attempt that ran, to be recorded: which job, which of its attempts, how it ended."""
+
+    job_id: str
+    attempt: int
+    outcome: Outcome
+
+
 class Store(abc.ABC):
     """Everything the engine asks of a database. All methods are safe to call from any thread."""
 
@@ -84,15 +92,31 @@ class Store(abc.ABC):
     def finish_and_claim(
         self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
     ) -> tuple[bool, Job | None]:
-        """finish() this attempt, then claim() the next job for the same worker: (finished, job).
-        A backend may do both in one transaction (one round-trip and one commit per job); the
-        claim happens whether or not the finish was still this worker's to record."""
-        return self.finish(job_id, worker_id, attempt, outcome), self.claim(worker_id, now, lease_until)
+        """finish() this attempt, then claim() the next job for the same worker: (finished, job)."""
+        finished, claimed = self.record_and_claim([Ended(job_id, attempt, outcome)], worker_id, now, lease_until)
+        return finished[0], claimed[0] if claimed else None
+
+    def record_and_claim(
+        self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
+        release: Sequence[tuple[str, int]] = (),
+    ) -> tuple[list[bool], list[Job]]:
+        """finish() each ended attempt, release() each (job id, attempt) given, then claim() up to
+        `claim` jobs for the same worker: (finished, per ended attempt; the jobs claimed). A backend
+        does it all in one transaction (one round trip and one commit); the claims happen whether or
+        not the finishes were still this worker's to record. This default is correct but not atomic."""
+        finished = [self.finish(e.job_id, worker_id, e.attempt, e.outcome) for e in ended]
+        for job_id, attempt in release:
+            self.release(job_id, worker_id, attempt, now)
+        claimed = []
+        while len(claimed) < claim and (job := self.claim(worker_id, now, lease_until)) is not None:
+            claimed.append(job)
+        return finished, claimed
 
     @abc.abstractmethod
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
-        """Undo a claim whose job never started (the worker lost the database while claiming): back
-        to pending or failed with the attempt not counted, only if worker_id still holds it."""
+        """Undo a claim whose job never started (claimed with a job that turned out slow, or as the
+        worker lost the database): back to pending or failed with the attempt not counted, only if
+        worker_id still holds it; dead, 'cancelled', if a cancel was requested meanwhile."""
 
     @abc.abstractmethod
     def expired(self, now: float) -> list[Job]:
@@ -558,14 +582,20 @@ class SQLiteStore(Store):
     def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
         return self._run(lambda c: self._claim(c, worker_id, now, lease_until))
 
-    def finish_and_claim(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
-    ) -> tuple[bool, Job | None]:
-        def both(conn: sqlite3.Connection) -> tuple[bool, Job | None]:
-            return (self._finish(conn, job_id, worker_id, attempt, outcome, None),
-                    self._claim(conn, worker_id, now, lease_until))
+    def record_and_claim(
+        self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
+        release: Sequence[tuple[str, int]] = (),
+    ) -> tuple[list[bool], list[Job]]:
+        def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job]]:
+            finished = [self._finish(conn, e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
+            for job_id, attempt in release:
+                conn.execute(self.RELEASE_SQL, (now, now, job_id, worker_id, attempt))
+            claimed = []
+            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until)) is not None:
+                claimed.append(job)
+            return finished, claimed
 
-        return self._write(both)
+        return self._write(all_in_one)
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -612,12 +642,17 @@ class SQLiteStore(Store):
             )
         return True
 
+    # A cancel requested meanwhile is honoured: the job ends dead, 'cancelled', as if it was waiting.
+    RELEASE_SQL = """UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1 THEN 'failed'
+                                              ELSE 'pending' END,
+                            last_error = CASE WHEN cancel_requested THEN 'cancelled' ELSE last_error END,
+                            finished_at = CASE WHEN cancel_requested THEN ? END,
+                            attempts = attempts - 1, updated_at = ?, worker = NULL, started_at = NULL,
+                            lease_until = NULL, cancel_requested = 0
+                     WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'"""
+
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
-        sql = """UPDATE jobs SET state = CASE WHEN attempts > 1 THEN 'failed' ELSE 'pending' END,
-                        attempts = attempts - 1, updated_at = ?, worker = NULL, started_at = NULL,
-                        lease_until = NULL, cancel_requested = 0
-                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'"""
-        return self._write(lambda c: c.execute(sql, (now, job_id, worker_id, attempt)).rowcount == 1)
+        return self._write(lambda c: c.execute(self.RELEASE_SQL, (now, now, job_id, worker_id, attempt)).rowcount == 1)
 
     def expired(self, now: float) -> list[Job]:
         # the processing jobs are few: scan them all (no index on lease_until, see schema 4)

@@ -130,3 +130,20 @@ def test_pool_resize_and_pause(queue):
     wait_until(lambda: queue.job(job.id).state == "completed")
     pool.stop()
     assert pool.join(10)
+
+
+def test_on_slow_is_called_once_while_a_slow_job_runs_and_never_for_a_quick_one(tmp_path):
+    calls = []
+
+    def note() -> None:
+        calls.append((time.monotonic(), (tmp_path / "done").exists()))
+
+    began = time.monotonic()
+    result = RunningJob(f"sleep 0.4; echo out; touch {tmp_path}/done", None, 100).run(on_slow=(0.1, note))
+    assert result.ok and result.stdout == b"out\n"
+    assert len(calls) == 1 and calls[0][1] is False  # once, before the job had ended
+    assert calls[0][0] - began >= 0.1
+    result = RunningJob("true", 5.0, 100).run(on_slow=(2.0, note))
+    assert result.ok and len(calls) == 1
+    result = RunningJob("sleep 5", 0.3, 100).run(on_slow=(0.0, note))  # due at once; the timeout still applies
+    assert result.error == "timed out after 0.3s" and len(calls) == 2

@@ -249,13 +249,13 @@ def test_sqlite_path_never_imports_psycopg(tmp_path: Path):
 
 
 def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_path: Path):
-    """PostgresStore overrides finish_and_claim: BEGIN, the guarded finish, the claim and COMMIT go
-    out together with one Sync (libpq's protocol trace shows it); if the claim fails, the finish is
-    rolled back with it."""
-    from core.store import Outcome, Store
+    """PostgresStore overrides record_and_claim (finish_and_claim is one finish and one claim of it):
+    BEGIN, the guarded finishes, the releases, the claims and COMMIT go out together with one Sync
+    (libpq's protocol trace shows it); if a claim fails, the finish is rolled back with it."""
+    from core.store import Ended, Outcome, Store
 
     with Queue.open(pg_db) as q:
-        assert type(q.store).finish_and_claim is not Store.finish_and_claim
+        assert type(q.store).record_and_claim is not Store.record_and_claim
         q.enqueue_many([{"command": "true", "id": "a"}, {"command": "true", "id": "b"}])
         now = time.time()
         assert q.store.claim("w", now, now + 30).id == "a"
@@ -277,6 +277,22 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
         assert sent.count("Sync") == 1 and sent.count("Execute") == 4, sent  # BEGIN, finish, claim, COMMIT
         assert (finished, nxt.id) == (True, "b")
         assert [r.attempt for r in q.job("a").runs] == [1]
+        # a chain: two ended attempts, one claim given back, two claims, still one round trip
+        q.enqueue_many([{"command": "true", "id": i} for i in ("c", "d", "e")])
+        now = time.time()
+        assert q.store.claim("w", now, now + 30).id == "c"
+        with open(trace, "w") as sink:
+            conn.pgconn.trace(sink.fileno())
+            try:
+                finished, claimed = q.store.record_and_claim(
+                    [Ended("a", 1, done), Ended("b", 1, done)], "w", now, now + 30, claim=2, release=[("c", 1)])
+            finally:
+                conn.pgconn.untrace()
+        sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 7, sent
+        assert finished == [False, True]  # a was recorded above: no longer this worker's to record
+        assert [j.id for j in claimed] == ["c", "d"]  # c given back first, then claimed again
+        assert (q.job("c").attempts, q.job("e").state) == (1, "pending")
 
 
 def test_finish_and_claim_skips_jobs_locked_by_another_claim(pg_server, pg_db: str):

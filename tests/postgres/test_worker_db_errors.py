@@ -62,17 +62,17 @@ def test_claim_answer_lost_is_released_and_run_once(db: str, tmp_path: Path):
 
 
 def test_result_is_recorded_once_the_database_is_back(db: str, tmp_path: Path):
-    # a worker records a result with finish_and_claim (the next claim in the same transaction);
+    # a worker records a result with record_and_claim (the next claim in the same transaction);
     # when that fails it falls back to finish, retried until the database takes it
-    q, flaky, pool = run_pool(db, tmp_path, 2, finish=3, finish_and_claim=2)
+    q, flaky, pool = run_pool(db, tmp_path, 2, finish=3, record_and_claim=2)
     assert flaky.calls["finish"] == 5 and flaky.fail["finish"] == 0 and not pool.errors
-    assert flaky.fail["finish_and_claim"] == 0
+    assert flaky.fail["record_and_claim"] == 0
     assert all(len(q.job(f"job-{i}").runs) == 1 for i in range(2))
     q.close()
 
 
 def test_worker_waits_out_an_unavailable_database(db: str, tmp_path: Path):
     # (workers no longer write their current job per job: worker list reads it from the jobs table)
-    q, flaky, pool = run_pool(db, tmp_path, 2, register_worker=1, read_settings=2, finish_and_claim=1, next_due=1)
+    q, flaky, pool = run_pool(db, tmp_path, 2, register_worker=1, read_settings=2, record_and_claim=1, next_due=1)
     assert not pool.errors and not any(flaky.fail.values())
     q.close()
