@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -145,7 +146,9 @@ def tsp_drain(n: int) -> tuple[float | None, str]:
         return n / seconds, "enqueue + drain, one tsp client per job"
 
 
-def huey_drain(n: int) -> tuple[float | None, str]:
+def huey_drain(n: int) -> tuple[Drain | None, str]:
+    """huey's consumer over n tasks enqueued beforehand. Its CPU is what the consumer and its worker
+    processes used from start to exit (this process's children's rusage, taken around it)."""
     try:
         import huey  # noqa: F401
     except ImportError:
@@ -165,6 +168,7 @@ def huey_drain(n: int) -> tuple[float | None, str]:
         huey_app = importlib.reload(huey_app)  # bind this run's database
         for _ in range(n):
             huey_app.shell("true")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.Popen([consumer, "huey_app.huey", "-w", "4", "-k", "process", "-q", "-n"],
                                 cwd=bench_dir, env=env(**extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -175,9 +179,11 @@ def huey_drain(n: int) -> tuple[float | None, str]:
         finally:
             stop_group(proc, signal.SIGINT, 10)
             huey_app.huey.storage.close() if hasattr(huey_app.huey.storage, "close") else None
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if not done:
             return None, f"huey finished only {huey_app.huey.result_count()} of {n} jobs in 300 s"
-        return n / seconds, "SqliteHuey, consumer -w 4 -k process"
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        return Drain(n / seconds, cpu / n * 1000), "SqliteHuey, consumer -w 4 -k process"
 
 
 def size(quick: bool) -> int:
@@ -189,7 +195,7 @@ def run(quick: bool) -> list[Row]:
     xargs, pyloop, loop = xargs_floor(n), python_floor(n), claim_loop_floor(n)
     ours = queuectl_drain(n)
     SAME_RUN[("xargs", n)], SAME_RUN[("drain", n)] = xargs, ours
-    huey_rate, huey_note = huey_drain(n)
+    huey, huey_note = huey_drain(n)
     tsp_rate, tsp_note = tsp_drain(n)
     name = f"drain {n} `true`, worker start --count 4 --burst"
     cpu = f"CPU {ours.cpu_ms:.2f} ms/job"
@@ -205,14 +211,18 @@ def run(quick: bool) -> list[Row]:
         Row(name, ours.rate, "jobs/s", f"Python loop {pyloop.rate:,.0f} jobs/s", ours.rate / pyloop.rate, "(ratio only)"),
         Row(name, ours.rate, "jobs/s", f"claim loop {loop.rate:,.0f} jobs/s", ours.rate / loop.rate, "(ratio only)"),
     ]
-    if huey_rate is None:
+    if huey is None:
         rows.append(Row(name, ours.rate, "jobs/s", "huey: skipped", None, ">= 2x huey", None, huey_note))
         rows.append(Row("peer: huey", None, "jobs/s", note=huey_note))
     else:
-        rows.append(Row(name, ours.rate, "jobs/s", f"huey {huey_rate:,.0f} jobs/s", ours.rate / huey_rate,
-                        ">= 2x huey", ours.rate >= 2 * huey_rate))
-        rows.append(Row("peer: huey (SqliteHuey, 4 processes)", huey_rate, "jobs/s", f"xargs {xargs.rate:,.0f} jobs/s",
-                        huey_rate / xargs.rate, "(peer)", None, huey_note))
+        rows.append(Row(name, ours.rate, "jobs/s", f"huey {huey.rate:,.0f} jobs/s", ours.rate / huey.rate,
+                        ">= 2x huey", ours.rate >= 2 * huey.rate))
+        rows.append(Row("peer: huey (SqliteHuey, 4 processes)", huey.rate, "jobs/s", f"xargs {xargs.rate:,.0f} jobs/s",
+                        huey.rate / xargs.rate, "(peer)", None, f"{huey_note}; CPU {huey.cpu_ms:.2f} ms/job"))
+        # How far the 2x target sits from the floor of a queue that does nothing but claim.
+        rows.append(Row("twice huey's rate (the 2x target)", 2 * huey.rate, "jobs/s", f"claim loop {loop.rate:,.0f} jobs/s",
+                        2 * huey.rate / loop.rate, "(ratio only)", None,
+                        "above 1.00x: the target asks for more than the minimal claim loop of this run did"))
     if tsp_rate is None:
         rows.append(Row("peer: task-spooler tsp -S 4", None, "jobs/s", note=tsp_note))
     else:
