@@ -51,13 +51,26 @@ def this_host() -> str:
 
 
 def process_exists(pid: int) -> bool:
+    """Whether a process runs with this pid (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's
         pass
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc: kill() said it exists
+        return True
+
+
+def worker_gone_from_this_host(worker_id: str) -> bool:
+    """Whether a worker id (host:pid:token:index, see Pool) names a process of this host that no
+    longer exists. A worker on another host, or whose process lives on, is not judged here."""
+    parts = worker_id.rsplit(":", 3)
+    return (len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit()
+            and not process_exists(int(parts[1])))
 
 
 def new_id() -> str:
@@ -231,6 +244,10 @@ class Queue:
         settings = self.settings()
         recovered = []
         for job in self.store.expired(now):
+            if job.worker and worker_gone_from_this_host(job.worker):
+                from .orphans import stop_job_processes  # /proc is read only here: rarely
+
+                stop_job_processes(job.id, job.attempts)  # before its retry can start beside them
             cancelled = self.store.cancel_requested([job.id])
             error = "cancelled" if cancelled else f"lease expired: worker {job.worker} stopped responding"
             outcome = (

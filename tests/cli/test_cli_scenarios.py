@@ -154,6 +154,8 @@ def test_sigkill_of_a_worker_mid_job_is_recovered_after_the_lease(cli, queue, sp
         assert queue.job(job_id).state == "processing"  # nobody takes it back while the lease holds
         rescuer = spawn_worker(count=1)
         wait_until(lambda: queue.job(job_id).state == "completed", timeout=30, what="recovery")
+        # what the dead worker's job left running was stopped when the job was taken back
+        wait_until(lambda: not pid_alive(orphan), timeout=10, what="the orphan to be stopped")
     finally:
         kill_quietly(orphan)
     job = queue.job(job_id)
@@ -196,6 +198,7 @@ def test_dead_worker_job_with_no_retries_left_goes_dead_not_stuck(cli, queue, sp
         doomed.wait()
         spawn_worker()
         wait_until(lambda: queue.job(job_id).state == "dead", timeout=30)
+        wait_until(lambda: not pid_alive(orphan), timeout=10, what="the orphan to be stopped")
     finally:
         kill_quietly(orphan)
     assert "lease expired" in queue.job(job_id).last_error

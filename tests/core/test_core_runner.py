@@ -147,3 +147,29 @@ def test_on_slow_is_called_once_while_a_slow_job_runs_and_never_for_a_quick_one(
     assert result.ok and len(calls) == 1
     result = RunningJob("sleep 5", 0.3, 100).run(on_slow=(0.0, note))  # due at once; the timeout still applies
     assert result.error == "timed out after 0.3s" and len(calls) == 2
+
+
+def test_the_processes_of_one_attempt_of_one_job_are_found_and_stopped(tmp_path):
+    import os
+    import subprocess
+
+    from core.orphans import job_process_groups, stop_job_processes
+
+    def start(job_id: str, attempt: str) -> subprocess.Popen:
+        env = {**os.environ, "QUEUECTL_JOB_ID": job_id, "QUEUECTL_ATTEMPT": attempt}
+        return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], env=env, start_new_session=True)
+
+    target, other_job, other_attempt = start("abc", "2"), start("abcd", "2"), start("abc", "1")
+    try:
+        wait_until(lambda: job_process_groups("abc", 2) == {target.pid})
+        assert stop_job_processes("abc", 2) == {target.pid}
+        assert target.wait(5) == -15  # SIGTERM to the group: the shell and its sleep
+        assert other_job.poll() is None and other_attempt.poll() is None
+        assert job_process_groups("abc", 2) == set() and job_process_groups("abc", 1) == {other_attempt.pid}
+    finally:
+        for proc in (target, other_job, other_attempt):
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            proc.wait()
