@@ -85,6 +85,7 @@ class Worker(threading.Thread):
         self.backlog: list[Job] = []  # claimed together with the current job, not started yet
         self.ended: list[tuple[Job, Outcome]] = []  # ran, not recorded yet (earlier jobs of a chain)
         self.chain_until = 0.0  # time.monotonic() by which the current chain is written
+        self.cancelled: set[str] = set()  # backlog jobs with a cancel request (set by the heartbeat)
 
     def run(self) -> None:
         pool, store = self.pool, self.pool.queue.store
@@ -204,7 +205,7 @@ class Worker(threading.Thread):
             self.job, self.running = None, None
         self.ended.append((job, outcome))
         going_on = not (pool.stopping or self.retire or pool.paused)
-        if going_on and self.backlog and done < self.chain_until:  # claimed with this one: run it now
+        if going_on and self.backlog and done < self.chain_until and not self.cancelled:  # run the next now
             return self._hold(self.backlog.pop(0), settings)
         return self.record(settings, (CHAIN if done - began < CHAIN_SHORT else 1) if going_on else 0)
 
@@ -225,6 +226,7 @@ class Worker(threading.Thread):
         with nothing forgotten."""
         pool, store = self.pool, self.pool.queue.store
         settings = settings or pool.settings()
+        self.cancelled.clear()  # the backlog is given back below: a cancelled job in it ends dead
         ended, unstarted = self.ended, self.backlog
         retried, claimed = False, []
         try:
@@ -439,10 +441,14 @@ class Pool:
         with self.lock:
             ids = [w.id for w in self.workers]
             running = {w.job.id: w.running for w in self.workers if w.job is not None and w.running}
+            waiting = {job.id: w for w in self.workers for job in list(w.backlog)}  # claimed in a chain
         store.renew_leases(ids, now, now + settings.lease_timeout)
-        for job_id in store.cancel_requested(list(running)):
-            log.info("job %s: cancel requested, killing its process group", job_id)
-            running[job_id].kill("cancelled")
+        for job_id in store.cancel_requested([*running, *waiting]):
+            if job_id in running:
+                log.info("job %s: cancel requested, killing its process group", job_id)
+                running[job_id].kill("cancelled")
+            else:  # not started: its worker gives it back instead (it then ends dead, cancelled)
+                waiting[job_id].cancelled.add(job_id)
         if not self.stopping and store.stop_requested(ids):
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()

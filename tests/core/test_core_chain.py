@@ -110,3 +110,22 @@ def test_a_cancel_of_a_job_not_started_yet_is_honoured_when_it_is_given_back(que
     assert queue.store.release("a", "w", 1, now + 1)
     assert (queue.job("a").state, queue.job("a").last_error) == ("pending", None)
     assert queue.counts()["dead"] == 1 and queue.counts()["pending"] == 1
+
+
+def test_a_job_cancelled_while_it_waits_in_a_chain_never_starts(queue, tmp_path):
+    queue.enqueue_many([{"command": f"echo {i} >> {tmp_path}/ran", "id": i, "priority": p}
+                        for i, p in (("a", 9), ("b", 8), ("c", 7))])
+    pool = Pool(queue, 1, burst=True)
+
+    def after(job, outcome) -> None:
+        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
+            assert queue.cancel("c") == "requested"
+            pool._beat_once()
+
+    pool.on_job_end = after
+    pool.start()
+    assert pool.join(10) and not pool.errors
+    c = queue.job("c")
+    assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
+    assert (tmp_path / "ran").read_text().split() == ["a", "b"]
+    assert queue.job("b").state == "completed"
