@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import shutil
+import statistics
 import signal
 import subprocess
 import sys
@@ -186,19 +187,40 @@ def huey_drain(n: int) -> tuple[Drain | None, str]:
         return Drain(n / seconds, cpu / n * 1000), "SqliteHuey, consumer -w 4 -k process"
 
 
+ROUNDS = 3  # alternating rounds of every drain but task-spooler's (not a target), medians reported
+
+
 def size(quick: bool) -> int:
     return 1000 if quick else 5000
 
 
+def median(drains: list[Drain]) -> Drain:
+    return Drain(statistics.median(d.rate for d in drains), statistics.median(d.cpu_ms for d in drains))
+
+
 def run(quick: bool) -> list[Row]:
-    n = size(quick)
-    xargs, pyloop, loop = xargs_floor(n), python_floor(n), claim_loop_floor(n)
-    ours = queuectl_drain(n)
+    """Each figure is the median of ROUNDS rounds that alternate the floors, queuectl and huey: a
+    peer or a floor that happened to run in a quiet or a busy moment of a shared machine does not
+    decide a ratio alone."""
+    n, rounds = size(quick), 1 if quick else ROUNDS
+    samples: dict[str, list[Drain]] = {"xargs": [], "python": [], "loop": [], "ours": [], "huey": []}
+    huey_note = ""
+    for _ in range(rounds):
+        samples["xargs"].append(xargs_floor(n))
+        samples["python"].append(python_floor(n))
+        samples["loop"].append(claim_loop_floor(n))
+        samples["ours"].append(queuectl_drain(n))
+        huey_round, huey_note = huey_drain(n)
+        if huey_round is not None:
+            samples["huey"].append(huey_round)
+    xargs, pyloop, loop, ours = (median(samples[k]) for k in ("xargs", "python", "loop", "ours"))
+    huey = median(samples["huey"]) if len(samples["huey"]) == rounds else None
+    if rounds > 1:
+        huey_note = f"{huey_note}; median of {rounds} rounds" if huey else huey_note
     SAME_RUN[("xargs", n)], SAME_RUN[("drain", n)] = xargs, ours
-    huey, huey_note = huey_drain(n)
     tsp_rate, tsp_note = tsp_drain(n)
     name = f"drain {n} `true`, worker start --count 4 --burst"
-    cpu = f"CPU {ours.cpu_ms:.2f} ms/job"
+    cpu = f"CPU {ours.cpu_ms:.2f} ms/job" + (f"; medians of {rounds} alternating rounds" if rounds > 1 else "")
     rows = [
         Row(f"floor: xargs -P4 sh -c true ({n} lines of seq)", xargs.rate, "jobs/s",
             note=f"process-spawn floor; CPU {xargs.cpu_ms:.2f} ms/job"),
