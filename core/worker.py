@@ -91,6 +91,7 @@ class Worker(threading.Thread):
         pool, store = self.pool, self.pool.queue.store
         registered, failures = False, 0
         job: Job | None = None  # a job claimed together with the previous one's result
+        done_since: float | None = None  # burst: when this worker first found nothing left to do
         try:
             while job is not None or not (pool.stopping or self.retire):
                 try:  # the database may go away for a while (a restart): log, back off, go on
@@ -110,9 +111,17 @@ class Worker(threading.Thread):
                         failures = 0
                         if job is None:
                             if pool.burst and store.next_due() is None and not pool.busy():
-                                break
+                                # Another worker's chain gives back what it has not started within
+                                # CHAIN_SHORT: look again after that before leaving.
+                                done_since = done_since or time.monotonic()
+                                if time.monotonic() - done_since >= 2 * CHAIN_SHORT:
+                                    break
+                                pool.sleep(2 * CHAIN_SHORT)
+                                continue
+                            done_since = None
                             pool.sleep(self.idle_wait(settings))
                             continue
+                        done_since = None
                     job = self.execute(job, settings)
                     failures = 0
                 except StorageError as exc:

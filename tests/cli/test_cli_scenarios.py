@@ -452,3 +452,19 @@ def test_cancel_racing_with_the_job_ending_on_its_own(ends, cli, queue):
         assert result.code == 0, result.err
         job = queue.job(job_id)
         assert (job.state, job.last_error) == ("dead", "cancelled")
+
+
+def test_a_burst_worker_stays_for_jobs_another_worker_gives_back(cli, queue, spawn_worker):
+    """Two worker processes: whichever ends its short job first claims both slow jobs in one chain;
+    the other, finding nothing pending, must not leave before that chain gives back the one it has
+    not started, or the two slow jobs run one after the other."""
+    for job_id, priority in (("a", 9), ("x", 9)):
+        enqueue(cli, id=job_id, command="true", priority=priority)
+    for job_id in ("b", "c"):
+        enqueue(cli, id=job_id, command="sleep 1", priority=5)
+    worker = spawn_worker(count=2, burst=True)
+    assert worker.wait(30) == 0, worker.output()
+    b, c = queue.job("b"), queue.job("c")
+    assert b.state == c.state == "completed"
+    assert b.worker != c.worker
+    assert max(b.started_at, c.started_at) < min(b.finished_at, c.finished_at)  # they overlapped
