@@ -111,12 +111,10 @@ class Worker(threading.Thread):
                         failures = 0
                         if job is None:
                             if pool.burst and store.next_due() is None and not pool.busy():
-                                # Another worker's chain gives back what it has not started within
-                                # CHAIN_SHORT: look again after that before leaving.
-                                done_since = done_since or time.monotonic()
-                                if time.monotonic() - done_since >= 2 * CHAIN_SHORT:
+                                if not self.chain_may_give_back(done_since):
                                     break
-                                pool.sleep(2 * CHAIN_SHORT)
+                                done_since = done_since or time.monotonic()
+                                pool.sleep(CHAIN_SHORT / 5)
                                 continue
                             done_since = None
                             pool.sleep(self.idle_wait(settings))
@@ -140,6 +138,16 @@ class Worker(threading.Thread):
             except Exception:
                 pass
             pool.worker_exited(self)
+
+    def chain_may_give_back(self, waiting_since: float | None) -> bool:
+        """Whether a worker leaving a burst should look again: another worker's chain gives back
+        what it has not started within CHAIN_SHORT of its claim, so while a job was claimed more
+        recently than that, it may. Not for more than a second (a clock ahead on another host)."""
+        if waiting_since is not None and time.monotonic() - waiting_since > 1.0:
+            return False
+        latest = self.pool.queue.store.list_jobs(["processing"], 1, order="started")
+        now = self.pool.queue.clock.now()
+        return bool(latest) and (latest[0].started_at or 0) > now - 2 * CHAIN_SHORT
 
     def release_unstarted(self) -> None:
         """Give back the jobs this worker holds but never started (claimed as the connection broke)."""
