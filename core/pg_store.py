@@ -399,7 +399,7 @@ class PostgresStore(Store):
         BEGIN, the statements and COMMIT in one network round trip. A failure is a StorageError like
         any write's: the caller cannot know if it committed."""
         finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
-        claim_sql = self._claim_sql()
+        claim_sql, release_sql = self._claim_sql(), self._release_sql()
         claim_params = (worker_id, now, now, lease_until, now)
 
         def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
@@ -411,7 +411,7 @@ class PostgresStore(Store):
                 conn.execute("BEGIN")
                 finished = [conn.execute(sql, params) for sql, params in finishes]
                 for job_id, attempt in release:
-                    conn.execute(self._release_sql(), (now, now, job_id, worker_id, attempt))
+                    conn.execute(release_sql, (now, now, job_id, worker_id, attempt))
                 claimed = [conn.execute(claim_sql, claim_params) for _ in range(claim)]
                 conn.execute("COMMIT")
             rows = [cur.fetchone() for cur in claimed]
