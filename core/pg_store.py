@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import urllib.parse
 from typing import Any, Callable, Sequence, TypeVar
@@ -146,9 +145,10 @@ class PostgresStore(Store):
         self._conninfo, self.schema, self.location = parse_location(url)
         self.channel = f"queuectl:{self.schema}"
         self._s = _quote(self.schema)
-        self._idle: list[psycopg.Connection] = []  # list.pop/append are atomic: a lock-free pool
-        self._all: set[psycopg.Connection] = set()
-        self._lock = threading.Lock()
+        # Idle connections; list.pop/append are atomic: a lock-free pool. A connection is used by one
+        # thread from _take to _give_back: close() closes the idle ones, _give_back those in use then.
+        self._idle: list[psycopg.Connection] = []
+        self._closed = False
         self._migrate()
 
     # connection handling ---------------------------------------------------------------------------
@@ -160,23 +160,23 @@ class PostgresStore(Store):
             raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
 
     def _take(self) -> tuple[psycopg.Connection, bool]:
+        if self._closed:
+            raise StorageError(f"{self.location}: the queue is closed")
         try:
             return self._idle.pop(), True
         except IndexError:
-            conn = self.connect()
-            with self._lock:
-                self._all.add(conn)
-            return conn, False
+            return self.connect(), False
 
     def _give_back(self, conn: psycopg.Connection) -> None:
         if conn.closed or conn.info.transaction_status != pq.TransactionStatus.IDLE or len(self._idle) >= MAX_IDLE:
             self._discard(conn)
         else:
             self._idle.append(conn)
+            if self._closed:  # closed while we used it: close() left it to us
+                self._drop_idle()
 
-    def _discard(self, conn: psycopg.Connection) -> None:
-        with self._lock:
-            self._all.discard(conn)
+    @staticmethod
+    def _discard(conn: psycopg.Connection) -> None:
         try:
             conn.close()
         except Exception:
@@ -285,15 +285,10 @@ class PostgresStore(Store):
             self._write(migrate)
 
     def close(self) -> None:
-        with self._lock:
-            conns = list(self._all)
-            self._all.clear()
-            self._idle.clear()
-        for conn in conns:
-            try:
-                conn.close()
-            except Exception:
-                pass
+        """Close the idle connections now, and each one in use as its thread gives it back: a
+        connection is never closed under a statement another thread runs on it."""
+        self._closed = True
+        self._drop_idle()
 
     # jobs ------------------------------------------------------------------------------------------
     def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:

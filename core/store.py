@@ -9,7 +9,6 @@ from __future__ import annotations
 import abc
 import os
 import sqlite3
-import threading
 from typing import Iterable, NamedTuple, Sequence
 
 from .errors import IdTaken, StorageError
@@ -366,9 +365,11 @@ class SQLiteStore(Store):
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
         self.location = self.path = os.path.abspath(os.path.expanduser(path))
-        self._idle: list[sqlite3.Connection] = []  # list.pop/append are atomic: a lock-free pool
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        # Idle connections; list.pop/append are atomic, so taking one needs no lock. A connection is
+        # used by one thread at a time, from pop to append: close() closes only the idle ones, and a
+        # connection in use when the store closes is closed by its user as it comes back (_run).
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
         self._notifier = SocketNotifier(self.path)
         self._create_file()
         self._migrate()
@@ -396,8 +397,6 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
-        with self._lock:
-            self._all.append(conn)
         return conn
 
     def _error(self, exc: sqlite3.Error) -> StorageError:
@@ -413,6 +412,8 @@ class SQLiteStore(Store):
     def _run(self, fn):
         """Run fn(conn) on an idle connection and turn SQLite errors into one readable StorageError.
         Connections are pooled, not per thread, so short-lived threads (the app's) do not leak them."""
+        if self._closed:
+            raise StorageError(f"{self.path}: the queue is closed")
         try:
             conn = self._idle.pop()
         except IndexError:
@@ -427,6 +428,8 @@ class SQLiteStore(Store):
             if conn.in_transaction:  # never hand out a connection stuck in a transaction
                 conn.rollback()
             self._idle.append(conn)
+            if self._closed:  # closed while we used it: close() could not, so we do
+                self._close_idle()
 
     def _write(self, fn):
         """Run fn(conn) in one IMMEDIATE transaction (takes the write lock up front, so the busy
@@ -464,15 +467,23 @@ class SQLiteStore(Store):
             self._write(migrate)
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._all:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._all.clear()
-            self._idle.clear()
+        """Close every idle connection now and each one in use as its thread gives it back: closing
+        a connection while another thread runs a statement on it crashes the process (SQLite's C
+        code frees what the statement still uses). Later calls raise StorageError."""
+        self._closed = True
+        self._close_idle()
         self._notifier.close()
+
+    def _close_idle(self) -> None:
+        while True:
+            try:
+                conn = self._idle.pop()  # atomic: each connection is closed by one thread only
+            except IndexError:
+                return
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     # jobs ------------------------------------------------------------------------------------------
     def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:

@@ -17,7 +17,7 @@ from typing import Callable, TypeVar
 from .errors import StorageError
 from .models import Job, Settings, WorkerInfo
 from .queue import Queue, failure_outcome, this_host
-from .runner import RunningJob, RunResult
+from .runner import RunningJob, RunResult, describe_exit
 from .store import Ended, Outcome
 from .text import visible
 
@@ -131,7 +131,7 @@ class Worker(threading.Thread):
                     pool.sleep(delay)
         except Exception:  # a bug must not kill the thread silently
             log.exception("worker %s stopped on an error", self.id)
-            pool.errors.append(self.id)
+            pool.errors.append(f"worker {self.id} stopped on an error (logged above)")
         finally:
             try:
                 store.remove_worker(self.id)
@@ -320,6 +320,11 @@ class Pool:
 
     # lifecycle -------------------------------------------------------------------------------------
     def start(self) -> "Pool":
+        """Start the pool's threads and workers; a pool stopped already (a signal during start-up)
+        starts nothing, so join() never returns while one of its threads still uses the queue."""
+        with self.lock:
+            if self.stopping:
+                return self
         self.queue.recover_expired()
         for name, target in (("heartbeat", self._heartbeat_loop), ("listener", self._listen_loop)):
             thread = threading.Thread(target=target, name=f"queuectl-{name}", daemon=True)
@@ -334,6 +339,8 @@ class Pool:
         """Grow now; shrink by retiring the newest workers once their current job ends."""
         size = max(0, size)
         with self.lock:
+            if self.stopping:  # a stopped pool stays stopped: the app starts a new one
+                return
             self.target = size
             alive = [w for w in self.workers if not w.retire]
             for worker in alive[size:]:
@@ -497,7 +504,8 @@ class ProcessPool:
 
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            self._start()
+            if self._signals == 0:  # stopped before it started: start nothing
+                self._start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         return self
@@ -555,7 +563,8 @@ class ProcessPool:
                 except Exception:  # subprocess.TimeoutExpired
                     return False
         codes = [getattr(c, "exitcode", None) if hasattr(c, "join") else c.returncode for c in self.children]
-        self.errors = [f"worker process {c.pid} exited {code}" for c, code in zip(self.children, codes) if code]
+        self.errors = [f"worker process {c.pid} ended with {describe_exit(code)}"
+                       for c, code in zip(self.children, codes) if code]
         return True
 
 

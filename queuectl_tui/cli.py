@@ -415,6 +415,8 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     pool.start()
     while not pool.join(timeout=0.5):
         pass
+    for error in pool.errors:  # a worker that failed, or a worker process that died (SIGSEGV, OOM)
+        print(f"error: {error}", file=sys.stderr)
     return EXIT_FAILED if pool.errors else EXIT_OK
 
 

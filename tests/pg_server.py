@@ -6,7 +6,8 @@
 
 Run as root, the server runs as the `postgres` user (initdb refuses root). The binaries come from
 $QUEUECTL_PG_BIN if set, else the newest /usr/lib/postgresql/*/bin, else PATH. `python -m tests.pg_server`
-starts one by hand and prints its URL until Ctrl-C.
+starts one by hand and prints its URL until Ctrl-C. A guard process stops the server and removes its
+folder when the process that started it ends without stop() (killed, crashed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,6 +38,20 @@ log_min_messages = warning
 
 class StartError(Exception):
     pass
+
+
+# The guard: a process of its own session that stops the server once the process that started it
+# is gone, however it went (SIGKILL, a crash in C code, a timeout's kill): its standard input is a
+# pipe whose only writer is that process, so the read returns at end of file when it ends.
+GUARD = """
+import os, shutil, subprocess, sys
+sys.stdin.buffer.read()
+pg_ctl, data, root, user = sys.argv[1:5]
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    subprocess.run([pg_ctl, "stop", "-D", data, "-m", "immediate", "-w", "-t", "60"], user=user or None,
+                   cwd=root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def find_bin() -> Path | None:
@@ -66,6 +82,7 @@ class PgServer:
         self.data = root / "data"
         self.port = port
         self.user = user  # run the server binaries as this user (we are root), else as ourselves
+        self.guard: subprocess.Popen | None = None
 
     @classmethod
     def start(cls) -> "PgServer":
@@ -83,6 +100,9 @@ class PgServer:
         if user:
             os.chown(root, pw.pw_uid, pw.pw_gid)
         server = cls(bin_dir, root, free_port(), user)
+        server.guard = subprocess.Popen(
+            [sys.executable, "-c", GUARD, str(bin_dir / "pg_ctl"), str(server.data), str(root), user or ""],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                         "--no-sync", "--no-instructions")
@@ -123,6 +143,10 @@ class PgServer:
             except StartError:
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.guard is not None:  # nothing left for it to do: let it end
+            self.guard.stdin.close()
+            self.guard.wait(timeout=60)
+            self.guard = None
 
 
 if __name__ == "__main__":

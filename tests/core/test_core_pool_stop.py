@@ -1,0 +1,70 @@
+"""Pools stopped at any moment, even before or while they start: nothing keeps using a closed queue,
+no worker process dies abnormally, and no job is left in `processing` (both backends)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+from core import Queue
+from core.worker import Pool, ProcessPool
+from tests.helpers import configure
+
+
+def pool_threads(pool: Pool) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("queuectl-worker") and getattr(t, "pool", None) is pool]
+
+
+def test_a_pool_stopped_before_it_starts_starts_nothing(queue):
+    queue.enqueue("true", id="j")
+    pool = Pool(queue, 2)
+    pool.stop()
+    pool.start()
+    assert pool.join(timeout=5)
+    assert pool.workers == [] and pool_threads(pool) == []
+    assert queue.job("j").state == "pending"
+
+
+def test_pools_stopped_at_random_moments_leave_nothing_running(db):
+    """Start a pool in one thread and stop it from another at a random moment, then close the queue
+    at once, as the CLI and the app do: 40 times, with short jobs flowing."""
+    rng = random.Random(17)
+    with Queue.open(db) as q:
+        configure(q, poll_interval=0.05)
+        q.enqueue_many([{"command": "true"} for _ in range(400)])
+    for _ in range(40):
+        q = Queue.open(db)
+        pool = Pool(q, 2)
+        starter = threading.Thread(target=pool.start)
+        delay = rng.uniform(-0.01, 0.05)
+        if delay < 0:  # now and then the stop comes first
+            pool.stop()
+            starter.start()
+        else:
+            starter.start()
+            time.sleep(delay)
+            pool.stop() if rng.random() < 0.7 else pool.kill()
+        starter.join(10)
+        assert pool.join(timeout=30), "the pool did not stop"
+        assert pool_threads(pool) == [], "a worker thread outlived join()"
+        q.close()
+    with Queue.open(db) as q:
+        assert q.counts()["processing"] == 0
+
+
+def test_process_pools_stopped_at_random_moments_exit_cleanly(db, tmp_path):
+    """`worker start --count 2` then SIGTERM at a random moment: each child exits 0, never by a signal."""
+    rng = random.Random(5)
+    with Queue.open(db) as q:
+        configure(q, poll_interval=0.05)
+        q.enqueue_many([{"command": "true"} for _ in range(100)])
+    for _ in range(12):
+        pool = ProcessPool(db, 2)
+        pool.start()
+        time.sleep(rng.uniform(0, 0.25))
+        pool.stop()
+        assert pool.join(timeout=60)
+        assert pool.errors == []
+    with Queue.open(db) as q:
+        assert q.counts()["processing"] == 0
