@@ -429,22 +429,22 @@ class PostgresStore(Store):
         self._write(renew)
 
     def finish(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_seen: float | None = None
     ) -> bool:
-        sql, params = self._finish_sql(job_id, worker_id, attempt, outcome, lease_expired_at)
+        sql, params = self._finish_sql(job_id, worker_id, attempt, outcome, lease_seen)
         return self._run(lambda c: c.execute(sql, params).rowcount == 1)
 
     def _finish_sql(self, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
-                    lease_expired_at: float | None) -> tuple[str, list[Any]]:
+                    lease_seen: float | None) -> tuple[str, list[Any]]:
         """One statement: the guarded update of the job and, only if it matched, its run row (none
         for a quiet success: see records_run). Its row count is 1 if this worker still held this
         attempt, else 0 (nothing written)."""
         s = self._s
         guard = "id = %s AND worker = %s AND attempts = %s AND state = 'processing'"
         params: list[Any] = [job_id, worker_id, attempt]
-        if lease_expired_at is not None:
-            guard += " AND lease_until < %s"
-            params.append(lease_expired_at)
+        if lease_seen is not None:
+            guard += " AND lease_until <= %s"
+            params.append(lease_seen)
         o = outcome
         update = f"""UPDATE {s}.jobs SET state = %s, run_at = coalesce(%s, run_at), exit_code = %s,
                        last_error = %s, started_at = coalesce(%s::float8, started_at), finished_at = %s,

@@ -238,13 +238,23 @@ class Queue:
             raise InvalidInput(f"prune takes --state completed or dead, got {state!r}")
         return self.store.prune([state], self.clock.now() - older_than)
 
-    def recover_expired(self) -> list[str]:
-        """Take back jobs whose worker stopped heartbeating: the attempt counts as failed."""
+    def recover_expired(self, confirm: Callable[[list[Job]], Iterable[Job]] | None = None) -> list[str]:
+        """Take back jobs whose lease ran out: the attempt counts as failed. A job whose worker ran
+        on this host and whose process is gone is taken back at once. Any other is taken back only
+        if confirm (given the expired jobs, it returns those to take back) says so: an expired lease
+        alone may mean a live worker that could not write (see LeaseWatch in worker.py). Without
+        confirm, every expired job is taken back. Each only if its lease is still the one seen."""
         now = self.clock.now()
+        expired = self.store.expired(now)
+        if not expired:
+            return []
+        gone = {job.id for job in expired if job.worker and worker_gone_from_this_host(job.worker)}
+        others = [job for job in expired if job.id not in gone]
+        taken = [job for job in expired if job.id in gone] + list(others if confirm is None else confirm(others))
         settings = self.settings()
         recovered = []
-        for job in self.store.expired(now):
-            if job.worker and worker_gone_from_this_host(job.worker):
+        for job in taken:
+            if job.id in gone:
                 from .orphans import stop_job_processes  # /proc is read only here: rarely
 
                 stop_job_processes(job.id, job.attempts)  # before its retry can start beside them
@@ -255,7 +265,7 @@ class Queue:
                 if cancelled
                 else failure_outcome(job, settings, now, exit_code=None, error=error, started_at=job.started_at)
             )
-            if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_expired_at=now):
+            if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_seen=job.lease_until):
                 recovered.append(job.id)
         if recovered:
             self.store.notify("work")

@@ -83,10 +83,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def finish(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_seen: float | None = None
     ) -> bool:
         """Record an attempt's end, only if worker_id still holds this attempt of the job (and, with
-        lease_expired_at, only if its lease ran out before then). False if it no longer does."""
+        lease_seen, only if its lease was not renewed since it was seen: lease_until <= lease_seen).
+        False if it no longer does."""
 
     def finish_and_claim(
         self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
@@ -623,17 +624,17 @@ class SQLiteStore(Store):
         self._write(renew)
 
     def finish(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_expired_at: float | None = None
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_seen: float | None = None
     ) -> bool:
-        return self._write(lambda c: self._finish(c, job_id, worker_id, attempt, outcome, lease_expired_at))
+        return self._write(lambda c: self._finish(c, job_id, worker_id, attempt, outcome, lease_seen))
 
     def _finish(self, conn: sqlite3.Connection, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
-                lease_expired_at: float | None) -> bool:
+                lease_seen: float | None) -> bool:
         guard = "id = ? AND worker = ? AND attempts = ? AND state = 'processing'"
         params: list = [job_id, worker_id, attempt]
-        if lease_expired_at is not None:
-            guard += " AND lease_until < ?"
-            params.append(lease_expired_at)
+        if lease_seen is not None:
+            guard += " AND lease_until <= ?"
+            params.append(lease_seen)
         o = outcome
         cur = conn.execute(
             f"""UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,

@@ -73,6 +73,25 @@ def heartbeat_interval(settings: Settings) -> float:
     return max(0.2, min(settings.lease_timeout / 4, 5.0))
 
 
+class LeaseWatch:
+    """Which expired leases a pool's heartbeat may take back. A lease runs out when its worker has
+    not renewed it in time, and a live worker cannot renew while another writer holds the database
+    (a bulk `enqueue -`, a large prune, a checkpoint): the checker, blocked by the same writer, then
+    finds the lease expired the moment the lock is released. So a job is taken back only when its
+    lease was seen expired, unchanged, at two heartbeats at least one interval apart, with no wait
+    for the database between them: a live worker has renewed by then."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int, float | None], float] = {}  # (job, attempt, lease) -> first seen
+
+    def confirm(self, expired: list[Job], waited: bool, interval: float) -> list[Job]:
+        now = time.monotonic()
+        earlier = {} if waited else self._seen  # after a wait for the lock, every sighting starts again
+        self._seen = {(job.id, job.attempts, job.lease_until): earlier.get((job.id, job.attempts, job.lease_until), now)
+                      for job in expired}
+        return [job for job in expired if now - self._seen[(job.id, job.attempts, job.lease_until)] >= interval]
+
+
 class Worker(threading.Thread):
     def __init__(self, pool: "Pool", index: int) -> None:
         super().__init__(name=f"queuectl-worker-{index}", daemon=True)
@@ -317,6 +336,7 @@ class Pool:
         self._threads: list[threading.Thread] = []
         self._settings: Settings | None = None
         self._settings_read = 0.0
+        self._leases = LeaseWatch()
 
     # lifecycle -------------------------------------------------------------------------------------
     def start(self) -> "Pool":
@@ -325,7 +345,9 @@ class Pool:
         with self.lock:
             if self.stopping:
                 return self
-        self.queue.recover_expired()
+        # Only the jobs of this host's dead workers now; the heartbeat takes back the others once
+        # LeaseWatch confirms them.
+        self.queue.recover_expired(lambda expired: ())
         for name, target in (("heartbeat", self._heartbeat_loop), ("listener", self._listen_loop)):
             thread = threading.Thread(target=target, name=f"queuectl-{name}", daemon=True)
             thread.start()
@@ -466,7 +488,10 @@ class Pool:
             ids = [w.id for w in self.workers]
             running = {w.job.id: w.running for w in self.workers if w.job is not None and w.running}
             waiting = {job.id: w for w in self.workers for job in list(w.backlog)}  # claimed in a chain
+        began = time.monotonic()
         store.renew_leases(ids, now, now + settings.lease_timeout)
+        interval = heartbeat_interval(settings)
+        waited = time.monotonic() - began > interval  # another writer held the database meanwhile
         for job_id in store.cancel_requested([*running, *waiting]):
             if job_id in running:
                 log.info("job %s: cancel requested, killing its process group", job_id)
@@ -476,7 +501,7 @@ class Pool:
         if not self.stopping and store.stop_requested(ids):
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()
-        self.queue.recover_expired()
+        self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval))
 
 
 class ProcessPool:

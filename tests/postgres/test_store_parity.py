@@ -49,7 +49,7 @@ def test_finish_is_guarded_and_records_the_run(fixed):
     done = Outcome("completed", None, 0, None, T0, T0 + 1, stdout=b"a\x00b\xff", stderr=b"")
     assert not q.store.finish("j", "w2", 1, done)  # not the owner
     assert not q.store.finish("j", "w1", 2, done)  # not this attempt
-    assert not q.store.finish("j", "w1", 1, done, lease_expired_at=T0)  # lease still valid
+    assert not q.store.finish("j", "w1", 1, done, lease_seen=T0)  # lease still valid
     assert q.store.finish("j", "w1", 1, done)
     assert not q.store.finish("j", "w1", 1, done)  # only once
     job = q.job("j")
@@ -131,7 +131,7 @@ def test_leases_expiry_and_renewal(fixed):
     q.store.claim("w2", T0, T0 + 10)
     q.store.renew_leases(["w1"], T0 + 5, T0 + 20)
     assert [j.id for j in q.store.expired(T0 + 15)] == ["b"]
-    assert q.store.finish("b", "w2", 1, Outcome("failed", T0, None, "lease", T0, T0 + 15), lease_expired_at=T0 + 15)
+    assert q.store.finish("b", "w2", 1, Outcome("failed", T0, None, "lease", T0, T0 + 15), lease_seen=T0 + 15)
 
 
 def test_listing_orders_counts_and_search(fixed):

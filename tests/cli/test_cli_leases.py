@@ -1,0 +1,73 @@
+"""A live worker's job is never taken back because another writer held the database past the lease."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from core import Queue
+from tests.helpers import configure, wait_until
+
+# Another process holds the write lock for a while: SQLite's, or the PostgreSQL jobs table's (every
+# heartbeat writes to it). This is what a bulk `enqueue -` or a large `prune` does to the others.
+HOLD = """
+import sys, time
+location, seconds = sys.argv[1], float(sys.argv[2])
+if location.startswith("postgresql://"):
+    import psycopg
+    from core.pg_store import parse_location
+    conninfo, schema, _ = parse_location(location)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'LOCK TABLE "{schema}".jobs IN EXCLUSIVE MODE')
+        print("held", flush=True)
+        time.sleep(seconds)
+else:
+    import sqlite3
+    conn = sqlite3.connect(location, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    print("held", flush=True)
+    time.sleep(seconds)
+    conn.execute("COMMIT")
+"""
+
+
+def test_a_running_job_is_not_taken_back_while_another_process_holds_the_database(db, cli, spawn_worker, tmp_path):
+    marker = tmp_path / "attempts"
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1)
+        q.enqueue(f"echo $QUEUECTL_ATTEMPT >> {marker}; sleep 6", id="long")
+    runner = spawn_worker()
+    wait_until(lambda: marker.exists(), what="the job to start")
+    checker = spawn_worker()  # a second worker process: idle, it is the one that would take the job back
+    wait_until(lambda: len(cli("worker", "list", "--json").json()) == 2, what="both workers")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    assert holder.stdout.readline().strip() == "held"
+    assert holder.wait(30) == 0  # four lease lengths
+    wait_until(lambda: cli("show", "long", "--json").json()["state"] == "completed", timeout=30,
+               what="the job to complete")
+    job = cli("show", "long", "--json").json()
+    assert job["attempts"] == 1, job
+    assert marker.read_text().split() == ["1"]  # it ran once: never started again beside itself
+    for worker in (runner, checker):
+        assert "lease expired" not in worker.output()
+
+
+def test_a_dead_worker_of_another_host_is_still_taken_back(queue):
+    """Without the same-host shortcut (its process cannot be looked at), the heartbeat takes the job
+    back after two sightings: within a few heartbeats of the lease running out."""
+    from core.worker import Pool
+
+    configure(queue, lease_timeout=1, poll_interval=0.1, backoff_base=0)
+    queue.enqueue("true", id="orphan", max_retries=1)
+    now = queue.clock.now()
+    assert queue.store.claim("elsewhere:4242:abc:1", now, now + 1).id == "orphan"
+    pool = Pool(queue, 1).start()
+    try:
+        wait_until(lambda: queue.job("orphan").state == "completed", timeout=15, what="the job to be taken back")
+    finally:
+        pool.stop()
+        pool.join(10)
+    job = queue.job("orphan")
+    assert job.attempts == 2 and "lease expired" in job.runs[0].error
