@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import select
 import selectors
@@ -28,20 +29,37 @@ class RunResult(NamedTuple):
 
 
 class Tail:
-    """The last `limit` bytes of a stream, kept as it is read."""
+    """The last `limit` bytes of a stream, kept as it is read: the chunks read, the oldest dropped
+    once the others hold `limit` bytes, so a job that prints gigabytes costs the worker at most
+    `limit` plus one read (64 KiB) per stream while it runs. (A bytearray cut back now and then
+    held twice the limit, and copied it twice at the end.)"""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._buf = bytearray()
+        self.read = 0  # bytes read in all
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0  # bytes in _chunks
 
     def add(self, data: bytes) -> None:
-        if self.limit:
-            self._buf += data
-            if len(self._buf) > 2 * self.limit:  # trimmed now and then, not at every read
-                del self._buf[:-self.limit]
+        self.read += len(data)
+        if not self.limit:
+            return
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size - len(self._chunks[0]) >= self.limit:
+            self._size -= len(self._chunks.popleft())
+
+    @property
+    def dropped(self) -> int:
+        """Bytes read but not kept: what came before the last `limit`."""
+        return self.read - min(self.read, self.limit)
 
     def value(self) -> bytes:
-        return bytes(self._buf[-self.limit:]) if self.limit else b""
+        excess = self._size - self.limit
+        if excess > 0:  # cut the oldest chunk only: one copy of the tail in all
+            self._chunks[0] = self._chunks[0][excess:]
+            self._size -= excess
+        return b"".join(self._chunks)
 
 
 # Output goes through a pipe per stream, read by the job's worker thread as it comes. Pipes cost
@@ -50,39 +68,85 @@ class Tail:
 # the last minutes (it skips recently deleted ones): 4-9% of a worker's CPU on short jobs.
 # A process that a job leaves behind may keep writing to the pipes after the job's shell exits:
 # what it writes then is read and dropped by one thread per process (as it went unseen into the
-# job's unlinked files before), so it never blocks on a full pipe nor dies of SIGPIPE.
+# job's unlinked files before), so it never blocks on a full pipe nor dies of SIGPIPE. Each such
+# pipe holds a descriptor for as long as the process lives, so a worker holds at most
+# leftover_limit() of them: past that the oldest is closed, and the process behind it gets SIGPIPE
+# (EPIPE where it ignores the signal) at its next write, as on any pipe whose reader has gone.
+def leftover_limit() -> int:
+    """An eighth of the descriptors this process may open, at most 256: jobs that start always find
+    descriptors free, whatever earlier jobs left running."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 2048
+    return max(4, min(256, soft // 8))
+
+
+class LeftoverOutput:
+    """The thread that reads and drops what left-behind processes write. Only that thread registers
+    and closes the pipes it holds, so it never reads a descriptor number that was closed and given
+    to a new job's pipe meanwhile."""
+
+    def __init__(self) -> None:
+        self.most = leftover_limit()
+        self._lock = threading.Lock()
+        self._pending: list[int] = []  # handed over, not registered yet
+        self._held: dict[int, None] = {}  # registered, oldest first
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        threading.Thread(target=self._loop, name="queuectl-leftover-output", daemon=True).start()
+
+    def add(self, fds: list[int]) -> None:
+        with self._lock:
+            self._pending.extend(fds)
+        os.write(self._wake_w, b"x")
+
+    def _loop(self) -> None:
+        while True:
+            for key, _ in self._selector.select():
+                if key.fd == self._wake_r:
+                    os.read(self._wake_r, 4096)
+                    self._take_pending()
+                    continue
+                if key.fd not in self._held:  # closed above, in this same round
+                    continue
+                try:
+                    data = os.read(key.fd, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close(key.fd)
+
+    def _take_pending(self) -> None:
+        with self._lock:
+            fds, self._pending = self._pending, []
+        for fd in fds:
+            self._selector.register(fd, selectors.EVENT_READ)
+            self._held[fd] = None
+        while len(self._held) > self.most:
+            self._close(next(iter(self._held)))
+
+    def _close(self, fd: int) -> None:
+        self._selector.unregister(fd)
+        del self._held[fd]
+        os.close(fd)
+
+
 _leftover_lock = threading.Lock()
-_leftover: "tuple[int, selectors.BaseSelector, int] | None" = None  # (pid, selector, wake-up pipe)
+_leftover: "tuple[int, LeftoverOutput] | None" = None  # (pid, this process's reader)
 
 
 def discard_later(fds: list[int]) -> None:
-    """Read and drop whatever still arrives on these pipes; close each at its end of file."""
+    """Read and drop whatever still arrives on these pipes; close each at its end of file, or when
+    newer ones push it out (see leftover_limit)."""
     global _leftover
     with _leftover_lock:
         if _leftover is None or _leftover[0] != os.getpid():
-            selector = selectors.DefaultSelector()
-            wake_r, wake_w = os.pipe()
-            selector.register(wake_r, selectors.EVENT_READ)
-            _leftover = (os.getpid(), selector, wake_w)
-            threading.Thread(target=_discard_loop, args=(selector, wake_r), name="queuectl-leftover-output",
-                             daemon=True).start()
-        _, selector, wake_w = _leftover
-        for fd in fds:
-            selector.register(fd, selectors.EVENT_READ)
-    os.write(wake_w, b"x")  # the loop waits on the fds it knew of: make it look again
-
-
-def _discard_loop(selector: selectors.BaseSelector, wake_r: int) -> None:
-    while True:
-        for key, _ in selector.select():
-            try:
-                data = os.read(key.fd, 65536)
-            except OSError:
-                data = b""
-            if not data and key.fd != wake_r:
-                with _leftover_lock:
-                    selector.unregister(key.fd)
-                os.close(key.fd)
+            _leftover = (os.getpid(), LeftoverOutput())
+        reader = _leftover[1]
+    reader.add(fds)
 
 
 def job_environ(extra: Mapping[str, str]) -> Mapping:
