@@ -353,6 +353,21 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+# Output larger than this is written into its row in place (zeroblob, then blob writes of a MiB):
+# bound as a parameter, SQLite copies it once on binding and once more into the row's record, so
+# an attempt with 64 MiB per stream took 256 MiB more of the worker's memory to record.
+BLOB_IN_PLACE = 1 << 20
+
+
+def write_in_place(conn: sqlite3.Connection, rowid: int, columns: dict[str, bytes]) -> None:
+    for column, data in columns.items():
+        if data:
+            view = memoryview(data)
+            with conn.blobopen("runs", column, rowid) as blob:
+                for at in range(0, len(view), BLOB_IN_PLACE):
+                    blob.write(view[at:at + BLOB_IN_PLACE])
+
+
 class SQLiteStore(Store):
     BUSY_TIMEOUT_MS = 30_000
     # A job's transaction touches ~10 pages (the two job rows, its run, the indexes, the counters),
@@ -647,11 +662,16 @@ class SQLiteStore(Store):
         if cur.rowcount != 1:
             return False
         if records_run(o):
-            conn.execute(
+            big = len(o.stdout) + len(o.stderr) > BLOB_IN_PLACE
+            cur = conn.execute(
                 "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error, o.stdout, o.stderr),
+                + (" VALUES (?, ?, ?, ?, ?, ?, ?, zeroblob(?), zeroblob(?))" if big else
+                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
+                 *((len(o.stdout), len(o.stderr)) if big else (o.stdout, o.stderr))),
             )
+            if big:
+                write_in_place(conn, cur.lastrowid, {"stdout": o.stdout, "stderr": o.stderr})
         return True
 
     # A cancel requested meanwhile is honoured: the job ends dead, 'cancelled', as if it was waiting.
