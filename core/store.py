@@ -177,6 +177,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def replaced(self) -> str | None:
+        """Why this store's database is no longer the one at its location (a SQLite file deleted or
+        replaced under the open connections), or None. A server database never is."""
+        return None
+
 
 # --- SQLite --------------------------------------------------------------------------------------
 
@@ -389,6 +394,7 @@ class SQLiteStore(Store):
         self._notifier = SocketNotifier(self.path)
         self._create_file()
         self._migrate()
+        self._file = self._identity()
 
     # connection handling ---------------------------------------------------------------------------
     def _create_file(self) -> None:
@@ -481,6 +487,24 @@ class SQLiteStore(Store):
             raise
         if version != SCHEMA_VERSION:
             self._write(migrate)
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def replaced(self) -> str | None:
+        try:
+            found = self._identity()
+        except OSError:  # cannot look (a folder made unreadable): not judged
+            return None
+        if found is None:
+            return f"{self.path} was deleted while in use"
+        if found != self._file:
+            return f"{self.path} was replaced by another file while in use"
+        return None
 
     def close(self) -> None:
         """Close every idle connection now and each one in use as its thread gives it back: closing

@@ -483,6 +483,13 @@ class Pool:
 
     def _beat_once(self) -> None:
         store, settings = self.queue.store, self.settings()
+        problem = store.replaced()
+        if problem and not self.stopping:
+            # Not reopened: the file now at the path is another queue (a new one, or a backup put
+            # back), whose processing jobs this worker never held. Running jobs finish, into the old file.
+            log.error("%s: stopping; running jobs finish, their results go to the removed file", problem)
+            self.errors.append(f"{problem}; workers stopped")
+            self.stop()
         now = self.queue.clock.now()
         with self.lock:
             ids = [w.id for w in self.workers]
