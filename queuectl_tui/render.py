@@ -49,3 +49,11 @@ def due(ts: float, now: float) -> str:
 def stamp(ts: float | None) -> str:
     iso = to_iso(ts)
     return "-" if iso is None else iso[:19].replace("T", " ") + " UTC"
+
+
+def clip(text: Text, width: int) -> Text:
+    """At most `width` cells, with an ellipsis where it was cut (the detail shows the whole)."""
+    if text.cell_len > width:
+        text = text.copy()
+        text.truncate(width, overflow="ellipsis")
+    return text
