@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import urllib.parse
+
 from rich.text import Text
 
 from core.clock import to_iso
@@ -57,3 +61,22 @@ def clip(text: Text, width: int) -> Text:
         text = text.copy()
         text.truncate(width, overflow="ellipsis")
     return text
+
+
+def db_label(location: str, source: str = "--db") -> str:
+    """The database as the header shows it: a path with ~ for the home folder, or a PostgreSQL URL
+    without its password (in the user part or as a password= parameter); then where it came from
+    when that was not --db: "(QUEUECTL_DB)" or "(default)"."""
+    if location.startswith(("postgresql://", "postgres://")):
+        parts = urllib.parse.urlsplit(location)
+        netloc = re.sub(r"^([^@/]*?):[^@/]*@", r"\1@", parts.netloc)
+        query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith(("password=", "sslpassword=")))
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    else:
+        home = os.path.expanduser("~")
+        shown = "~" + location[len(home):] if home not in ("", "/") and location.startswith(home + os.sep) else location
+    if source == "QUEUECTL_DB":
+        shown += " (QUEUECTL_DB)"
+    elif source == "default":
+        shown += " (default)"
+    return visible(shown)
