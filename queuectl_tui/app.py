@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Callable, Iterable
 
 from textual import work
@@ -14,6 +15,8 @@ from core.errors import QueueError
 from core.queue import Queue
 from core.worker import Pool
 
+from .render import db_label
+from .screens.help import palette_entries
 from .screens.main import MainScreen
 
 
@@ -28,7 +31,12 @@ class QueueApp(App):
         clock: Clock = SYSTEM,
         refresh_interval: float = 1.0,
         row_limit: int = 200,
+        db_source: str = "--db",
+        shown_location: str | None = None,
     ) -> None:
+        """db_source says where the database came from ("--db", "QUEUECTL_DB" or "default"), so
+        the header tells a default database from a chosen one; shown_location replaces the path
+        shown (the snapshot tests' temp paths differ on every run)."""
         super().__init__()
         self.queue = queue
         self.clock = clock
@@ -36,31 +44,80 @@ class QueueApp(App):
         self.row_limit = row_limit
         self.initial_workers = workers
         self.pool: Pool | None = None
+        self.old_pools: list[Pool] = []  # stopped from outside; their running jobs may still finish
+        self.pool_starting = False  # a new pool is being started (after a stop from outside)
+        self.pool_stopped = False  # the pool was stopped by `queuectl worker stop`, not by this app
         self.quitting = 0  # 1: pool stopping, running jobs finish; 2: running jobs killed
-        self.sub_title = queue.location
+        self.sub_title = db_label(shown_location or queue.location, db_source)
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
         self.start_pool()
+        self.set_interval(0.5, self.watch_pool)
 
     # the embedded pool -----------------------------------------------------------------------------
     @work(thread=True, exit_on_error=False)
-    def start_pool(self) -> None:
+    def start_pool(self, size: int | None = None) -> None:
         try:
-            size = self.queue.settings().worker_count if self.initial_workers is None else self.initial_workers
+            if size is None:
+                size = self.queue.settings().worker_count if self.initial_workers is None else self.initial_workers
             pool = Pool(self.queue, size)
             pool.start()
         except QueueError as exc:
-            self.call_from_thread(self.notify, f"Worker pool not started: {exc}", severity="error", markup=False)
+            self.call_from_thread(self.pool_failed, f"Worker pool not started: {exc}")
             return
+        self.call_from_thread(self.pool_started, pool)
+
+    def pool_failed(self, message: str) -> None:
+        self.pool_starting = False
+        self.notify(message, severity="error", markup=False)
+
+    def pool_started(self, pool: Pool) -> None:
+        self.pool_starting = False
+        if self.quitting:  # q was pressed while it started: stop it with the others
+            pool.stop()
+            self.old_pools.append(pool)
+            return
+        if self.pool_stopped:
+            self.notify(f"Started a new pool of {pool.target} worker(s)", markup=False)
         self.pool = pool
-        self.call_from_thread(self.refresh_bindings)
+        self.pool_stopped = False
+        self.pool_changed()
+
+    def watch_pool(self) -> None:
+        """`queuectl worker stop` (another process) stops every live worker of this database, this
+        app's pool too. Say so, once, and let + start a new pool."""
+        pool = self.pool
+        if pool is None or self.quitting or self.pool_stopped or not pool.stopping:
+            return
+        self.pool_stopped = True
+        self.old_pools.append(pool)
+        self.join_old_pool(pool)
+        running = sum(1 for _, job in pool.snapshot() if job is not None)
+        self.notify("The embedded pool was stopped from outside (queuectl worker stop)"
+                    + (f"; {running} running job(s) finish" if running else "")
+                    + ". Press + to start a new pool.", title="Pool stopped", severity="warning", timeout=15)
+        self.pool_changed()
+
+    @work(thread=True, exit_on_error=False, group="old-pools")
+    def join_old_pool(self, pool: Pool) -> None:
+        pool.join()  # its running jobs finish; then its own threads end
+
+    def pool_changed(self) -> None:
+        """The pool's size or state changed: the strip and the keys that apply follow."""
+        self.refresh_bindings()
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.show_stats()
+                screen.refresh_bindings()
 
     def pool_line(self) -> str:
         pool = self.pool
         if pool is None:
             return "pool: starting"
         running = sum(1 for _, job in pool.snapshot() if job is not None)
+        if self.pool_stopped and not self.quitting:
+            return f"pool stopped ({running} busy)" if running else "pool stopped, + starts one"
         size = pool.size
         state = " paused" if pool.paused else ""
         if self.quitting:
@@ -68,46 +125,59 @@ class QueueApp(App):
         return f"pool {size} ({running} busy){state}"
 
     def pool_worker_ids(self) -> set[str]:
-        return {worker_id for worker_id, _ in self.pool.snapshot()} if self.pool else set()
+        return {worker_id for pool in self.all_pools() for worker_id, _ in pool.snapshot()}
 
     def resize_pool(self, delta: int) -> None:
         if self.pool is None or self.quitting:
             return
+        if self.pool_stopped:
+            if delta > 0 and not self.pool_starting:
+                self.pool_starting = True
+                self.start_pool(1)
+            return
         self.pool.resize(self.pool.size + delta)
         self.notify(f"Pool size {self.pool.size}" + (" (paused)" if self.pool.paused else ""))
-        self.refresh_bindings()
+        self.pool_changed()
 
     def toggle_pause(self) -> None:
-        if self.pool is None or self.quitting:
+        if self.pool is None or self.quitting or self.pool_stopped:
             return
         self.pool.pause(not self.pool.paused)
         self.notify("Pool paused: running jobs finish, no new claims" if self.pool.paused else "Pool resumed")
-        self.refresh_bindings()
+        self.pool_changed()
 
     def graceful_quit(self) -> None:
         """First q: claim nothing more, let running jobs finish. Second q: kill them (released as
         failed attempts, so they retry or go dead by the usual rule)."""
-        pool = self.pool
-        if pool is None:
+        pools = self.all_pools()
+        if not pools:
             self.exit()
             return
         self.quitting += 1
-        self.screen.refresh_bindings()  # the pool keys no longer apply
+        self.pool_changed()  # the pool keys no longer apply
         if self.quitting == 1:
-            running = sum(1 for _, job in pool.snapshot() if job is not None)
-            pool.stop()
+            running = sum(1 for pool in pools for _, job in pool.snapshot() if job is not None)
+            for pool in pools:
+                pool.stop()
             if running:
                 self.notify(f"Waiting for {running} running job(s) to finish. Press q again to kill them.",
                             title="Quitting", timeout=30)
             self.wait_for_pool()
         elif self.quitting == 2:
             self.notify("Killing running jobs", title="Quitting", severity="warning")
-            pool.kill()
+            for pool in pools:
+                pool.kill()
+
+    def all_pools(self) -> list[Pool]:
+        pools = list(self.old_pools)
+        if self.pool is not None and self.pool not in pools:
+            pools.append(self.pool)
+        return pools
 
     @work(thread=True, exit_on_error=False)
     def wait_for_pool(self) -> None:
-        assert self.pool is not None
-        self.pool.join()
+        for pool in self.all_pools():
+            pool.join()
         self.call_from_thread(self.exit)
 
     # database actions from the screens -------------------------------------------------------------
@@ -130,24 +200,28 @@ class QueueApp(App):
             self.call_from_thread(self.screen.refresh_data)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every key's action in the command palette, when it applies."""
-        yield from super().get_system_commands(screen)
-        for binding in screen.BINDINGS:
-            if not binding.id or binding.id == "quit":  # the app's own Quit entry is kept
-                continue
-            if screen.check_action(binding.action, ()) is True:
-                yield SystemCommand(binding.description + f" ({binding.key_display or binding.key})",
-                                    f"the {binding.key_display or binding.key} key",
-                                    lambda a=binding.action: self.run_action(a, screen))
+        """The screen's actions that apply now, by what they do; then Theme, Quit and the like.
+        Textual's own "Keys" panel is replaced by the screen's key list (`?`), which esc closes."""
+        for title, help_text, action in palette_entries(screen):
+            yield SystemCommand(title, help_text, lambda a=action: self.run_action(a, screen))
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
 
     async def action_quit(self) -> None:
         self.graceful_quit()
 
     def on_unmount(self) -> None:
         # Normally the pool has already stopped (q); if the app ends another way, release the jobs.
-        if self.pool is not None and not self.pool.join(timeout=0):
-            self.pool.kill()
-            self.pool.join(timeout=10)
+        for pool in self.all_pools():
+            if not pool.join(timeout=0):
+                pool.kill()
+                pool.join(timeout=10)
+
+
+def db_source(db: str | None) -> str:
+    """Where the app's database comes from, as the header says it."""
+    return "--db" if db else "QUEUECTL_DB" if os.environ.get("QUEUECTL_DB") else "default"
 
 
 def run_app(db: str | None, workers: int | None) -> int:
@@ -155,5 +229,5 @@ def run_app(db: str | None, workers: int | None) -> int:
     logging.getLogger("queuectl").addHandler(logging.NullHandler())
     logging.getLogger("queuectl").propagate = False
     with Queue.open(db) as queue:
-        QueueApp(queue, workers).run()
+        QueueApp(queue, workers, db_source=db_source(db)).run()
     return 0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import urllib.parse
+
 from rich.text import Text
 
 from core.clock import to_iso
@@ -49,3 +53,30 @@ def due(ts: float, now: float) -> str:
 def stamp(ts: float | None) -> str:
     iso = to_iso(ts)
     return "-" if iso is None else iso[:19].replace("T", " ") + " UTC"
+
+
+def clip(text: Text, width: int) -> Text:
+    """At most `width` cells, with an ellipsis where it was cut (the detail shows the whole)."""
+    if text.cell_len > width:
+        text = text.copy()
+        text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def db_label(location: str, source: str = "--db") -> str:
+    """The database as the header shows it: a path with ~ for the home folder, or a PostgreSQL URL
+    without its password (in the user part or as a password= parameter); then where it came from
+    when that was not --db: "(QUEUECTL_DB)" or "(default)"."""
+    if location.startswith(("postgresql://", "postgres://")):
+        parts = urllib.parse.urlsplit(location)
+        netloc = re.sub(r"^([^@/]*?):[^@/]*@", r"\1@", parts.netloc)
+        query = "&".join(p for p in parts.query.split("&") if p and not p.lower().startswith(("password=", "sslpassword=")))
+        shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    else:
+        home = os.path.expanduser("~")
+        shown = "~" + location[len(home):] if home not in ("", "/") and location.startswith(home + os.sep) else location
+    if source == "QUEUECTL_DB":
+        shown += " (QUEUECTL_DB)"
+    elif source == "default":
+        shown += " (default)"
+    return visible(shown)

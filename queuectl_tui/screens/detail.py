@@ -11,13 +11,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from core.errors import QueueError
 from core.models import FINISHED, Job
 
 from ..render import safe, span, stamp
+from ..widgets.footer import KeyFooter
 from .confirm import ConfirmScreen
+from .help import HelpScreen, Key
 
 if TYPE_CHECKING:
     from ..app import QueueApp
@@ -31,10 +33,28 @@ class DetailScreen(Screen):
         Binding("escape,q", "close", "Back"),
         Binding("r", "retry", "Retry", id="retry"),
         Binding("x", "cancel", "Cancel", id="cancel"),
-        Binding("o", "toggle_output", "stdout/stderr"),
+        Binding("o", "toggle_output", "stdout/stderr", id="toggle-output"),
         Binding("pagedown", "scroll_body(1)", "Scroll", key_display="pgdn", priority=True),
         Binding("pageup", "scroll_body(-1)", "Scroll up", show=False, priority=True),
+        # The attempts table has the focus; these reach the output wherever the focus is.
+        Binding("end,ctrl+end", "scroll_end", "End", key_display="end", priority=True, id="scroll-end"),
+        Binding("home,ctrl+home", "scroll_home", "Top", show=False, priority=True),
+        Binding("question_mark", "help", "Keys", key_display="?"),
     ]
+    FOOTER_SPARE = ("scroll-end", "toggle-output")
+
+    KEYS = (
+        Key("esc  q", "Back to the tables", section="Job"),
+        Key("r", "Retry this dead job", "retry", "Job", command="Retry this job"),
+        Key("x", "Cancel this job (asks first)", "cancel", "Job", command="Cancel this job"),
+        Key("↑ ↓", "Choose the attempt whose output is shown", section="Output"),
+        Key("o", "Switch between stdout and stderr", "toggle_output", "Output"),
+        Key("pgdn  pgup", "Scroll the page", section="Output"),
+        Key("end  ctrl+end", "Go to the end of the output", "scroll_end", "Output"),
+        Key("home  ctrl+home", "Go to the top of the page", "scroll_home", "Output"),
+        Key("?", "Show every key", "help", "App"),
+        Key("ctrl+p", "The command palette", section="App"),
+    )
 
     app: "QueueApp"
 
@@ -56,7 +76,7 @@ class DetailScreen(Screen):
                     yield Static(id="stdout-text", classes="output", markup=False)
                 with TabPane("stderr", id="stderr"):
                     yield Static(id="stderr-text", classes="output", markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()
@@ -175,6 +195,15 @@ class DetailScreen(Screen):
     def action_scroll_body(self, pages: int) -> None:
         body = self.query_one("#detail-body", VerticalScroll)
         body.scroll_to(y=body.scroll_y + pages * max(1, body.size.height - 2), animate=False)
+
+    def action_scroll_end(self) -> None:
+        self.query_one("#detail-body", VerticalScroll).scroll_end(animate=False)
+
+    def action_scroll_home(self) -> None:
+        self.query_one("#detail-body", VerticalScroll).scroll_home(animate=False)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.KEYS, "Keys of the job detail (esc closes)"))
 
     def action_toggle_output(self) -> None:
         tabs = self.query_one("#output", TabbedContent)

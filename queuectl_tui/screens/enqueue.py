@@ -16,6 +16,8 @@ from core.models import Settings
 from core.queue import InvalidItem, Queue
 from core.validate import job_spec
 
+from ..widgets.footer import KeyFooter
+
 # (field, label, placeholder); numbers are typed as text and parsed here.
 FIELDS = (
     ("command", "Command", "shell command, run with /bin/sh -c"),
@@ -79,6 +81,7 @@ class EnqueueScreen(ModalScreen[str | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Enqueue (ctrl+s)", id="submit", variant="primary")
                 yield Button("Cancel (esc)", id="close")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for name, _, _ in FIELDS:

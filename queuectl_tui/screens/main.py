@@ -10,23 +10,38 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, TabbedContent, TabPane
+from textual.widgets import DataTable, Header, Input, Label, TabbedContent, TabPane
 
 from core.models import Job
 
 from ..messages import RefreshFailed, Snapshot
 from ..render import ago, safe
+from ..widgets.footer import KeyFooter
 from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
 from ..widgets.stats import StatsStrip
 from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .enqueue import EnqueueScreen
+from .help import HelpScreen, Key
 from .settings import SettingsScreen
 
 if TYPE_CHECKING:
     from ..app import QueueApp
 
 TABS = [v.id for v in VIEWS] + ["workers"]
+TYPED = {"grow", "shrink", "restart_pool", "filter"}  # their keys (+ - /) type text in the filter
+
+
+POOL = Binding.Group("Pool")
+
+
+class FilterInput(Input):
+    """The filter: while it has the focus, the footer says what enter and esc do here."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Keep filter", key_display="⏎"),
+        Binding("escape", "screen.clear_filter", "Clear filter", key_display="esc"),
+    ]
 
 
 class MainScreen(Screen):
@@ -35,14 +50,58 @@ class MainScreen(Screen):
         Binding("r", "retry", "Retry", id="retry"),
         Binding("R", "retry_all", "Retry all", key_display="R", id="retry-all"),
         Binding("x", "cancel", "Cancel", id="cancel"),
-        Binding("c", "settings", "Config", id="settings"),
-        Binding("plus", "grow", "Grow", key_display="+", id="grow"),
-        Binding("minus", "shrink", "Shrink", key_display="-", id="shrink"),
+        Binding("plus", "grow", "Grow", key_display="+", id="grow", group=POOL),
+        Binding("minus", "shrink", "Shrink", key_display="-", id="shrink", group=POOL),
+        Binding("plus", "restart_pool", "New pool", key_display="+", id="restart-pool"),
         Binding("p", "pause", "Pause", id="pause"),
+        Binding("p", "resume", "Resume", id="resume"),
+        Binding("c", "settings", "Config", id="settings"),
         Binding("slash", "filter", "Find", key_display="/", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", key_display="esc", id="clear-filter"),
+        Binding("tab,right_square_bracket", "next_tab", "Next tab", key_display="tab", id="next-tab"),
+        Binding("shift+tab,left_square_bracket", "previous_tab", "Previous tab", show=False, id="previous-tab"),
+        Binding("question_mark", "help", "Keys", key_display="?", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
         *[Binding(str(n), f"show_tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
     ]
+
+    # Every key, for `?` and the command palette (the entries with an action).
+    KEYS = (
+        Key("tab  shift+tab", "Next / previous tab (also ] and [)", "next_tab", "Tabs", command="Next tab"),
+        Key("1", "Pending: jobs waiting to run, and failed ones waiting for their retry",
+            "show_tab('pending')", "Tabs", command="Go to the Pending tab"),
+        Key("2", "Processing: the jobs running now", "show_tab('processing')", "Tabs",
+            command="Go to the Processing tab"),
+        Key("3", "Dead: jobs that failed for good (the dead-letter queue)", "show_tab('dead')", "Tabs",
+            command="Go to the Dead tab"),
+        Key("4", "Completed: jobs that succeeded", "show_tab('completed')", "Tabs", command="Go to the Completed tab"),
+        Key("5", "Workers: the live workers of this database", "show_tab('workers')", "Tabs",
+            command="Go to the Workers tab"),
+        Key("↑ ↓  pgup pgdn", "Move in the table", section="Jobs"),
+        Key("home  end", "First / last row", section="Jobs"),
+        Key("← →", "Scroll a wide table sideways", section="Jobs"),
+        Key("enter", "Open the selected job: its fields, attempts and output", "detail", "Jobs",
+            command="Open the selected job"),
+        Key("e", "Enqueue a new job", "enqueue", "Jobs"),
+        Key("r", "Retry the selected dead job", "retry", "Jobs"),
+        Key("R", "Retry all dead jobs (asks first)", "retry_all", "Jobs", command="Retry all dead jobs"),
+        Key("x", "Cancel the selected job (asks first)", "cancel", "Jobs", command="Cancel the selected job"),
+        Key("/", "Filter every tab by id or command text (enter keeps it, esc clears it)", "filter", "Jobs",
+            command="Filter the jobs by id or command text"),
+        Key("+  -", "Grow / shrink the pool by one worker; after `queuectl worker stop`, + starts a new pool",
+            section="Pool"),
+        Key("p", "Pause / resume the pool (running jobs finish; nothing new is claimed)", section="Pool"),
+        Key("+", "Add a worker to the pool", "grow", "Pool", in_help=False),
+        Key("-", "Remove a worker from the pool (it finishes its job first)", "shrink", "Pool", in_help=False,
+            command="Remove a worker from the pool"),
+        Key("+", "Start a new worker pool", "restart_pool", "Pool", in_help=False),
+        Key("p", "Pause the pool", "pause", "Pool", in_help=False),
+        Key("p", "Resume the pool", "resume", "Pool", in_help=False),
+        Key("c", "Edit the settings", "settings", "App"),
+        Key("?", "Show every key", "help", "App"),
+        Key("ctrl+p", "The command palette: every action that applies, by name", section="App"),
+        Key("q", "Quit: the pool claims nothing more and running jobs finish; q again kills them", section="App"),
+    )
 
     app: "QueueApp"
 
@@ -52,7 +111,14 @@ class MainScreen(Screen):
         self.snapshot: Snapshot | None = None
         self._last_error = ""
 
+    @property
+    def FOOTER_SPARE(self) -> tuple[str, ...]:  # noqa: N802 - read by KeyFooter: dropped first when narrow
+        if self.active_tab == "dead":
+            return ("filter", "settings", "next-tab", "retry-all", "shrink", "grow")
+        return ("filter", "retry-all", "settings", "next-tab", "shrink", "grow")
+
     def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
         yield StatsStrip(id="stats")
         with TabbedContent(id="tabs", initial="pending"):
             for view in VIEWS:
@@ -63,8 +129,8 @@ class MainScreen(Screen):
                 yield Label("", id="workers-window", classes="window", markup=False)
                 yield DataTable(id="workers-table", cursor_type="row", zebra_stripes=True)
         with Vertical(id="filter-bar", classes="hidden"):
-            yield Input(placeholder="filter by id or command text; enter to keep, esc to clear", id="filter")
-        yield Footer(compact=True, show_command_palette=False)
+            yield FilterInput(placeholder="filter by id or command text; enter to keep, esc to clear", id="filter")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#workers-table", DataTable)
@@ -113,8 +179,7 @@ class MainScreen(Screen):
         had_dead = bool(self.snapshot and self.snapshot.counts.get("dead"))
         self.snapshot = snap
         self._last_error = ""
-        theme = self.app.theme_variables
-        self.query_one(StatsStrip).show(snap, self.app.pool_line(), self.app.pool_worker_ids(), theme)
+        self.show_stats()
         tabs = self.query_one(TabbedContent)
         labels = {view.id: f"{view.title} {sum(snap.counts[s] for s in view.states):,}" for view in VIEWS}
         labels["workers"] = f"Workers {len(snap.workers)}"
@@ -132,6 +197,11 @@ class MainScreen(Screen):
                 self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
         if had_dead != bool(snap.counts.get("dead")):
             self.refresh_bindings()  # "retry all" applies or not: the footer is rebuilt, so only then
+
+    def show_stats(self) -> None:
+        if self.snapshot is not None:
+            app = self.app
+            self.query_one(StatsStrip).show(self.snapshot, app.pool_line(), app.pool_worker_ids(), app.theme_variables)
 
     def window_text(self, snap: Snapshot) -> Text:
         view = VIEW_BY_ID[snap.view]
@@ -187,25 +257,50 @@ class MainScreen(Screen):
 
     # keys ------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """True: the key applies (footer, palette); None: shown greyed; False: hidden, and the key
+        does nothing."""
+        if action in TYPED and isinstance(self.focused, Input):
+            return False  # the filter takes these keys as text: they are not the footer's to offer
         job = self.selected
         counts = self.snapshot.counts if self.snapshot else {}
-        pool = self.app.pool
+        app = self.app
+        pool = app.pool
+        running = pool is not None and not app.quitting and not app.pool_stopped
+        if action == "clear_filter":
+            return bool(self.search) or isinstance(self.focused, Input)
         if action == "detail":
-            return True if job else None
+            return job is not None
         if action == "retry":
             return job is not None and job.state == "dead"
         if action == "retry_all":
-            return True if counts.get("dead") else None
+            if counts.get("dead"):
+                return True
+            return None if self.active_tab == "dead" else False
         if action == "cancel":
             return job is not None and job.state in ("pending", "failed", "processing")
-        if action in ("grow", "pause"):
-            return pool is not None and not self.app.quitting
+        if action == "grow":
+            return running
         if action == "shrink":
-            return (True if pool.size else None) if pool is not None and not self.app.quitting else False
+            return (True if pool.size else None) if running else False
+        if action == "restart_pool":
+            return pool is not None and app.pool_stopped and not app.quitting
+        if action == "pause":
+            return running and not pool.paused
+        if action == "resume":
+            return running and pool.paused
         return True
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def action_next_tab(self) -> None:
+        self.action_show_tab(TABS[(TABS.index(self.active_tab) + 1) % len(TABS)])
+
+    def action_previous_tab(self) -> None:
+        self.action_show_tab(TABS[(TABS.index(self.active_tab) - 1) % len(TABS)])
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.KEYS, "Keys of the main screen (esc closes)"))
 
     def action_enqueue(self) -> None:
         def done(job_id: str | None) -> None:
@@ -259,10 +354,16 @@ class MainScreen(Screen):
     def action_grow(self) -> None:
         self.app.resize_pool(+1)
 
+    def action_restart_pool(self) -> None:
+        self.app.resize_pool(+1)
+
     def action_shrink(self) -> None:
         self.app.resize_pool(-1)
 
     def action_pause(self) -> None:
+        self.app.toggle_pause()
+
+    def action_resume(self) -> None:
         self.app.toggle_pause()
 
     def action_filter(self) -> None:
@@ -274,6 +375,7 @@ class MainScreen(Screen):
     def filter_changed(self, event: Input.Changed) -> None:
         self.search = event.value.strip()
         self.refresh_data()
+        self.refresh_bindings()
 
     @on(Input.Submitted, "#filter")
     def filter_kept(self) -> None:
@@ -281,13 +383,14 @@ class MainScreen(Screen):
             self.query_one("#filter-bar").add_class("hidden")
         self.focus_table()
 
-    def key_escape(self) -> None:
+    def action_clear_filter(self) -> None:
         if self.query_one("#filter", Input).has_focus or self.search:
             self.query_one("#filter", Input).value = ""
             self.search = ""
             self.query_one("#filter-bar").add_class("hidden")
             self.refresh_data()
             self.focus_table()
+            self.refresh_bindings()
 
     async def action_quit(self) -> None:
         self.app.graceful_quit()

@@ -13,6 +13,8 @@ from core.errors import InvalidInput, QueueError
 from core.models import SETTINGS
 from core.queue import Queue
 
+from ..widgets.footer import KeyFooter
+
 
 def input_id(key: str) -> str:
     return "set-" + key
@@ -45,6 +47,7 @@ class SettingsScreen(ModalScreen[list[str] | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Save (ctrl+s)", id="save", variant="primary")
                 yield Button("Cancel (esc)", id="close")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.load()

@@ -8,11 +8,11 @@ from typing import Callable, Sequence
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowDoesNotExist
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import Job
 
-from ..render import ago, due, safe, span
+from ..render import ago, clip, due, safe, span
 
 Cell = Callable[[Job, float], Text | str]
 
@@ -23,6 +23,7 @@ class Column:
     label: str
     cell: Cell
     width: int | None = None  # None: sized to content
+    max_width: int | None = None  # longer cells are cut with an ellipsis (the detail shows them whole)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ def _error(job: Job, now: float) -> Text:
     return safe(job.last_error or "", style="$error")
 
 
-ID = Column("id", "ID", lambda j, n: safe(j.id))
+ID_WIDTH = 20  # ids may be 128 characters: one must not push DUE and COMMAND off an 80-column screen
+WIDE = 160  # on a terminal this wide the capped columns get twice their cells
+ID = Column("id", "ID", lambda j, n: safe(j.id), max_width=ID_WIDTH)
 COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
 TRIES = Column("tries", "TRIES", _tries)
 
@@ -61,12 +64,12 @@ VIEWS: tuple[View, ...] = (
         Column("due", "DUE", lambda j, n: due(j.run_at, n)), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
-        ID, Column("worker", "WORKER", lambda j, n: safe(j.worker)), TRIES,
+        ID, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
         Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n))), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
         ID, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n)),
-        Column("error", "LAST ERROR", _error), COMMAND,
+        Column("error", "LAST ERROR", _error, max_width=24), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
         ID, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
@@ -79,13 +82,24 @@ VIEW_BY_ID = {v.id: v for v in VIEWS}
 class JobTable(DataTable):
     """DataTable of one View. `show()` applies a fresh window of rows as a diff."""
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open", id="detail")]  # shown in the footer
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open", id="detail"),  # shown in the footer
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(self, view: View, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.view = view
         self.jobs: dict[str, Job] = {}  # shown, in order
         self._cells: dict[str, list[Text]] = {}
+        self._measure = False  # rows or cells changed since the columns were last measured
+        self._drawn_widths: tuple[int, ...] = ()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor":
+            return bool(self.jobs)  # no Open on an empty table
+        return True
 
     def on_mount(self) -> None:
         for column in self.view.columns:
@@ -103,11 +117,14 @@ class JobTable(DataTable):
         Only cells whose text changed are touched: a refresh of an idle queue costs nothing."""
         selected = self.selected
         fresh = {job.id: job for job in jobs}
-        for gone in [key for key in self.jobs if key not in fresh]:
-            self.remove_row(gone)
-            del self._cells[gone]
+        gone = [key for key in self.jobs if key not in fresh]
+        for key in gone:
+            self.remove_row(key)
+            del self._cells[key]
+        wide = self.app.size.width >= WIDE  # room to spare: long ids and errors may take twice the cells
         for job in jobs:
-            cells = [self._cell(column.cell(job, now)) for column in self.view.columns]
+            cells = [self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
+                     for column in self.view.columns]
             old = self._cells.get(job.id)
             if old is None:
                 self.add_row(*cells, key=job.id)
@@ -116,19 +133,55 @@ class JobTable(DataTable):
                     if before != after:
                         self.update_cell(job.id, column.key, after)
             self._cells[job.id] = cells
+        if gone:
+            self._shrink_columns()
+        self._measure = True
         order_changed = list(self.jobs) != list(fresh)
         self.jobs = fresh
         if order_changed:
-            position = {job_id: index for index, job_id in enumerate(fresh)}
-            self.sort("id", key=lambda cell: position[cell.plain])
+            # The id cells may be cut short: find each row by its cell object, not by its text.
+            position = {id(self.get_cell(job_id, "id")): index for index, job_id in enumerate(fresh)}
+            self.sort("id", key=lambda cell: position[id(cell)])
         self._restore_cursor(selected)
 
-    def _cell(self, value: Text | str) -> Text:
+    def on_idle(self) -> None:
+        # Runs just before DataTable's own idle handler, which measures the new and changed cells
+        # and widens their columns. Textual 8.2.8 caches each rendered cell without its column's
+        # width, so a frame drawn between show() and that measuring (a busy screen: the footer
+        # being rebuilt) kept cells cut to the header's width until the next change. Look again
+        # once the measuring is done, and redraw if a column's width moved.
+        if self._measure:
+            self._measure = False
+            self.call_later(self._redraw_if_resized)
+
+    def _redraw_if_resized(self) -> None:
+        widths = tuple(column.get_render_width(self) for column in self.columns.values())
+        if widths != self._drawn_widths:
+            self._drawn_widths = widths
+            self._clear_caches()
+            self.refresh()
+
+    def _shrink_columns(self) -> None:
+        """DataTable widens a column for a long cell but never narrows it again when that row
+        leaves: narrow each column back to its widest remaining cell."""
+        for index, column in enumerate(self.view.columns):
+            shown = self.columns[ColumnKey(column.key)]
+            if not shown.auto_width:
+                continue
+            widest = max([shown.label.cell_len, *(cells[index].cell_len for cells in self._cells.values())])
+            if widest < shown.content_width:
+                shown.content_width = widest
+
+    def _cell(self, value: Text | str, max_width: int | None = None) -> Text:
         """Plain str cells would be parsed as markup: make every cell a Text, and resolve theme
         variables ($error, $warning) that Rich styles cannot name."""
         if isinstance(value, str):
-            return Text(value)
+            value = Text(value)
+        if max_width is not None:
+            value = clip(value, max_width)
         style = str(value.style)
+        if not style:
+            return value
         if style.startswith(("$", "bold $")):
             bold, _, name = style.rpartition("$")
             color = self.app.theme_variables.get(name, "")

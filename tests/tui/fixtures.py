@@ -3,6 +3,7 @@ Shared by the snapshot tests and scripts/export_screenshots.py, so the README sh
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from core.clock import FixedClock
@@ -68,6 +69,7 @@ def demo_app(path: str, **kwargs):
     from queuectl_tui.app import QueueApp
 
     queue, clock = seeded_queue(path)
+    kwargs.setdefault("shown_location", "~/demo/jobs.db")  # the temp path differs on every run
     app = QueueApp(queue, workers=0, clock=clock, refresh_interval=3600, **kwargs)
     app.theme = "textual-dark"
     app.animation_level = "none"  # a tab's underline slides: a picture mid-slide would differ
@@ -90,3 +92,21 @@ async def settle(pilot) -> None:
             if not [w for w in app.workers if w.is_running and w.name != "wait_for_pool"]:
                 break
             await pilot.pause(0.01)
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Poll with a deadline: never sleep and hope."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+def table(app):
+    return app.screen.active_table
+
+
+async def goto(pilot, tab: str) -> None:
+    pilot.app.screen.action_show_tab(tab)
+    await pilot.pause()
+    await settle(pilot)

@@ -67,6 +67,25 @@ async def hostile_detail(pilot) -> None:
     await detail_loaded(pilot)
 
 
+async def help_screen(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+async def pool_stopped(pilot) -> None:
+    """What `queuectl worker stop` from another process does to the app (here: the pool's own stop)."""
+    await settle(pilot)
+    pilot.app.pool.stop()
+    for _ in range(200):
+        if pilot.app.pool_stopped:
+            break
+        await pilot.pause(0.05)
+    await settle(pilot)
+
+
+SMALL = (80, 24)  # the smallest terminal the app is made for: every screen is checked there
+
 SCENES = {
     "main": ((120, 30), main_screen),
     "enqueue": ((120, 30), enqueue_form),
@@ -74,5 +93,12 @@ SCENES = {
     "settings": ((120, 36), settings_screen),
     "dead-confirm": ((120, 30), dead_confirm),
     "hostile-detail": ((120, 36), hostile_detail),
-    "main-80x24": ((80, 24), main_screen),
+    "main-200x50": ((200, 50), main_screen),
+    "main-80x24": (SMALL, main_screen),
+    "enqueue-80x24": (SMALL, enqueue_form),
+    "detail-80x24": (SMALL, job_detail),
+    "settings-80x24": (SMALL, settings_screen),
+    "dead-confirm-80x24": (SMALL, dead_confirm),
+    "help-80x24": (SMALL, help_screen),
+    "pool-stopped-80x24": (SMALL, pool_stopped),
 }

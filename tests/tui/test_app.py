@@ -2,42 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from textual.widgets import Input, Static
 
 from core import Queue
-from core.clock import FixedClock
 from queuectl_tui.app import QueueApp
 from queuectl_tui.screens.confirm import ConfirmScreen
 from queuectl_tui.screens.detail import DetailScreen
 from queuectl_tui.screens.enqueue import EnqueueScreen
+from queuectl_tui.screens.help import HelpScreen
 from queuectl_tui.screens.main import MainScreen
 from queuectl_tui.screens.settings import SettingsScreen
-from queuectl_tui.widgets.job_table import JobTable
 
-from .fixtures import HOSTILE, demo_app, settle
+from .fixtures import HOSTILE, demo_app, goto, settle, table, until
 from .scenes import detail_loaded
 
 SIZE = (100, 30)
-
-
-async def until(pilot, condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await pilot.pause(0.05)
-
-
-def table(app) -> JobTable:
-    return app.screen.active_table
-
-
-async def goto(pilot, tab: str) -> None:
-    pilot.app.screen.action_show_tab(tab)
-    await pilot.pause()
-    await settle(pilot)
 
 
 async def test_tables_show_each_state(tmp_path):
@@ -255,17 +236,44 @@ async def test_command_palette_offers_the_actions_that_apply(tmp_path):
     app = demo_app(str(tmp_path / "q.db"))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "Cancel (x)" in titles and "Retry (r)" not in titles  # a pending job is selected
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        # A pending job is selected: it can be cancelled, not retried. Entries say what they do.
+        assert "Cancel the selected job" in commands and "Retry the selected dead job" not in commands
+        assert commands["Cancel the selected job"].help == "key x: Cancel the selected job (asks first)"
+        assert {"Go to the Pending tab", "Go to the Dead tab", "Go to the Workers tab", "Next tab",
+                "Show every key", "Edit the settings", "Retry all dead jobs"} <= set(commands)
+        assert "Keys" not in commands  # Textual's own keys panel, which esc did not close, is replaced
+        assert not [c for c in commands.values() if c.help.startswith("the ") or c.title.endswith(")")]
         await goto(pilot, "dead")
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
-        assert {"New (e)", "Retry (r)", "Retry all (R)", "Config (c)", "Find (/)"} <= set(commands)
+        assert {"Enqueue a new job", "Retry the selected dead job", "Retry all dead jobs",
+                "Filter the jobs by id or command text"} <= set(commands)
         await pilot.press("ctrl+p")
         await pilot.pause()
-        await pilot.press(*"Retry (r)")
+        await pilot.press(*"Retry the selected")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await until(pilot, lambda: app.queue.job("nightly-backup").state == "pending")
+
+
+async def test_palette_goes_to_a_tab_and_shows_the_keys(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to the Dead tab")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.active_tab == "dead")
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Show every key")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
 async def test_cursor_stays_on_its_job_when_rows_arrive(tmp_path):
