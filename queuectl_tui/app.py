@@ -94,9 +94,12 @@ class QueueApp(App):
         self.old_pools.append(pool)
         self.join_old_pool(pool)
         running = sum(1 for _, job in pool.snapshot() if job is not None)
-        self.notify("The embedded pool was stopped from outside (queuectl worker stop)"
-                    + (f"; {running} running job(s) finish" if running else "")
-                    + ". Press + to start a new pool.", title="Pool stopped", severity="warning", timeout=15)
+        if pool.errors:  # it stopped itself: the database file was deleted or replaced
+            what, then = f"stopped: {pool.errors[-1]}", "Restart the app on the database you mean."
+        else:
+            what, then = "was stopped from outside (queuectl worker stop)", "Press + to start a new pool."
+        self.notify(f"The embedded pool {what}" + (f"; {running} running job(s) finish" if running else "")
+                    + f". {then}", title="Pool stopped", severity="warning", timeout=15, markup=False)
         self.pool_changed()
 
     @work(thread=True, exit_on_error=False, group="old-pools")

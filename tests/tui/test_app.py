@@ -221,7 +221,7 @@ async def test_database_errors_are_notified_not_fatal(tmp_path):
     app = demo_app(str(path))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        app.queue.store.close()  # drop pooled connections, then make the file unusable
+        app.queue.store._close_idle()  # drop pooled connections (close() would end the store), then make the file unusable
         for suffix in ("", "-wal", "-shm"):
             (tmp_path / f"q.db{suffix}").unlink(missing_ok=True)
         path.write_bytes(b"this is not a database" * 100)
