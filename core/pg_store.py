@@ -28,6 +28,7 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 
 from .errors import IdTaken, StorageError
+from .location import parse_postgres_url, scrub
 from .models import Job, JobSpec, WorkerInfo
 from .store import (JOB_COLUMNS, RUN_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern,
                     records_run)
@@ -111,30 +112,33 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def parse_location(url: str) -> tuple[str, str, str]:
-    """Split a postgresql:// URL into (libpq conninfo, schema, location to show: no password)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise StorageError(f"invalid PostgreSQL URL: {exc}") from None
+SHORT_SECRET = 4  # a password shorter than this is not cut out of a message: the message is dropped
+
+
+def scrubbed(exc: BaseException, hidden: Sequence[str]) -> str:
+    """A driver error as one line without any password text. libpq never sees the password in a URL
+    (it is passed on its own), so its messages should not hold it; if one does all the same, it is
+    cut out, or, for a password so short that cutting it out would spell it, the message is dropped."""
+    text = one_line(exc)
+    if any(len(h) < SHORT_SECRET and h in text for h in hidden):
+        return f"{type(exc).__name__} (the message is not shown: it may hold the password)"
+    return scrub(text, hidden=list(hidden))
+
+
+def parse_location(url: str) -> tuple[str, str | None, str, str, tuple[str, ...]]:
+    """Split a postgresql:// URL into (libpq URL without the password, the password, the schema,
+    the location to show, the password texts to scrub from messages). See core/location.py."""
+    parsed = parse_postgres_url(url, CONNECT_DEFAULTS)
     schema = DEFAULT_SCHEMA
-    rest = []
-    for key, value in query:
+    for key, value in parsed.query:
         if key == "schema":
-            schema = value
-        else:
-            rest.append((key, value))
+            schema = urllib.parse.unquote(value)
     if not SCHEMA_NAME.fullmatch(schema):
         raise StorageError(
-            f"invalid schema name {schema!r} in the URL: use lower-case letters, digits and _ (at most 48)"
+            f"invalid schema name {scrub(schema, hidden=list(parsed.hidden))!r} in the URL: "
+            "use lower-case letters, digits and _ (at most 48)"
         )
-    present = {key for key, _ in rest}
-    rest += [(k, v) for k, v in CONNECT_DEFAULTS.items() if k not in present]
-    conninfo = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest, quote_via=urllib.parse.quote)))
-    netloc = re.sub(r"^([^@/]*?):[^@/]*@", r"\1:***@", parts.netloc)  # hide a password
-    shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return conninfo, schema, shown
+    return parsed.url, parsed.password, schema, parsed.shown, parsed.hidden
 
 
 def _quote(name: str) -> str:
@@ -143,7 +147,8 @@ def _quote(name: str) -> str:
 
 class PostgresStore(Store):
     def __init__(self, url: str) -> None:
-        self._conninfo, self.schema, self.location = parse_location(url)
+        self._url = url
+        self._conninfo, self._password, self.schema, self.location, self._hidden = parse_location(url)
         self.channel = f"queuectl:{self.schema}"
         self._s = _quote(self.schema)
         self._idle: list[psycopg.Connection] = []  # list.pop/append are atomic: a lock-free pool
@@ -151,13 +156,23 @@ class PostgresStore(Store):
         self._lock = threading.Lock()
         self._migrate()
 
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def message(self, exc: BaseException) -> str:
+        """A driver error as one line, without the password."""
+        return scrubbed(exc, self._hidden)
+
     # connection handling ---------------------------------------------------------------------------
     def connect(self) -> psycopg.Connection:
-        """A new autocommit connection; StorageError (one line) if the server cannot be reached."""
+        """A new autocommit connection; StorageError (one line) if the server cannot be reached.
+        The password goes to libpq on its own, never in the URL that libpq parses and may quote."""
+        extra = {} if self._password is None else {"password": self._password}
         try:
-            return psycopg.connect(self._conninfo, autocommit=True)
+            return psycopg.connect(self._conninfo, autocommit=True, **extra)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
+            raise StorageError(f"cannot connect to {self.location}: {self.message(exc)}") from None
 
     def _take(self) -> tuple[psycopg.Connection, bool]:
         try:
@@ -217,11 +232,11 @@ class PostgresStore(Store):
                     self._drop_idle()
                     if read and reused and tries == 1:
                         continue
-                    raise StorageError(f"lost the connection to {self.location}: {one_line(exc)}") from None
+                    raise StorageError(f"lost the connection to {self.location}: {self.message(exc)}") from None
                 self._give_back(conn)
                 if isinstance(exc, pg_errors.TransactionRollback) and tries < 3:
                     continue  # rolled back as a whole: safe to run again
-                raise StorageError(f"database error on {self.location}: {one_line(exc)}") from None
+                raise StorageError(f"database error on {self.location}: {self.message(exc)}") from None
             except BaseException:
                 self._discard(conn)  # interrupted mid-statement: its state is unknown
                 raise
@@ -603,7 +618,7 @@ class PgListener(Listener):
         try:
             conn.execute(f"LISTEN {_quote(self._store.channel)}")
         except psycopg.Error as exc:
-            log.debug("listener: %s", one_line(exc))
+            log.debug("listener: %s", self._store.message(exc))
             conn.close()
             return False
         self._conn = conn
@@ -629,7 +644,7 @@ class PgListener(Listener):
             return events
         except psycopg.Error as exc:
             if not self._closed:
-                log.warning("lost the wake-up connection to %s: %s", self._store.location, one_line(exc))
+                log.warning("lost the wake-up connection to %s: %s", self._store.location, self._store.message(exc))
             try:
                 self._conn.close()
             except Exception:

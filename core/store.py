@@ -43,7 +43,12 @@ class Ended(NamedTuple):
 class Store(abc.ABC):
     """Everything the engine asks of a database. All methods are safe to call from any thread."""
 
-    location: str
+    location: str  # to show: never a password (see core/location.py)
+
+    @property
+    def url(self) -> str:
+        """What Queue.open() takes to open this database again. It may hold a password: never show it."""
+        return self.location
 
     # jobs ----------------------------------------------------------------------------------------
     @abc.abstractmethod

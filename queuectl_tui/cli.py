@@ -397,7 +397,7 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     configure_logging()
     # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
     pool = (Pool(q, size, burst=burst, on_job_end=print_job_end) if size == 1
-            else ProcessPool(q.location, size, burst=burst))
+            else ProcessPool(q.store.url, size, burst=burst))  # the workers need the password; q.location hides it
     signals = {"n": 0}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -458,8 +458,10 @@ COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:
     parser = build_parser(prog, tui)
+    location = os.environ.get("QUEUECTL_DB")  # whose passwords no message may show
     try:
         args = parser.parse_args(argv)
+        location = args.db or location
         if args.command is None:
             if tui and not args.headless:
                 return open_app(args.db, args.workers)
@@ -468,11 +470,11 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
         with Queue.open(args.db) as q:
             return COMMANDS[args.command](q, args)
     except UsageError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE, location)
     except InvalidInput as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE, location)
     except QueueError as exc:
-        return fail(str(exc), EXIT_FAILED)
+        return fail(str(exc), EXIT_FAILED, location)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -482,11 +484,14 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
         if os.environ.get("QUEUECTL_DEBUG"):
             raise
         return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
-                    EXIT_FAILED)
+                    EXIT_FAILED, location)
 
 
-def fail(message: str, code: int) -> int:
-    print(f"error: {visible(message, keep_newlines=False)}", file=sys.stderr)
+def fail(message: str, code: int, location: str | None = None) -> int:
+    """The one error line. The engine's messages never hold a password; scrub() makes sure of it."""
+    from core.location import scrub  # only on errors: plain commands do not pay for it
+
+    print(f"error: {visible(scrub(message, location), keep_newlines=False)}", file=sys.stderr)
     return code
 
 
