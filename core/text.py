@@ -15,3 +15,15 @@ def visible(text: str, keep_newlines: bool = True) -> str:
     if not keep_newlines:
         out = out.replace("\n", "\\n").replace("\t", "\\t")
     return out
+
+
+def brief(value: object, limit: int = 80) -> str:
+    """repr(value) for an error message: at most about `limit` characters, and never itself an error
+    (a list nested hundreds deep, a 4,000-digit integer)."""
+    try:
+        text = repr(value)
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__} too large to show"
+    if len(text) > limit:
+        return f"{text[:limit - 24]}... ({len(text):,} characters)"
+    return text

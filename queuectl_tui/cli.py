@@ -14,7 +14,7 @@ from core.errors import InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
 from core.queue import InvalidItem, Queue
 from core.text import visible
-from core.validate import parse_duration
+from core.validate import parse_duration, parse_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -213,12 +213,7 @@ def check_limit(limit: int) -> int:
 def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
-    import json
-
-    try:
-        obj = json.loads(args.job)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"invalid JSON: {exc}") from None
+    obj = parse_json(args.job)
     try:
         ids = q.enqueue_many([obj])
     except InvalidItem as exc:
@@ -228,8 +223,6 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
 
 
 def enqueue_stdin(q: Queue) -> int:
-    import json
-
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
     for number, line in enumerate(sys.stdin, 1):
@@ -238,9 +231,9 @@ def enqueue_stdin(q: Queue) -> int:
         if not line.strip():
             continue
         try:
-            objects.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}: invalid JSON: {exc}") from None
+            objects.append(parse_json(line))
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
         lines.append(number)
     if not objects:
         raise InvalidInput("no jobs on stdin (one JSON object per line)")
