@@ -90,7 +90,8 @@ def parse_postgres_url(url: str, defaults: dict[str, str] | None = None) -> PgLo
     if userinfo is not None:
         user_raw, colon, password_raw = userinfo.partition(":")
         if _BAD_ESCAPE.search(user_raw):
-            raise StorageError("invalid PostgreSQL URL: the user name is not percent-encoded correctly (write % as %25)")
+            raise StorageError("invalid PostgreSQL URL: the user name is not percent-encoded correctly "
+                               "(write % as %25)")
         if colon:
             password = _decode(password_raw, "password")
             hidden += [password_raw, password]

@@ -46,6 +46,10 @@ class Run(NamedTuple):
     error: str | None
     stdout: bytes = b""
     stderr: bytes = b""
+    stdout_dropped: int = 0  # bytes written before `stdout` that were not kept (output-limit)
+    stderr_dropped: int = 0
+    stdout_unread: int = 0  # bytes kept before `stdout` but not read (Queue.job(..., tail=N))
+    stderr_unread: int = 0
 
     @property
     def duration(self) -> float | None:
@@ -65,6 +69,8 @@ class Run(NamedTuple):
             "error": self.error,
             "stdout": self.stdout.decode("utf-8", "replace"),
             "stderr": self.stderr.decode("utf-8", "replace"),
+            "stdout_dropped": self.stdout_dropped,
+            "stderr_dropped": self.stderr_dropped,
         }
 
 

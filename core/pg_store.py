@@ -30,15 +30,15 @@ from psycopg import pq
 from .errors import IdTaken, StorageError
 from .location import parse_postgres_url, scrub
 from .models import Job, JobSpec, WorkerInfo
-from .store import (JOB_COLUMNS, RUN_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern,
-                    records_run)
+from .store import (JOB_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run,
+                    run_columns)
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "queuectl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")  # short enough for the channel name (63 bytes)
 CONNECT_DEFAULTS = {"connect_timeout": "10", "application_name": "queuectl"}
@@ -96,6 +96,11 @@ MIGRATIONS: dict[int, str] = {
         heartbeat_at DOUBLE PRECISION NOT NULL,
         stop_requested BOOLEAN NOT NULL DEFAULT false
     );
+    """,
+    # As SQLite's schema 6: bytes of each stream written before the kept tail (output-limit).
+    2: """
+    ALTER TABLE {s}.runs ADD COLUMN stdout_dropped BIGINT NOT NULL DEFAULT 0,
+                         ADD COLUMN stderr_dropped BIGINT NOT NULL DEFAULT 0;
     """,
 }
 
@@ -339,8 +344,10 @@ class PostgresStore(Store):
             seen.add(job_id)
         return ids[0] if ids else "?"
 
-    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None:
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
         s = self._s
+        n = None if tail is None else max(1, int(tail))
+        columns = run_columns(None if n is None else f"substring({{col}} from greatest(length({{col}}) - {n - 1}, 1))")
 
         def get(conn: psycopg.Connection) -> Job | None:
             row = conn.execute(f"SELECT {JOB_COLUMNS} FROM {s}.jobs WHERE id = %s", (job_id,)).fetchone()
@@ -348,7 +355,7 @@ class PostgresStore(Store):
                 return None
             if not with_runs:
                 return job_from_row(row)
-            sql = f"SELECT {RUN_COLUMNS} FROM {s}.runs WHERE job_id = %s ORDER BY id"
+            sql = f"SELECT {columns} FROM {s}.runs WHERE job_id = %s ORDER BY id"
             return job_with_runs(row, conn.execute(sql, (job_id,)))
 
         return self._read(get)
@@ -475,11 +482,13 @@ class PostgresStore(Store):
         if not records_run(o):
             return update, update_params
         sql = f"""WITH done AS ({update} RETURNING id)
-            INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)
-            SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea
+            INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,
+                                  stdout_dropped, stderr_dropped)
+            SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea,
+                   %s::bigint, %s::bigint
             FROM done"""
         return sql, [*update_params, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
-                     bytes(o.stdout), bytes(o.stderr)]
+                     bytes(o.stdout), bytes(o.stderr), o.stdout_dropped, o.stderr_dropped]
 
     def _release_sql(self) -> str:
         return f"""UPDATE {self._s}.jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1

@@ -155,8 +155,10 @@ class Queue:
         return ids
 
     # inspect ---------------------------------------------------------------------------------------
-    def job(self, job_id: str, runs: bool = True) -> Job:
-        job = self.store.get_job(job_id, with_runs=runs)
+    def job(self, job_id: str, runs: bool = True, tail: int | None = None) -> Job:
+        """One job, with its attempts (runs=True); tail=N reads only the last N bytes of each
+        attempt's stdout and stderr (Run.stdout_unread and stderr_unread count the rest)."""
+        job = self.store.get_job(job_id, with_runs=runs, tail=tail)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
         return job

@@ -21,6 +21,8 @@ class RunResult(NamedTuple):
     finished_at: float
     stdout: bytes
     stderr: bytes
+    stdout_dropped: int = 0  # bytes written before the kept tail (output_limit), not kept
+    stderr_dropped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -33,15 +35,24 @@ class Tail:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._buf = bytearray()
+        self._cut = 0  # bytes trimmed off the front so far
 
     def add(self, data: bytes) -> None:
         if self.limit:
             self._buf += data
             if len(self._buf) > 2 * self.limit:  # trimmed now and then, not at every read
+                self._cut += len(self._buf) - self.limit
                 del self._buf[:-self.limit]
+        else:
+            self._cut += len(data)
 
     def value(self) -> bytes:
         return bytes(self._buf[-self.limit:]) if self.limit else b""
+
+    @property
+    def dropped(self) -> int:
+        """How many bytes were read before the ones value() keeps."""
+        return self._cut + max(0, len(self._buf) - self.limit)
 
 
 # Output goes through a pipe per stream, read by the job's worker thread as it comes. Pipes cost
@@ -289,7 +300,8 @@ class RunningJob:
                 error = self._kill_reason  # cancelled, shut down or timed out, whatever the shell returned
             if error is None and code != 0:
                 error = describe_exit(code)
-            return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value())
+            return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value(),
+                             out.dropped, err.dropped)
         finally:
             for fd in fds:
                 os.close(fd)

@@ -13,7 +13,7 @@ from core.clock import to_iso
 from core.errors import InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
 from core.queue import InvalidItem, Queue
-from core.text import visible
+from core.text import output_tail, visible
 from core.validate import parse_duration, parse_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -178,14 +178,33 @@ def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
         table(["ID", "STATE", "TRIES", "PRI", "UPDATED (UTC)", "COMMAND"], job_rows(jobs))
 
 
-def write_output(data: bytes, stream) -> None:
-    """Captured bytes as they are when piped; on a terminal, escape sequences made visible."""
+CHUNK = 1 << 16
+
+
+def write_output(data: bytes, dropped: int, stream) -> None:
+    """Captured bytes as they are when piped; on a terminal, escape sequences made visible, and a
+    cut output starting at a line boundary. What was not kept is said on stderr, if a terminal:
+    never in the bytes of a pipe. Written a piece at a time: no whole copy of the output is made."""
     if stream.isatty():
-        stream.write(visible(data.decode("utf-8", "replace")))
+        marker, data = output_tail(data, dropped)
+    else:
+        marker = output_tail(b"", dropped)[0]  # the count alone: the bytes stay exact
+    if marker and sys.stderr.isatty():
+        sys.stdout.flush()
+        print(marker, file=sys.stderr, flush=True)
+    view = memoryview(data)
+    if stream.isatty():
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        for start in range(0, len(view), CHUNK):
+            stream.write(visible(decoder.decode(view[start:start + CHUNK])))
+        stream.write(visible(decoder.decode(b"", final=True)))
         stream.flush()
     else:
         stream.flush()
-        stream.buffer.write(data)
+        for start in range(0, len(view), CHUNK):
+            stream.buffer.write(view[start:start + CHUNK])
         stream.buffer.flush()
 
 
@@ -263,11 +282,18 @@ def cmd_list(q: Queue, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SHOW_BYTES, SHOW_LINES = 4096, 40  # `show` prints at most this much of each stream of each attempt
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def cmd_show(q: Queue, args: argparse.Namespace) -> int:
-    job = q.job(args.id)
     if args.json:
-        print_json(job.to_dict(with_runs=True))
+        print_json(q.job(args.id).to_dict(with_runs=True))
         return EXIT_OK
+    job = q.job(args.id, tail=SHOW_BYTES)  # the tails only: a 64 MiB output is not read whole
     for key, value in job.to_dict().items():
         if key == "timeout" and value is None:
             value = f"config job-timeout ({setting_text(q.settings().job_timeout)}s, 0 = none)"
@@ -279,13 +305,20 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         result = "ok" if run.error is None else visible(run.error)
         out(f"\nattempt #{run.number} (try {run.attempt}): {result}; took {duration}; "
             f"started {short_time(run.started_at)}; worker {visible(run.worker or '-')}")
-        for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
-            if data:
-                text = data.decode("utf-8", "replace")
-                lines = text.splitlines()[-10:]
-                out(f"  {name} (last {len(lines)} lines):")
-                for line in lines:
-                    out("    " + visible(line, keep_newlines=False))
+        streams = (("stdout", run.stdout, run.stdout_dropped, run.stdout_unread),
+                   ("stderr", run.stderr, run.stderr_dropped, run.stderr_unread))
+        for name, data, dropped, unread in streams:
+            if not (data or dropped or unread):
+                continue
+            hint = f" (queuectl logs {visible(job.id, keep_newlines=False)} --attempt {run.number} prints them)"
+            marker, data = output_tail(data, dropped, unread, SHOW_LINES, hint)
+            text = data.decode("utf-8", "replace")
+            lines = text.removesuffix("\n").split("\n") if text else []
+            out(f"  {name} ({'last ' if marker else ''}{plural(len(lines), 'line')}):")
+            if marker:
+                out(f"    {marker}")
+            for line in lines:
+                out("    " + visible(line, keep_newlines=False))
     return EXIT_OK
 
 
@@ -299,8 +332,8 @@ def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
         run = job.runs[args.attempt - 1]
     else:
         raise InvalidInput(f"--attempt must be between 1 and {len(job.runs)} for job {args.id!r}")
-    write_output(run.stdout, sys.stdout)
-    write_output(run.stderr, sys.stderr)
+    write_output(run.stdout, run.stdout_dropped, sys.stdout)
+    write_output(run.stderr, run.stderr_dropped, sys.stderr)
     return EXIT_OK
 
 

@@ -284,7 +284,7 @@ def test_json_on_every_listing(cli, queue, spawn_worker, tmp_path):
     shown = run("show", "j1", "--json")
     check_job(shown, runs=True)
     assert list(shown["runs"][0]) == ["number", "attempt", "worker", "started_at", "finished_at", "duration",
-                                      "exit_code", "error", "stdout", "stderr"]
+                                      "exit_code", "error", "stdout", "stderr", "stdout_dropped", "stderr_dropped"]
 
     status = run("status", "--json")
     assert list(status["counts"]) == STATES
