@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import re
 import sys
 from typing import Any, Mapping
 
-from .clock import parse_iso, to_iso
+from .clock import parse_duration, parse_iso, to_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
 from .models import ID_PATTERN, JobSpec, Settings
 from .text import brief
@@ -104,15 +103,3 @@ def parse_json(text: str) -> Any:
         raise InvalidInput("invalid JSON: nested too deeply") from None
     except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
         raise InvalidInput(f"invalid JSON: an integer has more than {sys.get_int_max_str_digits():,} digits") from None
-
-
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str) -> float:
-    """'90', '30s', '15m', '12h', '7d', '2w' to seconds; raises InvalidInput."""
-    match = DURATION.fullmatch(text.strip())
-    if not match:
-        raise InvalidInput(f"invalid duration {text!r}: use a number with s, m, h, d or w, e.g. 7d or 12h")
-    return float(match.group(1)) * UNITS[match.group(2)]

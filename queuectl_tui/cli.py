@@ -10,9 +10,9 @@ import time
 from typing import Any, Callable, NoReturn, Sequence
 
 from core.clock import to_iso
-from core.errors import InvalidInput, QueueError
+from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
-from core.queue import InvalidItem, Queue
+from core.queue import InvalidItem, ItemConflict, Queue
 from core.text import output_tail, visible
 from core.validate import parse_duration, parse_json
 
@@ -39,6 +39,14 @@ def db_location(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def duration(text: str) -> float:
+    """A --timeout or --older-than: seconds, or 90s, 5m, 12h, 7d, 2w (core's one reading of them)."""
+    try:
+        return parse_duration(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser(prog: str, tui: bool) -> Parser:
@@ -85,7 +93,7 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p = sub.add_parser("wait", help="block until jobs are completed or dead (exit 1 unless all completed)",
                        **_example(f"{prog} wait backup report --timeout 60"))
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--timeout", type=float, metavar="S")
+    p.add_argument("--timeout", type=duration, metavar="S", help="give up after S seconds (or 90s, 5m, 2h)")
 
     p = sub.add_parser("cancel", help="cancel a waiting job, or kill a running one; it goes to dead",
                        **_example(f"{prog} cancel backup"))
@@ -99,7 +107,8 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p.add_argument("--burst", action="store_true", help="exit once no job is pending or awaiting a retry")
     p = wsub.add_parser("stop", help="ask every live worker to finish its job and exit",
                         **_example(f"{prog} worker stop --timeout 60"))
-    p.add_argument("--timeout", type=float, metavar="S", help="give up waiting after S seconds (exit 1)")
+    p.add_argument("--timeout", type=duration, metavar="S",
+                   help="give up waiting after S seconds, or 90s, 5m, 2h (exit 1)")
     p = wsub.add_parser("list", help="live workers", **_example(f"{prog} worker list --json"))
     p.add_argument("--json", action="store_true", help="print JSON only")
 
@@ -120,14 +129,15 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p = csub.add_parser("get", help="one setting", **_example(f"{prog} config get backoff-base"))
     p.add_argument("key", metavar="KEY")
     p = csub.add_parser("set", help="change a setting; running workers pick it up within one poll",
-                        **_example(f"{prog} config set job-timeout 300"))
+                        description="Change a setting. Settings in seconds also take a duration: 90s, 5m, 12h, 7d.",
+                        **_example(f"{prog} config set job-timeout 5m"))
     p.add_argument("key", metavar="KEY")
     p.add_argument("value", metavar="VALUE")
 
     p = sub.add_parser("prune", help="delete finished jobs older than a duration",
                        **_example(f"{prog} prune --state completed --older-than 7d"))
     p.add_argument("--state", required=True, choices=("completed", "dead"))
-    p.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
+    p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
     return parser
 
 
@@ -235,8 +245,10 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     obj = parse_json(args.job)
     try:
         ids = q.enqueue_many([obj])
-    except InvalidItem as exc:
+    except InvalidItem as exc:  # one job: no "item 1: " before the reason
         raise InvalidInput(exc.reason) from None
+    except ItemConflict as exc:
+        raise Conflict(exc.reason) from None
     out(ids[0])
     return EXIT_OK
 
@@ -262,8 +274,13 @@ def enqueue_stdin(q: Queue) -> int:
             ids = with_progress(len(objects), lambda tick: q.enqueue_many(objects, progress=tick))
         else:
             ids = q.enqueue_many(objects)
-    except InvalidItem as exc:
-        raise InvalidInput(f"line {lines[exc.index]}: {exc.reason}") from None
+    except InvalidItem as exc:  # items are counted without the blank lines: name the line
+        reason = exc.reason
+        if exc.other is not None:
+            reason = reason.replace(f"item {exc.other + 1}", f"line {lines[exc.other]}")
+        raise InvalidInput(f"line {lines[exc.index]}: {reason}") from None
+    except ItemConflict as exc:
+        raise Conflict(f"line {lines[exc.index]}: {exc.reason}") from None
     sys.stdout.write("".join(f"{i}\n" for i in ids))
     return EXIT_OK
 
@@ -439,9 +456,29 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     print(f"{size} worker(s) on {q.location}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
     pool.start()
+    said: set[tuple[str | None, float]] = set()
     while not pool.join(timeout=0.5):
-        pass
+        if burst:
+            say_what_burst_waits_for(q, said)
     return EXIT_FAILED if pool.errors else EXIT_OK
+
+
+def say_what_burst_waits_for(q: Queue, said: set[tuple[str | None, float]]) -> None:
+    """A --burst worker stays while a job is not due yet: say so, once per job and due time, when
+    nothing runs. The time is local, as on the worker's other lines."""
+    now = time.time()
+    due = q.store.next_due()
+    if due is None or due <= now + 0.5 or q.counts()["processing"]:
+        return
+    # the next to run is the earliest due (the first 100 in claim order hold it but in a huge backlog)
+    first = min(q.jobs(["pending", "failed"], 100, order="claim"), key=lambda j: (j.run_at, -j.priority), default=None)
+    job_id = first.id if first is not None and first.run_at == due else None
+    if (job_id, due) in said:
+        return
+    said.add((job_id, due))
+    what = "the next job" if job_id is None else f"job {visible(job_id)}"
+    print(f"waiting for {what} due at {time.strftime('%H:%M:%S', time.localtime(due))} (in {due - now:.1f}s)",
+          file=sys.stderr, flush=True)
 
 
 def cmd_dlq(q: Queue, args: argparse.Namespace) -> int:
@@ -470,7 +507,7 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(q: Queue, args: argparse.Namespace) -> int:
-    deleted = q.prune(args.state, parse_duration(args.older_than))
+    deleted = q.prune(args.state, args.older_than)
     out(f"deleted {deleted} {args.state} job(s)")
     return EXIT_OK
 
