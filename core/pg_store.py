@@ -27,16 +27,17 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 
 from .errors import IdTaken, StorageError
+from .location import parse_postgres_url, scrub
 from .models import Job, JobSpec, WorkerInfo
-from .store import (JOB_COLUMNS, RUN_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern,
-                    records_run)
+from .store import (JOB_COLUMNS, Ended, Outcome, Store, job_from_row, job_with_runs, like_pattern, records_run,
+                    run_columns)
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "queuectl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")  # short enough for the channel name (63 bytes)
 CONNECT_DEFAULTS = {"connect_timeout": "10", "application_name": "queuectl"}
@@ -95,6 +96,11 @@ MIGRATIONS: dict[int, str] = {
         stop_requested BOOLEAN NOT NULL DEFAULT false
     );
     """,
+    # As SQLite's schema 6: bytes of each stream written before the kept tail (output-limit).
+    2: """
+    ALTER TABLE {s}.runs ADD COLUMN stdout_dropped BIGINT NOT NULL DEFAULT 0,
+                         ADD COLUMN stderr_dropped BIGINT NOT NULL DEFAULT 0;
+    """,
 }
 
 # As SQLite sorts: NULLs last when descending.
@@ -110,30 +116,33 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def parse_location(url: str) -> tuple[str, str, str]:
-    """Split a postgresql:// URL into (libpq conninfo, schema, location to show: no password)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise StorageError(f"invalid PostgreSQL URL: {exc}") from None
+SHORT_SECRET = 4  # a password shorter than this is not cut out of a message: the message is dropped
+
+
+def scrubbed(exc: BaseException, hidden: Sequence[str]) -> str:
+    """A driver error as one line without any password text. libpq never sees the password in a URL
+    (it is passed on its own), so its messages should not hold it; if one does all the same, it is
+    cut out, or, for a password so short that cutting it out would spell it, the message is dropped."""
+    text = one_line(exc)
+    if any(len(h) < SHORT_SECRET and h in text for h in hidden):
+        return f"{type(exc).__name__} (the message is not shown: it may hold the password)"
+    return scrub(text, hidden=list(hidden))
+
+
+def parse_location(url: str) -> tuple[str, str | None, str, str, tuple[str, ...]]:
+    """Split a postgresql:// URL into (libpq URL without the password, the password, the schema,
+    the location to show, the password texts to scrub from messages). See core/location.py."""
+    parsed = parse_postgres_url(url, CONNECT_DEFAULTS)
     schema = DEFAULT_SCHEMA
-    rest = []
-    for key, value in query:
+    for key, value in parsed.query:
         if key == "schema":
-            schema = value
-        else:
-            rest.append((key, value))
+            schema = urllib.parse.unquote(value)
     if not SCHEMA_NAME.fullmatch(schema):
         raise StorageError(
-            f"invalid schema name {schema!r} in the URL: use lower-case letters, digits and _ (at most 48)"
+            f"invalid schema name {scrub(schema, hidden=list(parsed.hidden))!r} in the URL: "
+            "use lower-case letters, digits and _ (at most 48)"
         )
-    present = {key for key, _ in rest}
-    rest += [(k, v) for k, v in CONNECT_DEFAULTS.items() if k not in present]
-    conninfo = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest, quote_via=urllib.parse.quote)))
-    netloc = re.sub(r"^([^@/]*?):[^@/]*@", r"\1:***@", parts.netloc)  # hide a password
-    shown = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-    return conninfo, schema, shown
+    return parsed.url, parsed.password, schema, parsed.shown, parsed.hidden
 
 
 def _quote(name: str) -> str:
@@ -142,7 +151,8 @@ def _quote(name: str) -> str:
 
 class PostgresStore(Store):
     def __init__(self, url: str) -> None:
-        self._conninfo, self.schema, self.location = parse_location(url)
+        self._url = url
+        self._conninfo, self._password, self.schema, self.location, self._hidden = parse_location(url)
         self.channel = f"queuectl:{self.schema}"
         self._s = _quote(self.schema)
         # Idle connections; list.pop/append are atomic: a lock-free pool. A connection is used by one
@@ -151,13 +161,23 @@ class PostgresStore(Store):
         self._closed = False
         self._migrate()
 
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def message(self, exc: BaseException) -> str:
+        """A driver error as one line, without the password."""
+        return scrubbed(exc, self._hidden)
+
     # connection handling ---------------------------------------------------------------------------
     def connect(self) -> psycopg.Connection:
-        """A new autocommit connection; StorageError (one line) if the server cannot be reached."""
+        """A new autocommit connection; StorageError (one line) if the server cannot be reached.
+        The password goes to libpq on its own, never in the URL that libpq parses and may quote."""
+        extra = {} if self._password is None else {"password": self._password}
         try:
-            return psycopg.connect(self._conninfo, autocommit=True)
+            return psycopg.connect(self._conninfo, autocommit=True, **extra)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to {self.location}: {one_line(exc)}") from None
+            raise StorageError(f"cannot connect to {self.location}: {self.message(exc)}") from None
 
     def _take(self) -> tuple[psycopg.Connection, bool]:
         if self._closed:
@@ -217,11 +237,11 @@ class PostgresStore(Store):
                     self._drop_idle()
                     if read and reused and tries == 1:
                         continue
-                    raise StorageError(f"lost the connection to {self.location}: {one_line(exc)}") from None
+                    raise StorageError(f"lost the connection to {self.location}: {self.message(exc)}") from None
                 self._give_back(conn)
                 if isinstance(exc, pg_errors.TransactionRollback) and tries < 3:
                     continue  # rolled back as a whole: safe to run again
-                raise StorageError(f"database error on {self.location}: {one_line(exc)}") from None
+                raise StorageError(f"database error on {self.location}: {self.message(exc)}") from None
             except BaseException:
                 self._discard(conn)  # interrupted mid-statement: its state is unknown
                 raise
@@ -319,8 +339,10 @@ class PostgresStore(Store):
             seen.add(job_id)
         return ids[0] if ids else "?"
 
-    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None:
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
         s = self._s
+        n = None if tail is None else max(1, int(tail))
+        columns = run_columns(None if n is None else f"substring({{col}} from greatest(length({{col}}) - {n - 1}, 1))")
 
         def get(conn: psycopg.Connection) -> Job | None:
             row = conn.execute(f"SELECT {JOB_COLUMNS} FROM {s}.jobs WHERE id = %s", (job_id,)).fetchone()
@@ -328,7 +350,7 @@ class PostgresStore(Store):
                 return None
             if not with_runs:
                 return job_from_row(row)
-            sql = f"SELECT {RUN_COLUMNS} FROM {s}.runs WHERE job_id = %s ORDER BY id"
+            sql = f"SELECT {columns} FROM {s}.runs WHERE job_id = %s ORDER BY id"
             return job_with_runs(row, conn.execute(sql, (job_id,)))
 
         return self._read(get)
@@ -455,11 +477,13 @@ class PostgresStore(Store):
         if not records_run(o):
             return update, update_params
         sql = f"""WITH done AS ({update} RETURNING id)
-            INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)
-            SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea
+            INSERT INTO {s}.runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,
+                                  stdout_dropped, stderr_dropped)
+            SELECT id, %s::integer, %s::text, %s::float8, %s::float8, %s::integer, %s::text, %s::bytea, %s::bytea,
+                   %s::bigint, %s::bigint
             FROM done"""
         return sql, [*update_params, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
-                     bytes(o.stdout), bytes(o.stderr)]
+                     bytes(o.stdout), bytes(o.stderr), o.stdout_dropped, o.stderr_dropped]
 
     def _release_sql(self) -> str:
         return f"""UPDATE {self._s}.jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1
@@ -598,7 +622,7 @@ class PgListener(Listener):
         try:
             conn.execute(f"LISTEN {_quote(self._store.channel)}")
         except psycopg.Error as exc:
-            log.debug("listener: %s", one_line(exc))
+            log.debug("listener: %s", self._store.message(exc))
             conn.close()
             return False
         self._conn = conn
@@ -624,7 +648,7 @@ class PgListener(Listener):
             return events
         except psycopg.Error as exc:
             if not self._closed:
-                log.warning("lost the wake-up connection to %s: %s", self._store.location, one_line(exc))
+                log.warning("lost the wake-up connection to %s: %s", self._store.location, self._store.message(exc))
             try:
                 self._conn.close()
             except Exception:

@@ -17,7 +17,18 @@ MAX_LIMIT = 2**63 - 1
 
 
 class InvalidItem(InvalidInput):
-    """One item of a bulk enqueue is invalid; index is 0-based."""
+    """One item of a bulk enqueue is invalid; index is 0-based (other: the item it clashes with)."""
+
+    def __init__(self, index: int, reason: str, other: int | None = None) -> None:
+        super().__init__(f"item {index + 1}: {reason}")
+        self.index = index
+        self.reason = reason
+        self.other = other
+
+
+class ItemConflict(Conflict):
+    """An item of a bulk enqueue names a job id that is taken already; index is 0-based. The
+    message names the item; `reason` alone is the message for a single job."""
 
     def __init__(self, index: int, reason: str) -> None:
         super().__init__(f"item {index + 1}: {reason}")
@@ -112,7 +123,12 @@ class Queue:
     # enqueue ---------------------------------------------------------------------------------------
     def enqueue(self, command: str, **fields: Any) -> Job:
         """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout."""
-        job_id = self.enqueue_many([{"command": command, **fields}])[0]
+        try:
+            job_id = self.enqueue_many([{"command": command, **fields}])[0]
+        except InvalidItem as exc:  # one job: the reason alone, no "item 1: "
+            raise InvalidInput(exc.reason) from None
+        except ItemConflict as exc:
+            raise Conflict(exc.reason) from None
         return self.job(job_id)
 
     def enqueue_many(
@@ -131,7 +147,8 @@ class Queue:
                 raise InvalidItem(index, str(exc)) from None
             if spec.id is not None:
                 if spec.id in given:
-                    raise InvalidItem(index, f"id {spec.id!r} is also used by item {given[spec.id] + 1}")
+                    raise InvalidItem(index, f"id {spec.id!r} is also used by item {given[spec.id] + 1}",
+                                      given[spec.id])
                 given[spec.id] = index
             specs.append(spec)
             ids.append(spec.id or new_id())
@@ -145,7 +162,7 @@ class Queue:
                 break
             except IdTaken as exc:
                 if exc.job_id in given:
-                    raise Conflict(f"item {given[exc.job_id] + 1}: job id {exc.job_id!r} is already taken") from None
+                    raise ItemConflict(given[exc.job_id], f"job id {exc.job_id!r} is already taken") from None
                 ids = [s.id or new_id() for s in specs]  # a generated id collided: draw again
         else:
             raise StorageError("could not generate unique job ids")
@@ -155,8 +172,10 @@ class Queue:
         return ids
 
     # inspect ---------------------------------------------------------------------------------------
-    def job(self, job_id: str, runs: bool = True) -> Job:
-        job = self.store.get_job(job_id, with_runs=runs)
+    def job(self, job_id: str, runs: bool = True, tail: int | None = None) -> Job:
+        """One job, with its attempts (runs=True); tail=N reads only the last N bytes of each
+        attempt's stdout and stderr (Run.stdout_unread and stderr_unread count the rest)."""
+        job = self.store.get_job(job_id, with_runs=runs, tail=tail)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
         return job
@@ -315,4 +334,4 @@ class Queue:
             poll = min(poll * 1.5, 1.0)
 
 
-__all__ = ["Queue", "InvalidItem", "default_location", "open_store", "failure_outcome", "SETTINGS"]
+__all__ = ["Queue", "InvalidItem", "ItemConflict", "default_location", "open_store", "failure_outcome", "SETTINGS"]

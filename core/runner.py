@@ -22,6 +22,8 @@ class RunResult(NamedTuple):
     finished_at: float
     stdout: bytes
     stderr: bytes
+    stdout_dropped: int = 0  # bytes written before the kept tail (output_limit), not kept
+    stderr_dropped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -353,7 +355,8 @@ class RunningJob:
                 error = self._kill_reason  # cancelled, shut down or timed out, whatever the shell returned
             if error is None and code != 0:
                 error = describe_exit(code)
-            return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value())
+            return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value(),
+                             out.dropped, err.dropped)
         finally:
             for fd in fds:
                 os.close(fd)

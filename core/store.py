@@ -29,6 +29,8 @@ class Outcome(NamedTuple):
     finished_at: float
     stdout: bytes = b""
     stderr: bytes = b""
+    stdout_dropped: int = 0  # bytes written before the kept tail and not kept (output-limit)
+    stderr_dropped: int = 0
 
 
 class Ended(NamedTuple):
@@ -42,7 +44,12 @@ class Ended(NamedTuple):
 class Store(abc.ABC):
     """Everything the engine asks of a database. All methods are safe to call from any thread."""
 
-    location: str
+    location: str  # to show: never a password (see core/location.py)
+
+    @property
+    def url(self) -> str:
+        """What Queue.open() takes to open this database again. It may hold a password: never show it."""
+        return self.location
 
     # jobs ----------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -50,7 +57,9 @@ class Store(abc.ABC):
         """Insert all jobs in one transaction, or none. Raises IdTaken."""
 
     @abc.abstractmethod
-    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None: ...
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
+        """The job; with_runs: with its attempts. tail: read only the last `tail` bytes (>= 1) of
+        each attempt's stdout and stderr (Run.stdout_unread says how many more are stored)."""
 
     @abc.abstractmethod
     def list_jobs(
@@ -185,7 +194,7 @@ class Store(abc.ABC):
 
 # --- SQLite --------------------------------------------------------------------------------------
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -301,6 +310,12 @@ MIGRATIONS: dict[int, str] = {
     DROP INDEX jobs_state_seq;
     CREATE INDEX jobs_state_seq ON jobs(state, seq) WHERE state != 'processing';
     """,
+    # How many bytes of each stream an attempt wrote before the tail that was kept (output-limit),
+    # so that what is shown can say so. Older attempts read as 0: nothing known to be missing.
+    6: """
+    ALTER TABLE runs ADD COLUMN stdout_dropped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN stderr_dropped INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 
@@ -339,14 +354,25 @@ def records_run(outcome: Outcome) -> bool:
     return outcome.state != "completed" or bool(outcome.stdout) or bool(outcome.stderr)
 
 
-RUN_COLUMNS = "attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr"
+RUN_COLUMNS = ("attempt, worker, started_at, finished_at, exit_code, error, {stdout}, {stderr}, "
+               "length(stdout), length(stderr), stdout_dropped, stderr_dropped")
+
+
+def run_columns(tail: str | None = None) -> str:
+    """RUN_COLUMNS with whole streams, or with `tail` (a SQL expression of {col}) for each."""
+    if tail is None:
+        return RUN_COLUMNS.format(stdout="stdout", stderr="stderr")
+    return RUN_COLUMNS.format(stdout=tail.format(col="stdout"), stderr=tail.format(col="stderr"))
 
 
 def job_with_runs(row: Sequence, run_rows: Iterable[Sequence]) -> Job:
-    """A job row and its run rows (RUN_COLUMNS, oldest first), plus the attempt that completed it
+    """A job row and its run rows (run_columns(), oldest first), plus the attempt that completed it
     quietly (no row, see records_run): a completed job whose last run did not end when the job did."""
     job = job_from_row(row)
-    runs = [Run(job.id, n, *r[:6], bytes(r[6]), bytes(r[7])) for n, r in enumerate(run_rows, 1)]
+    runs = []
+    for n, r in enumerate(run_rows, 1):
+        out, err = bytes(r[6] or b""), bytes(r[7] or b"")  # SQLite's substr() of an empty blob is NULL
+        runs.append(Run(job.id, n, *r[:6], out, err, r[10], r[11], r[8] - len(out), r[9] - len(err)))
     if job.state == "completed" and (not runs or runs[-1].finished_at != job.finished_at):
         runs = [*runs, Run(job.id, len(runs) + 1, job.attempts, job.worker, job.started_at, job.finished_at,
                            job.exit_code, None)]
@@ -553,14 +579,16 @@ class SQLiteStore(Store):
             seen.add(job_id)
         return ids[0] if ids else "?"
 
-    def get_job(self, job_id: str, with_runs: bool = False) -> Job | None:
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
+        columns = run_columns(None if tail is None else f"substr({{col}}, -{max(1, int(tail))})")
+
         def get(conn: sqlite3.Connection) -> Job | None:
             row = conn.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return None
             if not with_runs:
                 return job_from_row(row)
-            sql = f"SELECT {RUN_COLUMNS} FROM runs WHERE job_id = ? ORDER BY id"
+            sql = f"SELECT {columns} FROM runs WHERE job_id = ? ORDER BY id"
             return job_with_runs(row, conn.execute(sql, (job_id,)))
 
         return self._run(get)
@@ -688,11 +716,11 @@ class SQLiteStore(Store):
         if records_run(o):
             big = len(o.stdout) + len(o.stderr) > BLOB_IN_PLACE
             cur = conn.execute(
-                "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
-                + (" VALUES (?, ?, ?, ?, ?, ?, ?, zeroblob(?), zeroblob(?))" if big else
-                   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,"
+                " stdout_dropped, stderr_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                + ("zeroblob(?), zeroblob(?)" if big else "?, ?") + ", ?, ?)",
                 (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
-                 *((len(o.stdout), len(o.stderr)) if big else (o.stdout, o.stderr))),
+                 *((len(o.stdout), len(o.stderr)) if big else (o.stdout, o.stderr)), o.stdout_dropped, o.stderr_dropped),
             )
             if big:
                 write_in_place(conn, cur.lastrowid, {"stdout": o.stdout, "stderr": o.stderr})

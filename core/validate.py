@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
+import sys
 from typing import Any, Mapping
 
-from .clock import parse_iso, to_iso
+from .clock import parse_duration, parse_iso, to_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
 from .models import ID_PATTERN, JobSpec, Settings
+from .text import brief
 
 FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout")
 MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule
@@ -20,28 +21,28 @@ def _integer(name: str, value: Any, minimum: int | None = None) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise InvalidInput(f"{name} must be an integer, got {value!r}")
+            raise InvalidInput(f"{name} must be an integer, got {brief(value)}")
     if abs(value) > INT64:
-        raise InvalidInput(f"{name} is out of range: {value}")
+        raise InvalidInput(f"{name} is out of range: {brief(value)}")
     if minimum is not None and value < minimum:
-        raise InvalidInput(f"{name} must be >= {minimum}, got {value}")
+        raise InvalidInput(f"{name} must be >= {minimum}, got {brief(value)}")
     return value
 
 
 def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidInput(f"{name} must be a number of seconds, got {value!r}")
+        raise InvalidInput(f"{name} must be a number of seconds, got {brief(value)}")
     if value < 0:
-        raise InvalidInput(f"{name} must be >= 0, got {value}")
+        raise InvalidInput(f"{name} must be >= 0, got {brief(value)}")
     if value > MAX_DELAY:
-        raise InvalidInput(f"{name} must be at most {MAX_DELAY} seconds, got {value}")
+        raise InvalidInput(f"{name} must be at most {MAX_DELAY} seconds, got {brief(value)}")
     return float(value)
 
 
 def check_id(value: Any) -> str:
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise InvalidInput(
-            f"id must match {ID_PATTERN.pattern} (letters, digits, . _ : -; at most 128), got {value!r}"
+            f"id must match {ID_PATTERN.pattern} (letters, digits, . _ : -; at most 128), got {brief(value)}"
         )
     return value
 
@@ -52,7 +53,7 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
         raise InvalidInput(f"a job must be a JSON object, got {type(obj).__name__}")
     unknown = [k for k in obj if k not in FIELDS]
     if unknown:
-        raise InvalidInput(f"unknown field {unknown[0]!r}; valid fields: {', '.join(FIELDS)}")
+        raise InvalidInput(f"unknown field {brief(unknown[0])}; valid fields: {', '.join(FIELDS)}")
     command = obj.get("command")
     if not isinstance(command, str) or not command.strip():
         raise InvalidInput("command must be a non-empty string")
@@ -72,12 +73,12 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     run_at = now
     if obj.get("run_at") is not None:
         if not isinstance(obj["run_at"], str):
-            raise InvalidInput(f"run_at must be an ISO 8601 time string, got {obj['run_at']!r}")
+            raise InvalidInput(f"run_at must be an ISO 8601 time string, got {brief(obj['run_at'])}")
         try:
             run_at = parse_iso(obj["run_at"])
             to_iso(run_at)  # must also be shown again: a UTC year outside 1..9999 would break every listing
         except (ValueError, OverflowError, OSError):
-            raise InvalidInput(f"run_at is not an ISO 8601 time: {obj['run_at']!r}") from None
+            raise InvalidInput(f"run_at is not an ISO 8601 time: {brief(obj['run_at'])}") from None
     elif obj.get("delay") is not None:
         run_at = now + _seconds("delay", obj["delay"])
     timeout = None
@@ -86,13 +87,19 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     return JobSpec(command, job_id, max_retries, priority, run_at, timeout)
 
 
-DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
-UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+JOB_HINT = 'a job is a JSON object like {"command": "echo hi"}'
 
 
-def parse_duration(text: str) -> float:
-    """'90', '30s', '15m', '12h', '7d', '2w' to seconds; raises InvalidInput."""
-    match = DURATION.fullmatch(text.strip())
-    if not match:
-        raise InvalidInput(f"invalid duration {text!r}: use a number with s, m, h, d or w, e.g. 7d or 12h")
-    return float(match.group(1)) * UNITS[match.group(2)]
+def parse_json(text: str) -> Any:
+    """One JSON document of `enqueue`; InvalidInput, one line, for whatever is not valid input: bad
+    syntax, nesting too deep for the parser, an integer too long to convert (Python's 4,300 digits)."""
+    import json  # where used: plain `status` does not pay for it
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"invalid JSON ({exc}); {JOB_HINT}") from None
+    except RecursionError:
+        raise InvalidInput("invalid JSON: nested too deeply") from None
+    except ValueError:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise InvalidInput(f"invalid JSON: an integer has more than {sys.get_int_max_str_digits():,} digits") from None

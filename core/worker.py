@@ -298,7 +298,8 @@ class Worker(threading.Thread):
 
     def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
         run = dict(exit_code=result.exit_code, error=result.error, started_at=result.started_at,
-                   stdout=result.stdout, stderr=result.stderr)
+                   stdout=result.stdout, stderr=result.stderr, stdout_dropped=result.stdout_dropped,
+                   stderr_dropped=result.stderr_dropped)
         if result.ok:
             return Outcome("completed", None, finished_at=result.finished_at, **run)
         if result.error == "cancelled":

@@ -10,11 +10,11 @@ import time
 from typing import Any, Callable, NoReturn, Sequence
 
 from core.clock import to_iso
-from core.errors import InvalidInput, QueueError
+from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
-from core.queue import InvalidItem, Queue
-from core.text import visible
-from core.validate import parse_duration
+from core.queue import InvalidItem, ItemConflict, Queue
+from core.text import output_tail, visible
+from core.validate import parse_duration, parse_json
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -39,6 +39,14 @@ def db_location(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def duration(text: str) -> float:
+    """A --timeout or --older-than: seconds, or 90s, 5m, 12h, 7d, 2w (core's one reading of them)."""
+    try:
+        return parse_duration(text)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser(prog: str, tui: bool) -> Parser:
@@ -85,7 +93,7 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p = sub.add_parser("wait", help="block until jobs are completed or dead (exit 1 unless all completed)",
                        **_example(f"{prog} wait backup report --timeout 60"))
     p.add_argument("ids", nargs="+", metavar="ID")
-    p.add_argument("--timeout", type=float, metavar="S")
+    p.add_argument("--timeout", type=duration, metavar="S", help="give up after S seconds (or 90s, 5m, 2h)")
 
     p = sub.add_parser("cancel", help="cancel a waiting job, or kill a running one; it goes to dead",
                        **_example(f"{prog} cancel backup"))
@@ -99,7 +107,8 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p.add_argument("--burst", action="store_true", help="exit once no job is pending or awaiting a retry")
     p = wsub.add_parser("stop", help="ask every live worker to finish its job and exit",
                         **_example(f"{prog} worker stop --timeout 60"))
-    p.add_argument("--timeout", type=float, metavar="S", help="give up waiting after S seconds (exit 1)")
+    p.add_argument("--timeout", type=duration, metavar="S",
+                   help="give up waiting after S seconds, or 90s, 5m, 2h (exit 1)")
     p = wsub.add_parser("list", help="live workers", **_example(f"{prog} worker list --json"))
     p.add_argument("--json", action="store_true", help="print JSON only")
 
@@ -120,14 +129,15 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p = csub.add_parser("get", help="one setting", **_example(f"{prog} config get backoff-base"))
     p.add_argument("key", metavar="KEY")
     p = csub.add_parser("set", help="change a setting; running workers pick it up within one poll",
-                        **_example(f"{prog} config set job-timeout 300"))
+                        description="Change a setting. Settings in seconds also take a duration: 90s, 5m, 12h, 7d.",
+                        **_example(f"{prog} config set job-timeout 5m"))
     p.add_argument("key", metavar="KEY")
     p.add_argument("value", metavar="VALUE")
 
     p = sub.add_parser("prune", help="delete finished jobs older than a duration",
                        **_example(f"{prog} prune --state completed --older-than 7d"))
     p.add_argument("--state", required=True, choices=("completed", "dead"))
-    p.add_argument("--older-than", required=True, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
+    p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
     return parser
 
 
@@ -178,14 +188,33 @@ def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
         table(["ID", "STATE", "TRIES", "PRI", "UPDATED (UTC)", "COMMAND"], job_rows(jobs))
 
 
-def write_output(data: bytes, stream) -> None:
-    """Captured bytes as they are when piped; on a terminal, escape sequences made visible."""
+CHUNK = 1 << 16
+
+
+def write_output(data: bytes, dropped: int, stream) -> None:
+    """Captured bytes as they are when piped; on a terminal, escape sequences made visible, and a
+    cut output starting at a line boundary. What was not kept is said on stderr, if a terminal:
+    never in the bytes of a pipe. Written a piece at a time: no whole copy of the output is made."""
     if stream.isatty():
-        stream.write(visible(data.decode("utf-8", "replace")))
+        marker, data = output_tail(data, dropped)
+    else:
+        marker = output_tail(b"", dropped)[0]  # the count alone: the bytes stay exact
+    if marker and sys.stderr.isatty():
+        sys.stdout.flush()
+        print(marker, file=sys.stderr, flush=True)
+    view = memoryview(data)
+    if stream.isatty():
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        for start in range(0, len(view), CHUNK):
+            stream.write(visible(decoder.decode(view[start:start + CHUNK])))
+        stream.write(visible(decoder.decode(b"", final=True)))
         stream.flush()
     else:
         stream.flush()
-        stream.buffer.write(data)
+        for start in range(0, len(view), CHUNK):
+            stream.buffer.write(view[start:start + CHUNK])
         stream.buffer.flush()
 
 
@@ -213,23 +242,18 @@ def check_limit(limit: int) -> int:
 def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
-    import json
-
-    try:
-        obj = json.loads(args.job)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"invalid JSON: {exc}") from None
+    obj = parse_json(args.job)
     try:
         ids = q.enqueue_many([obj])
-    except InvalidItem as exc:
+    except InvalidItem as exc:  # one job: no "item 1: " before the reason
         raise InvalidInput(exc.reason) from None
+    except ItemConflict as exc:
+        raise Conflict(exc.reason) from None
     out(ids[0])
     return EXIT_OK
 
 
 def enqueue_stdin(q: Queue) -> int:
-    import json
-
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
     for number, line in enumerate(sys.stdin, 1):
@@ -238,9 +262,9 @@ def enqueue_stdin(q: Queue) -> int:
         if not line.strip():
             continue
         try:
-            objects.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}: invalid JSON: {exc}") from None
+            objects.append(parse_json(line))
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {number}: {exc}") from None
         lines.append(number)
     if not objects:
         raise InvalidInput("no jobs on stdin (one JSON object per line)")
@@ -250,8 +274,13 @@ def enqueue_stdin(q: Queue) -> int:
             ids = with_progress(len(objects), lambda tick: q.enqueue_many(objects, progress=tick))
         else:
             ids = q.enqueue_many(objects)
-    except InvalidItem as exc:
-        raise InvalidInput(f"line {lines[exc.index]}: {exc.reason}") from None
+    except InvalidItem as exc:  # items are counted without the blank lines: name the line
+        reason = exc.reason
+        if exc.other is not None:
+            reason = reason.replace(f"item {exc.other + 1}", f"line {lines[exc.other]}")
+        raise InvalidInput(f"line {lines[exc.index]}: {reason}") from None
+    except ItemConflict as exc:
+        raise Conflict(f"line {lines[exc.index]}: {exc.reason}") from None
     sys.stdout.write("".join(f"{i}\n" for i in ids))
     return EXIT_OK
 
@@ -270,11 +299,18 @@ def cmd_list(q: Queue, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SHOW_BYTES, SHOW_LINES = 4096, 40  # `show` prints at most this much of each stream of each attempt
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def cmd_show(q: Queue, args: argparse.Namespace) -> int:
-    job = q.job(args.id)
     if args.json:
-        print_json(job.to_dict(with_runs=True))
+        print_json(q.job(args.id).to_dict(with_runs=True))
         return EXIT_OK
+    job = q.job(args.id, tail=SHOW_BYTES)  # the tails only: a 64 MiB output is not read whole
     for key, value in job.to_dict().items():
         if key == "timeout" and value is None:
             value = f"config job-timeout ({setting_text(q.settings().job_timeout)}s, 0 = none)"
@@ -286,13 +322,20 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
         result = "ok" if run.error is None else visible(run.error)
         out(f"\nattempt #{run.number} (try {run.attempt}): {result}; took {duration}; "
             f"started {short_time(run.started_at)}; worker {visible(run.worker or '-')}")
-        for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
-            if data:
-                text = data.decode("utf-8", "replace")
-                lines = text.splitlines()[-10:]
-                out(f"  {name} (last {len(lines)} lines):")
-                for line in lines:
-                    out("    " + visible(line, keep_newlines=False))
+        streams = (("stdout", run.stdout, run.stdout_dropped, run.stdout_unread),
+                   ("stderr", run.stderr, run.stderr_dropped, run.stderr_unread))
+        for name, data, dropped, unread in streams:
+            if not (data or dropped or unread):
+                continue
+            hint = f" (queuectl logs {visible(job.id, keep_newlines=False)} --attempt {run.number} prints them)"
+            marker, data = output_tail(data, dropped, unread, SHOW_LINES, hint)
+            text = data.decode("utf-8", "replace")
+            lines = text.removesuffix("\n").split("\n") if text else []
+            out(f"  {name} ({'last ' if marker else ''}{plural(len(lines), 'line')}):")
+            if marker:
+                out(f"    {marker}")
+            for line in lines:
+                out("    " + visible(line, keep_newlines=False))
     return EXIT_OK
 
 
@@ -306,8 +349,8 @@ def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
         run = job.runs[args.attempt - 1]
     else:
         raise InvalidInput(f"--attempt must be between 1 and {len(job.runs)} for job {args.id!r}")
-    write_output(run.stdout, sys.stdout)
-    write_output(run.stderr, sys.stderr)
+    write_output(run.stdout, run.stdout_dropped, sys.stdout)
+    write_output(run.stderr, run.stderr_dropped, sys.stderr)
     return EXIT_OK
 
 
@@ -397,7 +440,7 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     configure_logging()
     # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
     pool = (Pool(q, size, burst=burst, on_job_end=print_job_end) if size == 1
-            else ProcessPool(q.location, size, burst=burst))
+            else ProcessPool(q.store.url, size, burst=burst))  # the workers need the password; q.location hides it
     signals = {"n": 0}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -413,11 +456,31 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     print(f"{size} worker(s) on {q.location}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
     pool.start()
+    said: set[tuple[str | None, float]] = set()
     while not pool.join(timeout=0.5):
-        pass
+        if burst:
+            say_what_burst_waits_for(q, said)
     for error in pool.errors:  # a worker that failed, or a worker process that died (SIGSEGV, OOM)
         print(f"error: {error}", file=sys.stderr)
     return EXIT_FAILED if pool.errors else EXIT_OK
+
+
+def say_what_burst_waits_for(q: Queue, said: set[tuple[str | None, float]]) -> None:
+    """A --burst worker stays while a job is not due yet: say so, once per job and due time, when
+    nothing runs. The time is local, as on the worker's other lines."""
+    now = time.time()
+    due = q.store.next_due()
+    if due is None or due <= now + 0.5 or q.counts()["processing"]:
+        return
+    # the next to run is the earliest due (the first 100 in claim order hold it but in a huge backlog)
+    first = min(q.jobs(["pending", "failed"], 100, order="claim"), key=lambda j: (j.run_at, -j.priority), default=None)
+    job_id = first.id if first is not None and first.run_at == due else None
+    if (job_id, due) in said:
+        return
+    said.add((job_id, due))
+    what = "the next job" if job_id is None else f"job {visible(job_id)}"
+    print(f"waiting for {what} due at {time.strftime('%H:%M:%S', time.localtime(due))} (in {due - now:.1f}s)",
+          file=sys.stderr, flush=True)
 
 
 def cmd_dlq(q: Queue, args: argparse.Namespace) -> int:
@@ -446,7 +509,7 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(q: Queue, args: argparse.Namespace) -> int:
-    deleted = q.prune(args.state, parse_duration(args.older_than))
+    deleted = q.prune(args.state, args.older_than)
     out(f"deleted {deleted} {args.state} job(s)")
     return EXIT_OK
 
@@ -460,8 +523,10 @@ COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:
     parser = build_parser(prog, tui)
+    location = os.environ.get("QUEUECTL_DB")  # whose passwords no message may show
     try:
         args = parser.parse_args(argv)
+        location = args.db or location
         if args.command is None:
             if tui and not args.headless:
                 return open_app(args.db, args.workers)
@@ -470,11 +535,11 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
         with Queue.open(args.db) as q:
             return COMMANDS[args.command](q, args)
     except UsageError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE, location)
     except InvalidInput as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), EXIT_USAGE, location)
     except QueueError as exc:
-        return fail(str(exc), EXIT_FAILED)
+        return fail(str(exc), EXIT_FAILED, location)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -484,11 +549,14 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
         if os.environ.get("QUEUECTL_DEBUG"):
             raise
         return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
-                    EXIT_FAILED)
+                    EXIT_FAILED, location)
 
 
-def fail(message: str, code: int) -> int:
-    print(f"error: {visible(message, keep_newlines=False)}", file=sys.stderr)
+def fail(message: str, code: int, location: str | None = None) -> int:
+    """The one error line. The engine's messages never hold a password; scrub() makes sure of it."""
+    from core.location import scrub  # only on errors: plain commands do not pay for it
+
+    print(f"error: {visible(scrub(message, location), keep_newlines=False)}", file=sys.stderr)
     return code
 
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from core.errors import QueueError
 from core.models import FINISHED, Job
+from core.text import output_tail
 
 from ..render import safe, span, stamp
 from ..widgets.footer import KeyFooter
@@ -177,8 +178,12 @@ class DetailScreen(Screen):
         title.update(f"Output of attempt #{run.number}")
         if not run.stdout and run.stderr:  # open the stream that has something to read
             self.query_one("#output", TabbedContent).active = "stderr"
-        for name, data in (("stdout", run.stdout), ("stderr", run.stderr)):
-            text = safe(data.decode("utf-8", "replace"), one_line=False) if data else Text("(empty)", style="dim")
+        for name, data, dropped in (("stdout", run.stdout, run.stdout_dropped),
+                                    ("stderr", run.stderr, run.stderr_dropped)):
+            marker, shown = output_tail(data, dropped)  # what output-limit did not keep, as the CLI says it
+            text = safe(shown.decode("utf-8", "replace"), one_line=False) if data else Text("(empty)", style="dim")
+            if marker:
+                text = Text.assemble(Text(marker + "\n", style="dim"), text)
             self.query_one(f"#{name}-text", Static).update(text)
             self.query_one("#output", TabbedContent).get_tab(name).label = f"{name} {len(data):,} B"
 

@@ -119,7 +119,7 @@ async def test_settings_are_validated_and_saved(tmp_path):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, SettingsScreen)
-        assert "poll-interval must be a number > 0" in str(app.screen.query_one("#poll-interval-error").render())
+        assert "poll-interval must be a number >= 0.05" in str(app.screen.query_one("#poll-interval-error").render())
         assert app.queue.settings().max_retries == 3
         app.screen.query_one("#set-poll-interval", Input).value = "0.25"
         await pilot.press("ctrl+s")

@@ -1,0 +1,36 @@
+"""A PostgreSQL schema made by an older queuectl (version 1) is upgraded in place, its attempts kept."""
+
+from __future__ import annotations
+
+import uuid
+
+from core import Queue
+from core.pg_store import MIGRATIONS, SCHEMA_VERSION
+from core.store import Outcome
+
+
+def test_a_version_1_schema_gains_the_dropped_counts(pg_server):
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+        for statement in MIGRATIONS[1].format(s=f'"{schema}"').split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"INSERT INTO \"{schema}\".meta VALUES ('schema_version', '1')")
+        conn.execute(f"INSERT INTO \"{schema}\".jobs (id, command, state, attempts, max_retries, run_at, created_at,"
+                     " updated_at) VALUES ('old', 'exit 1', 'failed', 1, 3, 0, 0, 0)")
+        conn.execute(f"INSERT INTO \"{schema}\".runs (job_id, attempt, exit_code, error, stdout)"
+                     " VALUES ('old', 1, 1, 'exit code 1', 'x')")
+    with Queue.open(pg_server.url(schema=schema)) as q:
+        assert [(r.stdout, r.stdout_dropped) for r in q.job("old").runs] == [(b"x", 0)]
+        job = q.store.claim("w", 1e12, 1e12 + 30)
+        q.store.finish("old", "w", job.attempts, Outcome("dead", None, 1, "exit code 1", 1e12, 1e12 + 1, b"y", b"z",
+                                                          7, 8))
+        assert [(r.stdout_dropped, r.stderr_dropped) for r in q.job("old").runs] == [(0, 0), (7, 8)]
+        assert [(r.stdout, r.stdout_unread) for r in q.job("old", tail=1).runs] == [(b"x", 0), (b"y", 0)]
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        version = conn.execute(f"SELECT value FROM \"{schema}\".meta WHERE key = 'schema_version'").fetchone()[0]
+    assert version == str(SCHEMA_VERSION) == "2"
