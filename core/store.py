@@ -14,7 +14,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
-from .wake import Listener, SocketListener, SocketNotifier, wake_dir
+from .wake import Listener, SocketListener, SocketNotifier
 
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
 
@@ -752,4 +752,4 @@ class SQLiteStore(Store):
         self._notifier.notify(event)
 
     def listener(self) -> Listener:
-        return SocketListener(wake_dir(self.path))
+        return SocketListener(self.path)

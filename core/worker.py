@@ -20,6 +20,7 @@ from .queue import Queue, failure_outcome, this_host
 from .runner import RunningJob, RunResult
 from .store import Ended, Outcome
 from .text import visible
+from .wake import listener_or_poll
 
 log = logging.getLogger("queuectl.worker")
 T = TypeVar("T")
@@ -313,7 +314,7 @@ class Pool:
         self._next_index = 0
         self._done = threading.Event()
         self._beat = threading.Event()
-        self._listener = queue.store.listener()
+        self._listener = listener_or_poll(queue.store.listener)  # else poll: wake-ups are an optimisation
         self._threads: list[threading.Thread] = []
         self._settings: Settings | None = None
         self._settings_read = 0.0

@@ -1,0 +1,216 @@
+"""Safety on a shared machine: what another local user can prepare (folders in /tmp, symlinks, files
+next to a database) must not turn the queue against its owner. Real `queuectl` processes, real files.
+
+Tests that need another user run as root and use `nobody` as that user (os.chown), or drop the
+capabilities that let root ignore file permissions; elsewhere they skip with the reason."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import socket
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, clean_env
+from tests.helpers import lines
+
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user (chown to nobody)")
+
+
+@pytest.fixture(scope="session")
+def other_uid() -> int:
+    """The uid of another, unprivileged user on this machine."""
+    try:
+        return pwd.getpwnam("nobody").pw_uid
+    except KeyError:
+        pytest.skip("no user 'nobody' to play the other user")
+
+
+def drop_file_capabilities() -> None:
+    """In a root child: lose the capabilities that let root ignore file permissions, so that it
+    meets another user's files as an ordinary user would."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_CAPBSET_DROP = 24
+    for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+
+
+def digest(db: Path) -> str:
+    """The name of a database's wake-up folder (README: Safety on a shared machine)."""
+    return hashlib.sha256(os.path.realpath(db).encode()).hexdigest()[:16]
+
+
+@pytest.fixture
+def shared_tmp():
+    """A private stand-in for /tmp (world-writable, sticky), so other test runs are not disturbed;
+    with a short path, as /tmp has, so socket names fit in an AF_UNIX address."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="qs-", dir="/tmp"))
+    tmp.chmod(0o1777)
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def env_for(tmp: Path, **extra: str) -> dict[str, str]:
+    """TMPDIR is `tmp`; no per-user runtime folder, so the wake-up folder is made under `tmp`."""
+    return clean_env(TMPDIR=str(tmp), XDG_RUNTIME_DIR=str(tmp / "no-such-runtime-dir"), **extra)
+
+
+def queuectl(db, *args, env=None, preexec_fn=None, timeout=60, input=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "queuectl"), "--db", str(db), *args], capture_output=True, text=True,
+                          env=env or clean_env(), timeout=timeout, preexec_fn=preexec_fn, input=input)
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+
+
+def wake_warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "wake-ups are off" in line]
+
+
+def enqueue_markers(db: Path, marker: Path, n: int, env: dict) -> None:
+    jobs = "".join(json.dumps({"command": f"echo {i} >> {marker}"}) + "\n" for i in range(n))
+    result = queuectl(db, "enqueue", "-", env=env, input=jobs)
+    assert result.returncode == 0, result.stderr
+    no_traceback(result)
+
+
+# --- the wake-up folder ---------------------------------------------------------------------------
+
+
+def precious_folder(tmp_path: Path) -> Path:
+    """A folder of the owner's, full of regular files, some named like wake-up sockets."""
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    for name in ("thesis.tex", "1234-deadbeef.sock", "notes"):
+        (precious / name).write_text(name)
+    return precious
+
+
+@ROOT_ONLY
+def test_a_symlink_planted_by_another_user_as_the_wake_folder_deletes_nothing(tmp_path, shared_tmp, other_uid):
+    tmp, db, precious = shared_tmp, tmp_path / "jobs.db", precious_folder(tmp_path)
+    # another user: mkdir /tmp/queuectl-UID; ln -s ~owner/precious /tmp/queuectl-UID/DIGEST
+    planted = tmp / f"queuectl-{os.getuid()}"
+    planted.mkdir()
+    planted.chmod(0o777)
+    os.symlink(precious, planted / digest(db))
+    for path in (planted, planted / digest(db)):
+        os.chown(path, other_uid, other_uid, follow_symlinks=False)
+    env = env_for(tmp)
+    for _ in range(2):
+        result = queuectl(db, "enqueue", '{"command": "true"}', env=env)
+        assert sorted(p.name for p in precious.iterdir()) == ["1234-deadbeef.sock", "notes", "thesis.tex"]
+        assert result.returncode == 0, result.stderr
+        no_traceback(result)
+        assert len(wake_warnings(result.stderr)) == 1, result.stderr
+        assert str(planted) in result.stderr
+    assert os.path.islink(planted / digest(db))  # what another user made is left as it is
+
+
+def test_a_symlink_in_the_owners_own_wake_folder_is_not_followed(tmp_path, shared_tmp):
+    tmp, db, precious = shared_tmp, tmp_path / "jobs.db", precious_folder(tmp_path)
+    mine = tmp / f"queuectl-{os.getuid()}"
+    mine.mkdir(mode=0o700)
+    os.symlink(precious, mine / digest(db))
+    result = queuectl(db, "enqueue", '{"command": "true"}', env=env_for(tmp))
+    assert sorted(p.name for p in precious.iterdir()) == ["1234-deadbeef.sock", "notes", "thesis.tex"]
+    assert result.returncode == 0, result.stderr
+    no_traceback(result)
+    assert len(wake_warnings(result.stderr)) == 1, result.stderr
+
+
+def test_only_stale_sockets_of_the_owner_are_removed_from_the_wake_folder(tmp_path, shared_tmp):
+    tmp, db = shared_tmp, tmp_path / "jobs.db"
+    folder = tmp / f"queuectl-{os.getuid()}" / digest(db)
+    folder.mkdir(mode=0o700, parents=True)
+    folder.parent.chmod(0o700)
+    for name in ("99-abcdef01.sock", "notes", "99-zz.sock"):  # files, one named like a socket
+        (folder / name).write_text("keep")
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # a listener that died without cleaning up
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        stale.bind(f"/proc/self/fd/{fd}/98-0123abcd.sock")  # the path itself is too long for AF_UNIX
+    finally:
+        os.close(fd)
+        stale.close()
+    os.mkdir(folder / "97-00ff.sock")  # a folder named like a socket
+    result = queuectl(db, "enqueue", '{"command": "true"}', env=env_for(tmp))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert sorted(p.name for p in folder.iterdir()) == ["97-00ff.sock", "99-abcdef01.sock", "99-zz.sock", "notes"]
+
+
+def test_wake_folders_are_made_0700_whatever_the_umask(tmp_path, shared_tmp):
+    tmp, db, marker = shared_tmp, tmp_path / "jobs.db", tmp_path / "marker"
+    env = env_for(tmp)
+    enqueue_markers(db, marker, 3, env)
+    result = queuectl(db, "worker", "start", "--burst", env=env, preexec_fn=lambda: os.umask(0))
+    assert result.returncode == 0, result.stderr
+    assert sorted(lines(marker)) == ["0", "1", "2"]
+    mine = tmp / f"queuectl-{os.getuid()}"
+    for folder in (mine, mine / digest(db)):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert folder.stat().st_uid == os.geteuid()
+
+
+def test_the_per_user_runtime_folder_is_preferred(tmp_path, shared_tmp):
+    tmp, db, marker = shared_tmp, tmp_path / "jobs.db", tmp_path / "marker"
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env = clean_env(TMPDIR=str(tmp), XDG_RUNTIME_DIR=str(runtime))
+    enqueue_markers(db, marker, 2, env)
+    result = queuectl(db, "worker", "start", "--burst", env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(lines(marker)) == ["0", "1"]
+    assert (runtime / "queuectl" / digest(db)).is_dir()
+    assert not (tmp / f"queuectl-{os.getuid()}").exists()
+
+
+# --- workers start whatever the wake-up folder is ----------------------------------------------------
+
+
+def run_workers_and_check(db: Path, env: dict, count: int, tmp_path: Path, warnings: int | None,
+                          preexec_fn=None) -> None:
+    marker = tmp_path / f"marker-{count}"
+    enqueue_markers(db, marker, 6, env)
+    result = queuectl(db, "worker", "start", "--burst", "--count", str(count), env=env, timeout=60,
+                      preexec_fn=preexec_fn)
+    assert result.returncode == 0, result.stderr
+    no_traceback(result)
+    assert sorted(lines(marker)) == [str(i) for i in range(6)]
+    if warnings is not None:  # one line per worker process at most
+        assert 1 <= len(wake_warnings(result.stderr)) <= warnings, result.stderr
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("count", [1, 2])
+def test_workers_poll_when_another_user_made_the_wake_folder(tmp_path, shared_tmp, other_uid, count):
+    tmp, db = shared_tmp, tmp_path / "jobs.db"
+    squatted = tmp / f"queuectl-{os.getuid()}"  # another user: mkdir -m 700 /tmp/queuectl-UID
+    squatted.mkdir(mode=0o700)
+    os.chown(squatted, other_uid, other_uid)
+    # the workers run as root without the capabilities that let root enter any folder, as the owner would
+    run_workers_and_check(db, env_for(tmp), count, tmp_path, warnings=count, preexec_fn=drop_file_capabilities)
+    assert list(squatted.iterdir()) == []
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_workers_run_with_a_temp_folder_too_long_for_a_socket_name(tmp_path, count):
+    tmp = tmp_path / ("t" * max(1, 95 - len(str(tmp_path)) - 1))
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    assert len(str(tmp)) >= 95
+    run_workers_and_check(tmp_path / "jobs.db", env_for(tmp), count, tmp_path, warnings=None)

@@ -1,0 +1,64 @@
+"""Safety on a shared machine, through the engine's API: wake-ups, orphans, database files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from core import Queue
+from core.wake import PollListener, SocketListener
+
+
+@pytest.fixture
+def short_tmp(monkeypatch):
+    """TMPDIR: a fresh folder with a short path; no per-user runtime folder."""
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="qs-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp / "none"))
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.mark.parametrize("long_path", [False, True])
+def test_wake_ups_reach_a_listener_through_its_own_folder(tmp_path, short_tmp, monkeypatch, long_path):
+    if long_path:  # a socket path longer than an AF_UNIX address holds
+        deep = short_tmp / ("d" * 100)
+        deep.mkdir()
+        monkeypatch.setenv("TMPDIR", str(deep))
+    db = str(tmp_path / "jobs.db")
+    with Queue.open(db) as listening, Queue.open(db) as sending:
+        listener = listening.store.listener()
+        try:
+            assert isinstance(listener, SocketListener)
+            assert len(listener.path) > 108 if long_path else True
+            sending.enqueue("true")
+            assert listener.wait(5) == ["work"]
+            folder = Path(listener.path).parent
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700 == stat.S_IMODE(folder.parent.stat().st_mode)
+        finally:
+            listener.close()
+        assert not os.path.exists(listener.path)
+
+
+def test_a_pool_polls_when_its_wake_folder_is_not_usable(tmp_path, short_tmp, caplog, monkeypatch):
+    import core.wake
+    from core.worker import Pool
+
+    monkeypatch.setattr(core.wake, "_warned", False)
+
+    (short_tmp / f"queuectl-{os.getuid()}").symlink_to(tmp_path)  # not a folder of ours
+    with Queue.open(str(tmp_path / "jobs.db")) as q:
+        job = q.enqueue("true")
+        pool = Pool(q, 1, burst=True)
+        assert isinstance(pool._listener, PollListener)
+        pool.start()
+        assert pool.join(20)
+        assert q.job(job.id).state == "completed"
+    warnings = [r for r in caplog.records if r.name.startswith("queuectl") and "wake-ups are off" in r.getMessage()]
+    assert len(warnings) == 1, caplog.text  # once per process: the listener's and the notifier's
