@@ -149,8 +149,8 @@ def socket_name(name: str) -> bool:
 
 
 def _own_dir(parent_fd: int, name: str, path: str, create: bool) -> int:
-    """Open a folder that must be this user's: never through a symbolic link, owned by this user,
-    no group or other permission bits. Made with mode 0700 if missing and create."""
+    """Open a folder that must be this user's: never through a symbolic link, owned by this user.
+    Made if missing and create; its mode is made 0700 (no group or other bits) either way."""
     made = False
     if create:
         try:
@@ -169,13 +169,13 @@ def _own_dir(parent_fd: int, name: str, path: str, create: bool) -> int:
             raise WakeUnavailable(f"{path} is not a folder (a symbolic link or a file): not used") from None
         raise WakeUnavailable(f"cannot open {path}: {exc.strerror}; it is not this user's folder") from None
     try:
-        if made:
-            os.fchmod(fd, 0o700)  # whatever the umask took away
         st = os.fstat(fd)
         if st.st_uid != os.geteuid():
             raise WakeUnavailable(f"{path} belongs to uid {st.st_uid}, not to this user (uid {os.geteuid()}): not used")
-        if st.st_mode & 0o077:
-            raise WakeUnavailable(f"{path} has mode {stat.S_IMODE(st.st_mode):04o}, not 0700: not used")
+        if made or stat.S_IMODE(st.st_mode) != 0o700:
+            # ours: 0700 whatever the umask took away or gave (older versions made the first level
+            # with the umask's mode); what others may have put in it meanwhile is never used
+            os.fchmod(fd, 0o700)
     except BaseException:
         os.close(fd)
         raise
