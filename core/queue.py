@@ -247,7 +247,7 @@ class Queue:
             if job.worker and worker_gone_from_this_host(job.worker):
                 from .orphans import stop_job_processes  # /proc is read only here: rarely
 
-                stop_job_processes(job.id, job.attempts)  # before its retry can start beside them
+                stop_job_processes(job.id, job.attempts, job.worker)  # before its retry can start beside them
             cancelled = self.store.cancel_requested([job.id])
             error = "cancelled" if cancelled else f"lease expired: worker {job.worker} stopped responding"
             outcome = (

@@ -190,7 +190,9 @@ class Worker(threading.Thread):
         if job is None:
             return None
         timeout = job.timeout or settings.job_timeout or None
-        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+        # QUEUECTL_WORKER (unique to this pool) tells this attempt's processes from those of another
+        # database's job with the same id and attempt, should its processes outlive us (see orphans)
+        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts), "QUEUECTL_WORKER": self.id}
         running = RunningJob(job.command, timeout, settings.output_limit, env)
         with self.pool.lock:
             self.job, self.running = job, running

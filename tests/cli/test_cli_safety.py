@@ -214,3 +214,55 @@ def test_workers_run_with_a_temp_folder_too_long_for_a_socket_name(tmp_path, cou
     tmp.chmod(0o1777)
     assert len(str(tmp)) >= 95
     run_workers_and_check(tmp_path / "jobs.db", env_for(tmp), count, tmp_path, warnings=None)
+
+
+# --- orphans: a dead worker's job processes, and nobody else's ----------------------------------------
+
+
+def test_taking_back_a_job_never_stops_the_same_job_of_another_database(tmp_path):
+    """Two databases each with a job `backup`, a worker on each; A's worker is SIGKILLed and another
+    A worker takes A's job back: A's orphan is stopped, B's healthy job runs on untouched."""
+    import signal
+
+    from tests.helpers import kill_quietly, pid_alive, read_pid, wait_until
+
+    started: list[subprocess.Popen] = []
+
+    def worker(db: Path) -> subprocess.Popen:
+        log = open(tmp_path / f"{db.stem}-{len(started)}.log", "wb")
+        started.append(subprocess.Popen([str(BIN / "queuectl"), "--db", str(db), "worker", "start"],
+                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        env=clean_env()))
+        return started[-1]
+
+    dbs = {name: tmp_path / f"{name}.db" for name in "AB"}
+    pids = {name: tmp_path / f"{name}.pid" for name in "AB"}
+    flag = tmp_path / "A.flag"
+    for name, db in dbs.items():
+        for key, value in (("poll-interval", "0.1"), ("lease-timeout", "1"), ("backoff-base", "0")):
+            assert queuectl(db, "config", "set", key, value).returncode == 0
+        # A's first attempt hangs (its worker will die), its retry ends at once; B's job runs long
+        hang = f"sleep 60 & echo $! > {pids[name]}; wait"
+        command = f"if [ ! -e {flag} ]; then touch {flag}; {hang}; fi" if name == "A" else hang
+        job = json.dumps({"id": "backup", "command": command, "max_retries": 2})
+        assert queuectl(db, "enqueue", job).returncode == 0
+    orphans = {}
+    try:
+        doomed, healthy = worker(dbs["A"]), worker(dbs["B"])
+        orphans = {name: read_pid(pids[name]) for name in "AB"}
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(10)
+        worker(dbs["A"])  # takes A's job back once the lease has run out, and stops its orphan
+        wait_until(lambda: not pid_alive(orphans["A"]), timeout=30, what="A's orphan to be stopped")
+        wait_until(lambda: json.loads(queuectl(dbs["A"], "show", "backup", "--json").stdout)["state"] == "completed",
+                   timeout=30, what="A's job to be retried")
+        assert pid_alive(orphans["B"]), "B's job was killed by A's recovery"
+        shown = json.loads(queuectl(dbs["B"], "show", "backup", "--json").stdout)
+        assert (shown["state"], shown["attempts"], shown["runs"]) == ("processing", 1, [])
+        assert healthy.poll() is None
+    finally:
+        for pid in orphans.values():
+            kill_quietly(pid)
+        for proc in started:
+            kill_quietly(proc.pid)
+            proc.wait()

@@ -62,3 +62,52 @@ def test_a_pool_polls_when_its_wake_folder_is_not_usable(tmp_path, short_tmp, ca
         assert q.job(job.id).state == "completed"
     warnings = [r for r in caplog.records if r.name.startswith("queuectl") and "wake-ups are off" in r.getMessage()]
     assert len(warnings) == 1, caplog.text  # once per process: the listener's and the notifier's
+
+
+# --- orphans of a dead worker -----------------------------------------------------------------------
+
+
+def dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user (nobody)")
+def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_path):
+    """A job of a dead worker is taken back: its processes are stopped; the same job id and attempt
+    run by another worker (another database's), or a process of another user that carries the very
+    same variables, are left alone."""
+    import pwd
+    import subprocess
+
+    from core.queue import this_host
+    from tests.helpers import wait_until
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    dead_worker = f"{this_host()}:{dead_pid()}:abcdef:1"
+    with Queue.open(str(tmp_path / "jobs.db")) as q:
+        q.enqueue("sleep 60", id="backup")
+        now = q.clock.now()
+        assert q.store.claim(dead_worker, now, now - 1).id == "backup"  # its lease already ran out
+
+        def start(worker: str, **kw) -> subprocess.Popen:
+            env = {"PATH": os.environ["PATH"], "QUEUECTL_JOB_ID": "backup", "QUEUECTL_ATTEMPT": "1",
+                   "QUEUECTL_WORKER": worker}
+            return subprocess.Popen(["sleep", "60"], env=env, start_new_session=True, **kw)
+
+        orphan = start(dead_worker)
+        other_database = start(f"{this_host()}:{os.getpid()}:123456:1")
+        other_user = start(dead_worker, user=nobody, group=nobody)
+        try:
+            wait_until(lambda: all(os.path.exists(f"/proc/{p.pid}/environ") for p in (orphan, other_user)))
+            assert q.recover_expired() == ["backup"]
+            assert orphan.wait(10) == -15
+            assert other_database.poll() is None and other_user.poll() is None
+            assert q.job("backup").state == "failed"
+        finally:
+            for proc in (orphan, other_database, other_user):
+                proc.kill()
+                proc.wait()
