@@ -46,6 +46,21 @@ def test_wake_ups_reach_a_listener_through_its_own_folder(tmp_path, short_tmp, m
         assert not os.path.exists(listener.path)
 
 
+def test_a_wake_folder_of_ours_made_by_an_older_version_is_made_0700_and_used(tmp_path, short_tmp):
+    mine = short_tmp / f"queuectl-{os.getuid()}"
+    mine.mkdir()
+    mine.chmod(0o755)  # what makedirs() gave the first level under the usual umask
+    with Queue.open(str(tmp_path / "jobs.db")) as q:
+        listener = q.store.listener()
+        try:
+            assert isinstance(listener, SocketListener)
+            assert stat.S_IMODE(mine.stat().st_mode) == 0o700
+            q.enqueue("true")
+            assert listener.wait(5) == ["work"]
+        finally:
+            listener.close()
+
+
 def test_a_pool_polls_when_its_wake_folder_is_not_usable(tmp_path, short_tmp, caplog, monkeypatch):
     import core.wake
     from core.worker import Pool
