@@ -295,6 +295,8 @@ class Pool:
 
     def __init__(self, queue: Queue, size: int, burst: bool = False,
                  on_job_end: Callable[[Job, Outcome], None] | None = None) -> None:
+        if queue.store.read_only:
+            raise StorageError(f"{queue.location} is read-only: workers need to write to it")
         self.queue = queue
         self.burst = burst
         self.on_job_end = on_job_end  # called in the worker's thread once an attempt's end is recorded

@@ -266,3 +266,185 @@ def test_taking_back_a_job_never_stops_the_same_job_of_another_database(tmp_path
         for proc in started:
             kill_quietly(proc.pid)
             proc.wait()
+
+
+# --- the database files ----------------------------------------------------------------------------
+
+
+def one_line_error(result: subprocess.CompletedProcess, *words: str) -> str:
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    no_traceback(result)
+    for word in words:
+        assert word in result.stderr, result.stderr
+    return result.stderr
+
+
+def make_db(db: Path) -> None:
+    """A queue database with one job that ran, closed cleanly (SQLite then removes its -wal and -shm)."""
+    for args in (["enqueue", '{"id": "kept", "command": "echo out"}'], ["worker", "start", "--burst"]):
+        result = queuectl(db, *args)
+        assert result.returncode == 0, result.stderr
+    assert not Path(f"{db}-wal").exists() and not Path(f"{db}-shm").exists()
+
+
+READING = [["status"], ["list"], ["show", "kept"], ["logs", "kept"], ["dlq", "list"], ["config", "get", "max-retries"],
+           ["config", "list"]]
+WRITING = [["enqueue", '{"command": "true"}'], ["worker", "start", "--burst"], ["config", "set", "max-retries", "1"]]
+
+
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_a_companion_file_writable_by_others_is_refused(tmp_path, suffix):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    planted = Path(f"{db}{suffix}")  # another user: touch /tmp/vq.db-wal; chmod 666 (to read the commands)
+    planted.touch()
+    planted.chmod(0o666)
+    for args in (["enqueue", '{"command": "echo secret"}'], ["status"]):
+        one_line_error(queuectl(db, *args), str(planted), "writable by other users")
+    assert planted.stat().st_size == 0 and stat.S_IMODE(planted.stat().st_mode) == 0o666
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("which", ["", "-wal", "-shm"])
+def test_a_database_file_of_another_user_is_refused(tmp_path, other_uid, which):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    target = Path(f"{db}{which}")
+    target.touch()
+    target.chmod(0o600)
+    os.chown(target, other_uid, other_uid)
+    for args in (["enqueue", '{"command": "echo secret"}'], ["status"]):
+        one_line_error(queuectl(db, *args), str(target), "another user")
+
+
+def test_a_database_writable_by_others_is_refused(tmp_path):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    db.chmod(0o664)
+    one_line_error(queuectl(db, "enqueue", '{"command": "true"}'), str(db), "writable by other users")
+    db.chmod(0o644)  # readable by others is the owner's choice
+    assert queuectl(db, "status").returncode == 0
+
+
+def test_a_folder_writable_by_others_is_refused_unless_sticky(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    db = folder / "jobs.db"
+    make_db(db)
+    folder.chmod(0o777)  # anyone may swap the files in it
+    one_line_error(queuectl(db, "status"), str(folder), "writable by other users")
+    one_line_error(queuectl(db, "enqueue", '{"command": "true"}'), str(folder))
+    folder.chmod(0o1777)  # like /tmp: nobody else may remove or rename our files
+    result = queuectl(db, "enqueue", '{"command": "true"}')
+    assert result.returncode == 0, result.stderr
+
+
+@ROOT_ONLY
+def test_a_folder_or_symlink_of_another_user_is_refused(tmp_path, other_uid):
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    os.chown(folder, other_uid, other_uid)
+    one_line_error(queuectl(folder / "jobs.db", "enqueue", '{"command": "true"}'), str(folder), "another user")
+    assert list(folder.iterdir()) == []
+    mine = tmp_path / "mine.db"
+    make_db(mine)
+    link = tmp_path / "link.db"  # another user: ln -s ~owner/mine.db /tmp/link.db
+    link.symlink_to(mine)
+    os.chown(link, other_uid, other_uid, follow_symlinks=False)
+    one_line_error(queuectl(link, "status"), str(link), "symbolic link")
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
+def test_anything_but_a_regular_file_is_refused_before_sqlite_touches_it(tmp_path, kind):
+    db = tmp_path / "db"
+    if kind == "device":  # a copy of /dev/null, mode 0666 as it is: `--db /dev/null` as root
+        try:
+            os.mknod(db, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("cannot make a device node here (mknod not permitted)")
+        db.chmod(0o666)
+    elif kind == "fifo":
+        os.mkfifo(db, 0o600)
+    else:
+        db.mkdir(mode=0o700)
+    for args in (["status"], ["enqueue", '{"command": "true"}']):
+        one_line_error(queuectl(db, *args, timeout=10), str(db))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db"]  # no db-journal, db-wal or db-shm
+
+
+def test_files_are_made_0600_whatever_the_umask(tmp_path):
+    db = tmp_path / "jobs.db"
+    result = queuectl(db, "enqueue", '{"command": "true"}', preexec_fn=lambda: os.umask(0o277))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    result = queuectl(db, "worker", "start", "--burst", preexec_fn=lambda: os.umask(0o277))
+    assert result.returncode == 0, result.stderr
+
+
+# --- read-only databases -----------------------------------------------------------------------------
+
+
+def as_owner_without_override():
+    """Run as this user, but without root's power to write read-only files (a no-op for others)."""
+    return drop_file_capabilities if os.geteuid() == 0 else None
+
+
+def test_reading_a_read_only_database_leaves_nothing_behind(tmp_path):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    db.chmod(0o400)
+    owner = as_owner_without_override()
+    for args in READING:
+        result = queuectl(db, *args, preexec_fn=owner)
+        assert result.returncode == 0, (args, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.db"]  # no read-only -wal or -shm left
+    db.chmod(0o600)
+    result = queuectl(db, "enqueue", '{"command": "true"}', preexec_fn=owner)
+    assert result.returncode == 0, result.stderr
+
+
+def test_read_only_leftovers_of_an_older_version_are_made_writable(tmp_path):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    for suffix in ("-wal", "-shm"):  # what `status` on a 0400 database left before
+        Path(f"{db}{suffix}").touch(mode=0o400)
+    result = queuectl(db, "enqueue", '{"command": "true"}', preexec_fn=as_owner_without_override())
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_worker_on_a_read_only_database_exits_with_one_line(tmp_path, count):
+    db = tmp_path / "jobs.db"
+    make_db(db)
+    db.chmod(0o400)
+    result = queuectl(db, "worker", "start", "--burst", "--count", str(count), timeout=20,
+                      preexec_fn=as_owner_without_override())
+    one_line_error(result, str(db), "read-only")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.db"]
+
+
+# --- a mistyped --db creates nothing ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", READING + WRITING, ids=lambda a: " ".join(a[:2]))
+def test_a_database_in_a_missing_folder_is_an_error_and_nothing_is_made(tmp_path, args):
+    db = tmp_path / "missing" / "dir" / "x.db"
+    one_line_error(queuectl(db, *args), str(db))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", READING, ids=lambda a: " ".join(a[:2]))
+def test_reading_a_missing_database_says_so_and_makes_nothing(tmp_path, args):
+    db = tmp_path / "x.db"
+    one_line_error(queuectl(db, *args), str(db), "no queue database")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", WRITING, ids=lambda a: " ".join(a[:2]))
+def test_writing_to_a_missing_database_in_an_existing_folder_makes_it(tmp_path, args):
+    db = tmp_path / "x.db"
+    result = queuectl(db, *args)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert queuectl(db, "status").returncode == 0

@@ -126,3 +126,46 @@ def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_p
             for proc in (orphan, other_database, other_user):
                 proc.kill()
                 proc.wait()
+
+
+# --- opening a database -------------------------------------------------------------------------------
+
+
+def test_open_without_create_needs_the_file_and_makes_nothing(tmp_path):
+    from core.errors import StorageError
+
+    with pytest.raises(StorageError, match="no queue database at"):
+        Queue.open(str(tmp_path / "x.db"), create=False)
+    with pytest.raises(StorageError, match="no folder"):
+        Queue.open(str(tmp_path / "missing" / "x.db"))
+    assert list(tmp_path.iterdir()) == []
+    Queue.open(str(tmp_path / "x.db")).close()
+    with Queue.open(str(tmp_path / "x.db"), create=False) as q:
+        assert q.counts()["pending"] == 0
+
+
+def test_the_default_location_gets_its_folders_0700(tmp_path, monkeypatch):
+    monkeypatch.delenv("QUEUECTL_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    old = os.umask(0)
+    try:
+        with Queue.open() as q:
+            q.enqueue("true")
+    finally:
+        os.umask(old)
+    db = tmp_path / "data" / "queuectl" / "jobs.db"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for folder in (db.parent, db.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_pool_refuses_a_read_only_database(tmp_path):
+    from core.errors import StorageError
+    from core.worker import Pool
+
+    db = tmp_path / "jobs.db"
+    Queue.open(str(db)).close()
+    with Queue.open(str(db), create=False) as q:
+        q.store.read_only = True  # what a file this user cannot write gives (see the CLI tests)
+        with pytest.raises(StorageError, match="read-only"):
+            Pool(q, 1, burst=True)
