@@ -208,28 +208,38 @@ class PollListener(Listener):
 
 
 class SocketNotifier:
-    """Sends wake-ups to the listeners of one database; `db_path` is resolved on first use. Any
-    problem with the folders turns it off for good (one warning per process)."""
+    """Sends wake-ups to the listeners of one database; `db_path` is resolved on first use. A
+    folder that is not ours is never used (one warning per process); one that does not exist yet is
+    looked for again at the next wake-up."""
 
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
-        self._folders: list[Folder] | None = None
+        self._missing: list[tuple[str, str, str]] | None = None  # places no listener has made yet
+        self._folders: list[Folder] = []
         self._sock = None
+        self._lock = threading.Lock()
 
-    def _open(self) -> list[Folder]:
-        folders = []
-        for place in wake_places(self.db_path):
+    def _open(self) -> None:
+        """Open the folders that exist now; a missing one is looked for again at the next wake-up."""
+        with self._lock:
+            self._look()
+
+    def _look(self) -> None:
+        if self._missing is None:
+            self._missing = wake_places(self.db_path)
+        missing = []
+        for place in self._missing:
             try:
-                folders.append(Folder(*place, create=False))
-            except FileNotFoundError:  # no listener has been there
-                continue
-            except (OSError, WakeUnavailable) as exc:
+                self._folders.append(Folder(*place, create=False))
+            except FileNotFoundError:  # no listener has been there yet
+                missing.append(place)
+            except (OSError, WakeUnavailable) as exc:  # not ours: never used
                 warn_once(exc)
-        return folders
+        self._missing = missing
 
     def notify(self, event: str) -> None:
-        if self._folders is None:
-            self._folders = self._open()
+        if self._missing is None or self._missing:
+            self._open()
         data = event.encode()
         for folder in self._folders:
             try:
@@ -255,9 +265,9 @@ class SocketNotifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        for folder in self._folders or ():
+        for folder in self._folders:
             folder.close()
-        self._folders = None
+        self._folders, self._missing = [], None
 
 
 class SocketListener(Listener):

@@ -169,3 +169,15 @@ def test_a_pool_refuses_a_read_only_database(tmp_path):
         q.store.read_only = True  # what a file this user cannot write gives (see the CLI tests)
         with pytest.raises(StorageError, match="read-only"):
             Pool(q, 1, burst=True)
+
+
+def test_a_notifier_finds_a_listener_that_came_after_its_first_wake_up(tmp_path, short_tmp):
+    db = str(tmp_path / "jobs.db")
+    with Queue.open(db) as sending, Queue.open(db) as listening:
+        sending.enqueue("true")  # nobody listens yet: no wake-up folder
+        listener = listening.store.listener()
+        try:
+            sending.enqueue("true")
+            assert listener.wait(5) == ["work"]
+        finally:
+            listener.close()
