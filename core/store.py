@@ -500,7 +500,8 @@ class SQLiteStore(Store):
                 st = os.lstat(path)
             _check_file(path, st, uid)
             companions = {suffix: _lstat(path + suffix) for suffix in ("-wal", "-shm")}
-            for suffix, cst in companions.items():
+            # a -journal is only SQLite's while it makes a new database, but one found is played back
+            for suffix, cst in [*companions.items(), ("-journal", _lstat(path + "-journal"))]:
                 if cst is not None:
                     _check_file(path + suffix, cst, uid)
             if not os.access(path, os.W_OK):

@@ -293,7 +293,7 @@ READING = [["status"], ["list"], ["show", "kept"], ["logs", "kept"], ["dlq", "li
 WRITING = [["enqueue", '{"command": "true"}'], ["worker", "start", "--burst"], ["config", "set", "max-retries", "1"]]
 
 
-@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+@pytest.mark.parametrize("suffix", ["-wal", "-shm", "-journal"])
 def test_a_companion_file_writable_by_others_is_refused(tmp_path, suffix):
     db = tmp_path / "jobs.db"
     make_db(db)
@@ -306,7 +306,7 @@ def test_a_companion_file_writable_by_others_is_refused(tmp_path, suffix):
 
 
 @ROOT_ONLY
-@pytest.mark.parametrize("which", ["", "-wal", "-shm"])
+@pytest.mark.parametrize("which", ["", "-wal", "-shm", "-journal"])
 def test_a_database_file_of_another_user_is_refused(tmp_path, other_uid, which):
     db = tmp_path / "jobs.db"
     make_db(db)
