@@ -402,17 +402,16 @@ def _check_file(path: str, st: os.stat_result, uid: int) -> None:
         raise StorageError(f"refusing {path}: it is writable by other users (mode {stat.S_IMODE(st.st_mode):04o})")
 
 
-def _make_companion(path: str, mode: int) -> bool:
-    """Make an empty -wal or -shm for SQLite, with the database file's mode, as SQLite would. False if
-    it exists already (another process of ours opening the database, or not: it is checked)."""
+def _make_companion(path: str, mode: int) -> None:
+    """Make an empty -wal or -shm for SQLite, with the database file's mode, as SQLite would. One
+    that exists already (another process of ours opening the database, or not) is checked."""
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     except FileExistsError:
         _check_file(path, os.lstat(path), os.geteuid())
-        return False
+        return
     os.fchmod(fd, mode)
     os.close(fd)
-    return True
 
 
 def _add_owner_write(path: str) -> None:
@@ -423,16 +422,6 @@ def _add_owner_write(path: str) -> None:
             os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)
     finally:
         os.close(fd)
-
-
-def _remove_if_empty(path: str) -> None:
-    """Remove a companion file we made, if it is still ours, empty and regular."""
-    st = _lstat(path)
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_size == 0:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
 
 
 class SQLiteStore(Store):
@@ -456,21 +445,19 @@ class SQLiteStore(Store):
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._notifier = SocketNotifier(self.path)
-        self._file, made = self._check_files(create, make_folder)
+        self._file = self._check_files(create, make_folder)
         try:
             self._migrate()
         except BaseException:
             self.close()
-            for name in made:  # what we made for SQLite and it never used
-                _remove_if_empty(name)
             raise
 
     # the files -------------------------------------------------------------------------------------
-    def _check_files(self, create: bool, make_folder: bool) -> tuple[str, list[str]]:
+    def _check_files(self, create: bool, make_folder: bool) -> str:
         """Before SQLite touches anything: the database must be a regular file of this user's, with
         its -wal and -shm if they exist, none of them writable by others, in a folder that only this
         user (or root) can change, unless it is sticky like /tmp. Makes the file (0600) if missing
-        and create. Returns the real path of the file, and the companion files made for SQLite."""
+        and create. Returns the real path of the file."""
         uid, path = os.geteuid(), self.path
         try:
             st = _lstat(path)
@@ -506,17 +493,16 @@ class SQLiteStore(Store):
                     _check_file(path + suffix, cst, uid)
             if not os.access(path, os.W_OK):
                 self._open_read_only(path, create, companions)
-                return path, []
-            made = []
+                return path
             for suffix, cst in companions.items():
                 if cst is not None and not cst.st_mode & stat.S_IWUSR:
                     _add_owner_write(path + suffix)  # left by an older version reading a read-only file
                 elif cst is None and shared and st.st_size > 0:
                     # In a folder others may write to (/tmp), another user could make these in the
-                    # instant before SQLite does: they are made now, as SQLite makes them.
-                    if _make_companion(path + suffix, stat.S_IMODE(st.st_mode)):
-                        made.append(path + suffix)
-            return path, made
+                    # instant before SQLite does: they are made now, as SQLite makes them. (Never
+                    # removed by us: another connection may be using them by then.)
+                    _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
+            return path
         except OSError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
 
