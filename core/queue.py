@@ -46,14 +46,15 @@ def default_location() -> str:
     return os.path.join(user_data_dir("queuectl", appauthor=False), "jobs.db")
 
 
-def open_store(location: str) -> Store:
+def open_store(location: str, create: bool = True, make_folder: bool = False) -> Store:
+    """create and make_folder: see SQLiteStore (a PostgreSQL schema is always created if missing)."""
     if location.startswith(POSTGRES_SCHEMES):
         try:
             from .pg_store import PostgresStore  # loaded only for PostgreSQL URLs
         except ImportError as exc:
             raise StorageError(f"the PostgreSQL backend needs psycopg: pip install 'queuectl-tui[postgres]' ({exc})") from None
         return PostgresStore(location)
-    return SQLiteStore(location)
+    return SQLiteStore(location, create, make_folder)
 
 
 def this_host() -> str:
@@ -103,9 +104,14 @@ class Queue:
         self.clock = clock
 
     @classmethod
-    def open(cls, location: str | None = None, clock: Clock = SYSTEM) -> "Queue":
-        """Open (creating if needed) the queue at a SQLite path or a postgresql:// URL."""
-        return cls(open_store(location or default_location()), clock)
+    def open(cls, location: str | None = None, clock: Clock = SYSTEM, create: bool = True) -> "Queue":
+        """Open the queue at a SQLite path or a postgresql:// URL (None: the default location).
+        create: a missing SQLite file is made (in an existing folder; the default location's folders
+        are made too), and a file this user cannot write is refused. create=False: the file must
+        exist, and one that cannot be written is opened read-only (writes raise StorageError)."""
+        if location is None and not os.environ.get("QUEUECTL_DB"):
+            return cls(open_store(default_location(), create, make_folder=True), clock)
+        return cls(open_store(location or default_location(), create), clock)
 
     @property
     def location(self) -> str:
@@ -276,7 +282,7 @@ class Queue:
             if job.id in gone:
                 from .orphans import stop_job_processes  # /proc is read only here: rarely
 
-                stop_job_processes(job.id, job.attempts)  # before its retry can start beside them
+                stop_job_processes(job.id, job.attempts, job.worker)  # before its retry can start beside them
             cancelled = self.store.cancel_requested([job.id])
             error = "cancelled" if cancelled else f"lease expired: worker {job.worker} stopped responding"
             outcome = (

@@ -9,11 +9,12 @@ from __future__ import annotations
 import abc
 import os
 import sqlite3
+import stat
 from typing import Iterable, NamedTuple, Sequence
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
-from .wake import Listener, SocketListener, SocketNotifier, wake_dir
+from .wake import Listener, SocketListener, SocketNotifier
 
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
 
@@ -50,6 +51,7 @@ class Store(abc.ABC):
     def url(self) -> str:
         """What Queue.open() takes to open this database again. It may hold a password: never show it."""
         return self.location
+    read_only = False  # opened for reading only: every write raises StorageError
 
     # jobs ----------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -399,6 +401,75 @@ def write_in_place(conn: sqlite3.Connection, rowid: int, columns: dict[str, byte
                     blob.write(view[at:at + BLOB_IN_PLACE])
 
 
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _make_folders(folder: str) -> None:
+    """The default location's folders: each one missing made 0700, whatever the umask."""
+    missing = []
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for name in reversed(missing):
+        try:
+            os.mkdir(name, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(name, 0o700)
+
+
+def _check_folder(path: str, folder: str, uid: int) -> bool:
+    """The folder must be this user's or root's, and not writable by others unless sticky (whoever
+    may write to it may swap the files in it). Returns whether others may write to it (sticky)."""
+    st = os.stat(folder)
+    if st.st_uid not in (uid, 0):
+        raise StorageError(f"refusing {path}: its folder {folder} belongs to another user (uid {st.st_uid})")
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise StorageError(f"refusing {path}: its folder {folder} is writable by other users"
+                           f" (mode {stat.S_IMODE(st.st_mode):04o}) and not sticky")
+    return bool(st.st_mode & 0o022)
+
+
+FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+              stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
+
+
+def _check_file(path: str, st: os.stat_result, uid: int) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise StorageError(f"refusing {path}: it is {kind}, not a queuectl database file")
+    if st.st_uid != uid:
+        raise StorageError(f"refusing {path}: it belongs to another user (uid {st.st_uid}), not to this one (uid {uid})")
+    if st.st_mode & 0o022:
+        raise StorageError(f"refusing {path}: it is writable by other users (mode {stat.S_IMODE(st.st_mode):04o})")
+
+
+def _make_companion(path: str, mode: int) -> None:
+    """Make an empty -wal or -shm for SQLite, with the database file's mode, as SQLite would. One
+    that exists already (another process of ours opening the database, or not) is checked."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except FileExistsError:
+        _check_file(path, os.lstat(path), os.geteuid())
+        return
+    os.fchmod(fd, mode)
+    os.close(fd)
+
+
+def _add_owner_write(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)
+    finally:
+        os.close(fd)
+
+
 class SQLiteStore(Store):
     BUSY_TIMEOUT_MS = 30_000
     # A job's transaction touches ~10 pages (the two job rows, its run, the indexes, the counters),
@@ -408,41 +479,112 @@ class SQLiteStore(Store):
     # Existing databases keep their page size (it cannot change once in WAL mode).
     PAGE_SIZE = 2048
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True, make_folder: bool = False) -> None:
+        """create: make the file if it is missing (in an existing folder, or with its folders too if
+        make_folder), and refuse a file this user cannot write. Else the file must exist, and one
+        that cannot be written is opened read-only."""
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
         self.location = self.path = os.path.abspath(os.path.expanduser(path))
+        self._target = self.path  # what SQLite opens: the path, or a file: URI to read only
         # Idle connections; list.pop/append are atomic, so taking one needs no lock. A connection is
         # used by one thread at a time, from pop to append: close() closes only the idle ones, and a
         # connection in use when the store closes is closed by its user as it comes back (_run).
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
         self._notifier = SocketNotifier(self.path)
-        self._create_file()
-        self._migrate()
-        self._file = self._identity()
+        self._file = self._check_files(create, make_folder)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+        self._opened = self._identity()  # what replaced() compares the file at the path with
+
+    # the files -------------------------------------------------------------------------------------
+    def _check_files(self, create: bool, make_folder: bool) -> str:
+        """Before SQLite touches anything: the database must be a regular file of this user's, with
+        its -wal and -shm if they exist, none of them writable by others, in a folder that only this
+        user (or root) can change, unless it is sticky like /tmp. Makes the file (0600) if missing
+        and create. Returns the real path of the file."""
+        uid, path = os.geteuid(), self.path
+        try:
+            st = _lstat(path)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                if st.st_uid not in (uid, 0):
+                    raise StorageError(f"refusing {path}: it is a symbolic link of another user's (uid {st.st_uid})")
+                path = os.path.realpath(path)
+                st = _lstat(path)
+            folder = os.path.dirname(path)
+            if st is None:
+                if not create:
+                    raise StorageError(f"no queue database at {self.path}: check the path"
+                                       " (enqueue, worker start and config set create one)")
+                if make_folder:
+                    _make_folders(folder)
+                elif not os.path.isdir(folder):
+                    raise StorageError(f"cannot create database {self.path}: no folder {folder}")
+            shared = _check_folder(path, folder, uid)
+            if st is None:
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                except FileExistsError:  # made meanwhile: checked below like any other
+                    pass
+                else:
+                    os.fchmod(fd, 0o600)  # whatever the umask
+                    os.close(fd)
+                st = os.lstat(path)
+            _check_file(path, st, uid)
+            companions = {suffix: _lstat(path + suffix) for suffix in ("-wal", "-shm")}
+            # a -journal is only SQLite's while it makes a new database, but one found is played back
+            for suffix, cst in [*companions.items(), ("-journal", _lstat(path + "-journal"))]:
+                if cst is not None:
+                    _check_file(path + suffix, cst, uid)
+            if not os.access(path, os.W_OK):
+                self._open_read_only(path, create, companions)
+                return path
+            for suffix, cst in companions.items():
+                if cst is not None and not cst.st_mode & stat.S_IWUSR:
+                    _add_owner_write(path + suffix)  # left by an older version reading a read-only file
+                elif cst is None and shared and st.st_size > 0:
+                    # In a folder others may write to (/tmp), another user could make these in the
+                    # instant before SQLite does: they are made now, as SQLite makes them. (Never
+                    # removed by us: another connection may be using them by then.)
+                    _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
+            return path
+        except OSError as exc:
+            raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
+
+    def _open_read_only(self, path: str, create: bool, companions: dict) -> None:
+        """A file this user cannot write: read it without making any file beside it (SQLite's
+        read-only mode would make a -wal and -shm as read-only as the file, and a writer would find
+        them so once the file was writable again)."""
+        if create:
+            raise StorageError(f"{self.path} is read-only")
+        self.read_only = True
+        wal, shm = companions["-wal"], companions["-shm"]
+        uri = "file:" + path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+        if wal is None or wal.st_size == 0:  # all its content is in the file
+            self._target = uri + "?mode=ro&immutable=1"
+        elif shm is not None:
+            self._target = uri + "?mode=ro"
+        else:
+            raise StorageError(f"{self.path} is read-only and its {path}-wal holds changes SQLite must merge first:"
+                               " make the file writable")
 
     # connection handling ---------------------------------------------------------------------------
-    def _create_file(self) -> None:
-        folder = os.path.dirname(self.path)
-        try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            if not os.path.exists(self.path):
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        except OSError as exc:
-            raise StorageError(f"cannot create database {self.path}: {exc.strerror}") from None
-
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(self._target, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False, uri=self.read_only)
             conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
-            if os.path.getsize(self.path) == 0:  # a new database: only now can its page size be chosen
-                conn.execute(f"PRAGMA page_size = {self.PAGE_SIZE}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
-            conn.execute("PRAGMA synchronous = NORMAL")
+            if not self.read_only:
+                if os.path.getsize(self._file) == 0:  # a new database: only now can its page size be chosen
+                    conn.execute(f"PRAGMA page_size = {self.PAGE_SIZE}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
+                conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
         return conn
@@ -511,6 +653,9 @@ class SQLiteStore(Store):
             version = self._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
         except StorageError:
             raise
+        if version < SCHEMA_VERSION and self.read_only:
+            raise StorageError(f"{self.path} is read-only and needs an upgrade (schema version {version} to"
+                               f" {SCHEMA_VERSION}): make it writable")
         if version != SCHEMA_VERSION:
             self._write(migrate)
 
@@ -528,7 +673,7 @@ class SQLiteStore(Store):
             return None
         if found is None:
             return f"{self.path} was deleted while in use"
-        if found != self._file:
+        if found != self._opened:
             return f"{self.path} was replaced by another file while in use"
         return None
 
@@ -836,4 +981,4 @@ class SQLiteStore(Store):
         self._notifier.notify(event)
 
     def listener(self) -> Listener:
-        return SocketListener(wake_dir(self.path))
+        return SocketListener(self.path)

@@ -20,6 +20,7 @@ from .queue import Queue, failure_outcome, this_host
 from .runner import RunningJob, RunResult, describe_exit
 from .store import Ended, Outcome
 from .text import visible
+from .wake import listener_or_poll
 
 log = logging.getLogger("queuectl.worker")
 T = TypeVar("T")
@@ -208,7 +209,9 @@ class Worker(threading.Thread):
         if job is None:
             return None
         timeout = job.timeout or settings.job_timeout or None
-        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts)}
+        # QUEUECTL_WORKER (unique to this pool) tells this attempt's processes from those of another
+        # database's job with the same id and attempt, should its processes outlive us (see orphans)
+        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts), "QUEUECTL_WORKER": self.id}
         running = RunningJob(job.command, timeout, settings.output_limit, env)
         with self.pool.lock:
             self.job, self.running = job, running
@@ -312,6 +315,8 @@ class Pool:
 
     def __init__(self, queue: Queue, size: int, burst: bool = False,
                  on_job_end: Callable[[Job, Outcome], None] | None = None) -> None:
+        if queue.store.read_only:
+            raise StorageError(f"{queue.location} is read-only: workers need to write to it")
         self.queue = queue
         self.burst = burst
         self.on_job_end = on_job_end  # called in the worker's thread once an attempt's end is recorded
@@ -333,7 +338,7 @@ class Pool:
         self._next_index = 0
         self._done = threading.Event()
         self._beat = threading.Event()
-        self._listener = queue.store.listener()
+        self._listener = listener_or_poll(queue.store.listener)  # else poll: wake-ups are an optimisation
         self._threads: list[threading.Thread] = []
         self._settings: Settings | None = None
         self._settings_read = 0.0

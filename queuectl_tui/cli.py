@@ -520,6 +520,10 @@ COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
     "prune": cmd_prune,
 }
 
+# The commands that create a missing database (a SQLite file, in an existing folder unless it is the
+# default location): the others need it to exist, so a mistyped --db makes nothing.
+CREATING = {("enqueue", None), ("worker", "start"), ("config", "set")}
+
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:
     parser = build_parser(prog, tui)
@@ -532,7 +536,7 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
                 return open_app(args.db, args.workers)
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        with Queue.open(args.db) as q:
+        with Queue.open(args.db, create=(args.command, getattr(args, "action", None)) in CREATING) as q:
             return COMMANDS[args.command](q, args)
     except UsageError as exc:
         return fail(str(exc), EXIT_USAGE, location)

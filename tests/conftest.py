@@ -61,6 +61,7 @@ def db(backend: str, tmp_path: Path, request) -> str:
     """Location of a fresh, empty queue database (a SQLite path or a postgresql:// URL)."""
     if backend == "postgres":
         return request.getfixturevalue("pg_server").url(schema=f"t_{uuid.uuid4().hex[:12]}")
+    Queue.open(str(tmp_path / "jobs.db")).close()  # made, as commands that only read need it to exist
     return str(tmp_path / "jobs.db")
 
 

@@ -26,16 +26,20 @@ def one_line_error(result, code=1):
 
 
 def test_file_created_0600_and_its_folder_made(tmp_path):
-    db = tmp_path / "new" / "deeper" / "jobs.db"
-    assert queuectl(db, "status").returncode == 0
+    """The default location's folders are made (only its: see test_cli_safety for an explicit --db)."""
+    data = tmp_path / "new" / "deeper"
+    result = subprocess.run([str(BIN / "queuectl"), "enqueue", '{"command": "true"}'], capture_output=True,
+                            text=True, env=clean_env(XDG_DATA_HOME=str(data)), timeout=60)
+    assert result.returncode == 0, result.stderr
+    db = data / "queuectl" / "jobs.db"
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
-    assert db.parent.is_dir()
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
     assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_existing_file_mode_is_left_alone(tmp_path):
     db = tmp_path / "jobs.db"
-    assert queuectl(db, "status").returncode == 0
+    assert queuectl(db, "config", "set", "max-retries", "3").returncode == 0  # a command that makes the file
     db.chmod(0o640)
     assert queuectl(db, "enqueue", '{"command": "true"}').returncode == 0
     assert stat.S_IMODE(db.stat().st_mode) == 0o640

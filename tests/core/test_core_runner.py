@@ -155,19 +155,21 @@ def test_the_processes_of_one_attempt_of_one_job_are_found_and_stopped(tmp_path)
 
     from core.orphans import job_process_groups, stop_job_processes
 
-    def start(job_id: str, attempt: str) -> subprocess.Popen:
-        env = {**os.environ, "QUEUECTL_JOB_ID": job_id, "QUEUECTL_ATTEMPT": attempt}
+    def start(job_id: str, attempt: str, worker: str = "h:1:a:1") -> subprocess.Popen:
+        env = {**os.environ, "QUEUECTL_JOB_ID": job_id, "QUEUECTL_ATTEMPT": attempt, "QUEUECTL_WORKER": worker}
         return subprocess.Popen(["sh", "-c", "sleep 30 & wait"], env=env, start_new_session=True)
 
     target, other_job, other_attempt = start("abc", "2"), start("abcd", "2"), start("abc", "1")
+    other_worker = start("abc", "2", "h:1:a:10")
     try:
-        wait_until(lambda: job_process_groups("abc", 2) == {target.pid})
-        assert stop_job_processes("abc", 2) == {target.pid}
+        wait_until(lambda: job_process_groups("abc", 2, "h:1:a:1") == {target.pid})
+        assert stop_job_processes("abc", 2, "h:1:a:1") == {target.pid}
         assert target.wait(5) == -15  # SIGTERM to the group: the shell and its sleep
-        assert other_job.poll() is None and other_attempt.poll() is None
-        assert job_process_groups("abc", 2) == set() and job_process_groups("abc", 1) == {other_attempt.pid}
+        assert other_job.poll() is None and other_attempt.poll() is None and other_worker.poll() is None
+        assert job_process_groups("abc", 2, "h:1:a:1") == set()
+        assert job_process_groups("abc", 1, "h:1:a:1") == {other_attempt.pid}
     finally:
-        for proc in (target, other_job, other_attempt):
+        for proc in (target, other_job, other_attempt, other_worker):
             try:
                 os.killpg(proc.pid, 9)
             except ProcessLookupError:

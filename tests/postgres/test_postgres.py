@@ -237,9 +237,9 @@ def test_sqlite_path_never_imports_psycopg(tmp_path: Path):
     code = (
         "import sys\n"
         "from queuectl_tui.cli import run\n"
-        f"code = run(['--db', {str(tmp_path / 'jobs.db')!r}, 'status', '--json'], 'queuectl', tui=False)\n"
         "from core import Queue\n"
-        f"Queue.open({str(tmp_path / 'jobs.db')!r}).close()\n"
+        f"Queue.open({str(tmp_path / 'jobs.db')!r}).close()\n"  # status reads: the file must exist
+        f"code = run(['--db', {str(tmp_path / 'jobs.db')!r}, 'status', '--json'], 'queuectl', tui=False)\n"
         "assert code == 0, code\n"
         "leaked = sorted(m for m in sys.modules if m.startswith(('psycopg', 'core.pg_store')))\n"
         "assert not leaked, leaked\n"
