@@ -561,9 +561,15 @@ class ProcessPool:
         else:
             import subprocess
 
-            env = {**os.environ, "QUEUECTL_DB": self.location}
-            args = [sys.executable, "-m", "core.worker"] + (["--burst"] if self.burst else [])
-            self.children = [subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL) for _ in range(self.size)]
+            # The location goes on the child's stdin, not in its environment, which its jobs inherit:
+            # a PostgreSQL URL may hold a password.
+            args = [sys.executable, "-m", "core.worker", "--location-on-stdin"] + (["--burst"] if self.burst else [])
+            self.children = []
+            for _ in range(self.size):
+                child = subprocess.Popen(args, stdin=subprocess.PIPE)
+                child.stdin.write(self.location.encode() + b"\n")
+                child.stdin.close()
+                self.children.append(child)
 
     def _signal_children(self) -> None:
         import signal
@@ -631,10 +637,15 @@ def _child(location: str, burst: bool, parent: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m core.worker [--burst]`: one worker process on $QUEUECTL_DB."""
+    """`python -m core.worker [--burst] [--location-on-stdin]`: one worker process on $QUEUECTL_DB, or on
+    the location read from the first line of stdin."""
     argv = sys.argv[1:] if argv is None else argv
     configure_logging()
-    _child(os.environ["QUEUECTL_DB"], "--burst" in argv, os.getppid())
+    if "--location-on-stdin" in argv:
+        location = sys.stdin.readline().rstrip("\n")
+    else:
+        location = os.environ["QUEUECTL_DB"]
+    _child(location, "--burst" in argv, os.getppid())
 
 
 if __name__ == "__main__":

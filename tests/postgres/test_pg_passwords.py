@@ -123,3 +123,28 @@ def test_newer_schema_error_hides_the_password(pw_server):
     assert result.returncode == 1 and "newer than this queuectl" in result.stderr, result.stderr
     assert "password=***" in result.stderr
     assert_no_password(result.stderr)
+
+
+def test_worker_processes_started_from_a_threaded_program_keep_the_password_from_their_jobs(pw_server, tmp_path):
+    """A ProcessPool started where threads run (the app, a library user) starts `python -m core.worker`
+    processes: the URL reaches them on stdin, never in the environment their jobs inherit."""
+    import threading
+
+    from core import Queue
+    from core.worker import ProcessPool
+
+    url = url_with(pw_server, f"{ROLE}:{ENCODED}")
+    seen = tmp_path / "env"
+    with Queue.open(url) as q:
+        q.enqueue(f"env > {seen}", id="env")
+    idle = threading.Event()
+    helper = threading.Thread(target=idle.wait)  # so the pool starts processes instead of forking
+    helper.start()
+    try:
+        pool = ProcessPool(url, 2, burst=True).start()
+        assert pool.join(timeout=60) and pool.errors == []
+    finally:
+        idle.set()
+        helper.join()
+    assert "QUEUECTL_JOB_ID=env" in seen.read_text()
+    assert_no_password(seen.read_text())
