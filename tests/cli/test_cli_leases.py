@@ -15,9 +15,10 @@ HOLD = """
 import sys, time
 location, seconds = sys.argv[1], float(sys.argv[2])
 if location.startswith("postgresql://"):
+    import urllib.parse
     import psycopg
-    from core.pg_store import parse_location
-    conninfo, schema, _ = parse_location(location)
+    conninfo, _, query = location.partition("?")  # the test server's URL: no password, ?schema=NAME
+    schema = urllib.parse.parse_qs(query)["schema"][0]
     with psycopg.connect(conninfo) as conn:
         conn.execute(f'LOCK TABLE "{schema}".jobs IN EXCLUSIVE MODE')
         print("held", flush=True)
