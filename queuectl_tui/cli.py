@@ -30,8 +30,33 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter without its `import shutil` (a twentieth of a command's start-up): every
+    add_argument() makes a formatter, and its default width came from shutil.get_terminal_size()."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+_columns: int | None = None
+
+
+def terminal_columns() -> int:
+    """What shutil.get_terminal_size() gives: $COLUMNS, else the terminal's width, else 80."""
+    global _columns
+    if _columns is None:
+        try:
+            _columns = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
+            try:
+                _columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                _columns = 80
+    return _columns
+
+
 def _example(text: str) -> dict[str, Any]:
-    return {"epilog": "example:\n  " + text, "formatter_class": argparse.RawDescriptionHelpFormatter}
+    return {"epilog": "example:\n  " + text, "formatter_class": Formatter}
 
 
 def db_location(text: str) -> str:
@@ -49,7 +74,10 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser(prog: str, tui: bool) -> Parser:
+def build_parser(prog: str, tui: bool, only: str | None = None) -> Parser:
+    """The whole command line, or (only=COMMAND) the top level with that one command: a command
+    runs in a few tens of milliseconds, and building the twenty sub-parsers it does not use took
+    a third of that."""
     parser = Parser(
         prog=prog,
         description="A persistent job queue for shell commands."
@@ -67,38 +95,74 @@ def build_parser(prog: str, tui: bool) -> Parser:
         parser.add_argument("--workers", type=int, metavar="N",
                             help="size of the app's embedded worker pool (default: config worker-count; 0 = monitor only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, add in SUBCOMMANDS.items():
+        if only is None or name == only:
+            add(sub, prog)
+    return parser
 
+
+def command_word(argv: Sequence[str], tui: bool) -> str | None:
+    """The COMMAND of argv when it is plainly there (after --db and, for the app, --workers and
+    --headless), so that only its parser is built; None means: build them all."""
+    takes_value = {"--db", "--workers"} if tui else {"--db"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in takes_value:
+            i += 2
+        elif arg.split("=", 1)[0] in takes_value or (tui and arg == "--headless"):
+            i += 1
+        else:
+            return arg if arg in SUBCOMMANDS else None
+    return None
+
+
+def _add_enqueue(sub, prog: str) -> None:
     p = sub.add_parser("enqueue", help="add a job (JSON object), or many from stdin with -",
                        **_example(f"{prog} enqueue '{{\"id\": \"backup\", \"command\": \"tar czf /tmp/b.tgz ~/docs\", "
                                   f"\"timeout\": 600}}'\n  printf '%s\\n' '{{\"command\": \"true\"}}' | {prog} enqueue -"))
     p.add_argument("job", metavar="JSON", help="a job object, or - to read one object per line from stdin")
 
+
+def _add_list(sub, prog: str) -> None:
     p = sub.add_parser("list", help="list jobs, newest first", **_example(f"{prog} list --state dead --limit 10"))
     p.add_argument("--state", choices=STATES)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print JSON only")
 
+
+def _add_show(sub, prog: str) -> None:
     p = sub.add_parser("show", help="one job with its attempt history", **_example(f"{prog} show backup --json"))
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="print JSON only")
 
+
+def _add_logs(sub, prog: str) -> None:
     p = sub.add_parser("logs", help="captured output of the last (or Nth) attempt",
                        **_example(f"{prog} logs backup --attempt 1"))
     p.add_argument("id")
     p.add_argument("--attempt", type=int, metavar="N", help="the Nth attempt in the job's history (1 = first)")
 
+
+def _add_status(sub, prog: str) -> None:
     p = sub.add_parser("status", help="counts per state and the live workers", **_example(f"{prog} status --json"))
     p.add_argument("--json", action="store_true", help="print JSON only")
 
+
+def _add_wait(sub, prog: str) -> None:
     p = sub.add_parser("wait", help="block until jobs are completed or dead (exit 1 unless all completed)",
                        **_example(f"{prog} wait backup report --timeout 60"))
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--timeout", type=duration, metavar="S", help="give up after S seconds (or 90s, 5m, 2h)")
 
+
+def _add_cancel(sub, prog: str) -> None:
     p = sub.add_parser("cancel", help="cancel a waiting job, or kill a running one; it goes to dead",
                        **_example(f"{prog} cancel backup"))
     p.add_argument("id")
 
+
+def _add_worker(sub, prog: str) -> None:
     worker = sub.add_parser("worker", help="run, stop or list workers", **_example(f"{prog} worker start --count 4"))
     wsub = worker.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = wsub.add_parser("start", help="run workers in the foreground until SIGINT/SIGTERM or `worker stop`",
@@ -112,6 +176,8 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p = wsub.add_parser("list", help="live workers", **_example(f"{prog} worker list --json"))
     p.add_argument("--json", action="store_true", help="print JSON only")
 
+
+def _add_dlq(sub, prog: str) -> None:
     dlq = sub.add_parser("dlq", help="the dead-letter queue", **_example(f"{prog} dlq retry --all"))
     dsub = dlq.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = dsub.add_parser("list", help="dead jobs, newest first", **_example(f"{prog} dlq list --json"))
@@ -122,6 +188,8 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="retry every dead job")
 
+
+def _add_config(sub, prog: str) -> None:
     config = sub.add_parser("config", help="settings kept in the database", **_example(f"{prog} config set max-retries 5"))
     csub = config.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
     p = csub.add_parser("list", help="every setting with its value", **_example(f"{prog} config list --json"))
@@ -134,11 +202,17 @@ def build_parser(prog: str, tui: bool) -> Parser:
     p.add_argument("key", metavar="KEY")
     p.add_argument("value", metavar="VALUE")
 
+
+def _add_prune(sub, prog: str) -> None:
     p = sub.add_parser("prune", help="delete finished jobs older than a duration",
                        **_example(f"{prog} prune --state completed --older-than 7d"))
     p.add_argument("--state", required=True, choices=("completed", "dead"))
     p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
-    return parser
+
+
+SUBCOMMANDS = {"enqueue": _add_enqueue, "list": _add_list, "show": _add_show, "logs": _add_logs, "status": _add_status,
+               "wait": _add_wait, "cancel": _add_cancel, "worker": _add_worker, "dlq": _add_dlq, "config": _add_config,
+               "prune": _add_prune}
 
 
 # --- output helpers -----------------------------------------------------------------------------
@@ -526,7 +600,7 @@ CREATING = {("enqueue", None), ("worker", "start"), ("config", "set")}
 
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:
-    parser = build_parser(prog, tui)
+    parser = build_parser(prog, tui, command_word(argv, tui))
     location = os.environ.get("QUEUECTL_DB")  # whose passwords no message may show
     try:
         args = parser.parse_args(argv)
