@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from common import PYTHON, QUEUECTL, ROOT, Row, Scratch, count_states, median_wall, wall
+from common import PYTHON, QUEUECTL, ROOT, Row, Scratch, count_states, create_db, median_wall, wall
 
 # The floor for `enqueue -`: parse the same lines and insert them with one executemany into a
 # database of the real schema. No validation, no ids beyond a counter.
@@ -47,7 +47,7 @@ def run(quick: bool) -> list[Row]:
     rows = []
     with Scratch() as tmp:
         db = str(tmp / "jobs.db")
-        wall([QUEUECTL, "--db", db, "status"])  # create the database outside the timing
+        create_db(db)
         floor = median_wall([PYTHON, "-c", "import sqlite3"], calls) * 1000
         one = median_wall([QUEUECTL, "--db", db, "enqueue", '{"command": "true"}'], calls) * 1000
         rows.append(Row("floor: python -c 'import sqlite3'", floor, "ms", note=f"median of {calls}"))
@@ -59,7 +59,7 @@ def run(quick: bool) -> list[Row]:
         floor_rate = bulk / wall([PYTHON, "-c", BULK_FLOOR.format(root=str(ROOT), db=db)], input=data)
     with Scratch() as tmp:
         db = str(tmp / "jobs.db")
-        wall([QUEUECTL, "--db", db, "status"])
+        create_db(db)
         rate = bulk / wall([QUEUECTL, "--db", db, "enqueue", "-"], input=data)
         if count_states(db)["pending"] != bulk:
             raise RuntimeError("enqueue - did not insert every line")

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from common import QUEUECTL, RESULTS, ROOT, Row, Scratch, median_wall, wall
+from common import QUEUECTL, RESULTS, ROOT, Row, Scratch, create_db, median_wall, wall
 
 MIX = (("completed", 0.70), ("dead", 0.10), ("pending", 0.20))
 
@@ -106,7 +106,7 @@ def run(quick: bool, fresh: bool = False) -> list[Row]:
         work = tmp / "jobs.db"
         shutil.copyfile(path, work)  # a copy, so the cached file is never changed by a run
         empty = str(tmp / "empty.db")
-        wall([QUEUECTL, "--db", empty, "status"])
+        create_db(empty)
         db = str(work)
         wall([QUEUECTL, "--db", db, "status"])  # applies any migration outside the timing
         commands = [("status", ["status"]),
