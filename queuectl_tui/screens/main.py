@@ -217,8 +217,6 @@ class MainScreen(DbWork, Screen):
         had_dead = bool(self.snapshot and self.snapshot.counts.get("dead"))
         self.snapshot = snap
         self._last_error = ""
-        self.requests: dict[str, tuple[str, bool]] = {}  # tag of a key's database action: what to say
-        self._requests = 0
         self.show_stats()
         tabs = self.query_one(TabbedContent)
         labels = {view.id: f"{view.title} {sum(snap.counts[s] for s in view.states):,}" for view in VIEWS}
