@@ -102,13 +102,13 @@ class DetailScreen(DbWork, Screen):
         elif message.tag == "load":
             self.show(message.result)
         else:  # retry or cancel: say so, then show the job as it is now
-            self.notify(message.result[1], markup=False)
+            self.notify(message.result, markup=False)
             self.load()
 
     def act(self, tag: str, action: Callable[[Queue], Any], success: str) -> None:
-        def run(queue: Queue) -> tuple[Any, str]:
-            result = action(queue)
-            return result, success + (" (killing its process group)" if result == "requested" else "")
+        """A key's database action; its answer is the notification's text."""
+        def run(queue: Queue) -> str:
+            return success + (" (killing its process group)" if action(queue) == "requested" else "")
 
         self.run_db(tag, run)
 
