@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
+from core.clock import SYSTEM, Clock
 from core.errors import QueueError
 from core.models import FINISHED, Job
+from core.queue import Queue
 from core.text import output_tail
 
+from ..db_work import DbWork
+from ..messages import DbResult
 from ..render import safe, span, stamp
 from ..widgets.footer import KeyFooter
 from .confirm import ConfirmScreen
 from .help import HelpScreen, Key
 
-if TYPE_CHECKING:
-    from ..app import QueueApp
-
 
 RUN_COLUMNS = ("#", "TRY", "STARTED", "TOOK", "EXIT", "RESULT", "WORKER")
 
 
-class DetailScreen(Screen):
+class DetailScreen(DbWork, Screen):
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
         Binding("r", "retry", "Retry", id="retry"),
@@ -57,11 +58,12 @@ class DetailScreen(Screen):
         Key("ctrl+p", "The command palette", section="App"),
     )
 
-    app: "QueueApp"
-
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, queue: Queue, clock: Clock = SYSTEM, refresh_interval: float = 1.0) -> None:
         super().__init__()
         self.job_id = job_id
+        self.queue = queue
+        self.clock = clock
+        self.refresh_interval = refresh_interval
         self.job: Job | None = None
         self.run_number: int | None = None  # the attempt whose output is shown; None = the latest
 
@@ -81,21 +83,34 @@ class DetailScreen(Screen):
 
     def on_mount(self) -> None:
         self.load()
-        self.set_interval(self.app.refresh_interval, self.reload_if_live)
+        self.set_interval(self.refresh_interval, self.reload_if_live)
         self.query_one("#runs", DataTable).focus()
 
     def reload_if_live(self) -> None:
         if self.job is None or self.job.state not in FINISHED:
             self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def load(self) -> None:
-        try:
-            job = self.app.queue.job(self.job_id)
-        except QueueError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.show, job)
+        job_id = self.job_id
+        self.run_db("load", lambda queue: queue.job(job_id), exclusive=True)
+
+    def on_db_result(self, message: DbResult) -> None:
+        error = message.error
+        if error is not None:
+            if isinstance(error, QueueError):
+                self.notify(str(error), severity="error", markup=False)
+        elif message.tag == "load":
+            self.show(message.result)
+        else:  # retry or cancel: say so, then show the job as it is now
+            self.notify(message.result, markup=False)
+            self.load()
+
+    def act(self, tag: str, action: Callable[[Queue], Any], success: str) -> None:
+        """A key's database action; its answer is the notification's text."""
+        def run(queue: Queue) -> str:
+            return success + (" (killing its process group)" if action(queue) == "requested" else "")
+
+        self.run_db(tag, run)
 
     def show(self, job: Job) -> None:
         changed = self.job is None or job != self.job or len(job.runs) != len(self.job.runs)
@@ -129,7 +144,7 @@ class DetailScreen(Screen):
 
     def fields(self, job: Job) -> Table:
         """Two fields a line, so the output still fits on an 80x24 terminal."""
-        now = self.app.clock.now()
+        now = self.clock.now()
         grid = Table.grid(padding=(0, 2))
         for _ in range(2):
             grid.add_column(style="bold", no_wrap=True)
@@ -216,12 +231,12 @@ class DetailScreen(Screen):
 
     def action_retry(self) -> None:
         if self.job is not None and self.job.state == "dead":
-            self.app.run_db(lambda q: q.retry_dead([self.job_id]), f"Retrying {self.job_id}", then=self.load)
+            self.act("retry", lambda q: q.retry_dead([self.job_id]), f"Retrying {self.job_id}")
 
     def action_cancel(self) -> None:
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.run_db(lambda q: q.cancel(self.job_id), f"Cancelled {self.job_id}", then=self.load)
+                self.act("cancel", lambda q: q.cancel(self.job_id), f"Cancelled {self.job_id}")
 
         self.app.push_screen(ConfirmScreen(f"Cancel job {self.job_id}?", "The job goes to dead.", "Cancel job",
                                            danger=True), confirmed)

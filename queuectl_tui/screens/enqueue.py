@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,6 +16,8 @@ from core.models import Settings
 from core.queue import InvalidItem, Queue
 from core.validate import job_spec
 
+from ..db_work import DbWork
+from ..messages import DbResult
 from ..widgets.footer import KeyFooter
 
 # (field, label, placeholder); numbers are typed as text and parsed here.
@@ -56,7 +58,7 @@ def field_of(message: str) -> str:
     return "command"
 
 
-class EnqueueScreen(ModalScreen[str | None]):
+class EnqueueScreen(DbWork, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "close", "Cancel"),
         Binding("ctrl+s", "submit", "Enqueue"),
@@ -129,17 +131,18 @@ class EnqueueScreen(ModalScreen[str | None]):
         if job is not None:
             self.insert(job)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def insert(self, job: dict[str, Any]) -> None:
-        try:
-            job_id = self.queue.enqueue_many([job])[0]
-        except InvalidItem as exc:
-            self.app.call_from_thread(self.show_error, field_of(exc.reason), exc.reason)
-        except QueueError as exc:  # id taken, database locked: keep the form open
-            field = "id" if "already taken" in str(exc) else "command"
-            self.app.call_from_thread(self.show_error, field, str(exc))
-        else:
-            self.app.call_from_thread(self.dismiss, job_id)
+        self.run_db("insert", lambda queue: queue.enqueue_many([job])[0], exclusive=True)
+
+    def on_db_result(self, message: DbResult) -> None:
+        error = message.error
+        if isinstance(error, InvalidItem):
+            self.show_error(field_of(error.reason), error.reason)
+        elif isinstance(error, QueueError):  # id taken, database locked: keep the form open
+            field = "id" if "already taken" in str(error) else "command"
+            self.show_error(field, str(error))
+        elif error is None:
+            self.dismiss(message.result)
 
     def show_error(self, field: str, message: str) -> None:
         label = self.query_one(f"#{field}-error", Label)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, TabbedContent, TabPane
 
+from core.clock import SYSTEM, Clock
+from core.errors import QueueError
 from core.models import Job
+from core.queue import Queue
 
-from ..messages import RefreshFailed, Snapshot
+from ..db_work import DbWork
+from ..messages import DbResult, PoolChanged, Snapshot
+from ..pool_control import PoolControl
 from ..render import ago, safe
 from ..widgets.footer import KeyFooter
 from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
@@ -25,10 +30,8 @@ from .enqueue import EnqueueScreen
 from .help import HelpScreen, Key
 from .settings import SettingsScreen
 
-if TYPE_CHECKING:
-    from ..app import QueueApp
-
 TABS = [v.id for v in VIEWS] + ["workers"]
+WORKER_COLUMNS = ("id", "host", "pid", "job", "beat", "where")
 TYPED = {"grow", "shrink", "restart_pool", "filter"}  # their keys (+ - /) type text in the filter
 
 
@@ -44,7 +47,7 @@ class FilterInput(Input):
     ]
 
 
-class MainScreen(Screen):
+class MainScreen(DbWork, Screen):
     BINDINGS = [
         Binding("e", "enqueue", "New", id="enqueue"),
         Binding("r", "retry", "Retry", id="retry"),
@@ -61,7 +64,7 @@ class MainScreen(Screen):
         Binding("tab,right_square_bracket", "next_tab", "Next tab", key_display="tab", id="next-tab"),
         Binding("shift+tab,left_square_bracket", "previous_tab", "Previous tab", show=False, id="previous-tab"),
         Binding("question_mark", "help", "Keys", key_display="?", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "app.quit", "Quit", id="quit"),
         *[Binding(str(n), f"show_tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
     ]
 
@@ -103,13 +106,20 @@ class MainScreen(Screen):
         Key("q", "Quit: the pool claims nothing more and running jobs finish; q again kills them", section="App"),
     )
 
-    app: "QueueApp"
-
-    def __init__(self) -> None:
+    def __init__(self, queue: Queue, pools: PoolControl, clock: Clock = SYSTEM, refresh_interval: float = 1.0,
+                 row_limit: int = 200) -> None:
         super().__init__()
+        self.queue = queue
+        self.pools = pools
+        self.clock = clock
+        self.refresh_interval = refresh_interval
+        self.row_limit = row_limit
         self.search = ""
         self.snapshot: Snapshot | None = None
         self._last_error = ""
+        self._worker_cells: dict[str, list[Text]] = {}  # the workers table's rows, by worker id
+        self.requests: dict[str, tuple[str, bool]] = {}  # tag of a key's database action: what to say
+        self._requests = 0
 
     @property
     def FOOTER_SPARE(self) -> tuple[str, ...]:  # noqa: N802 - read by KeyFooter: dropped first when narrow
@@ -134,10 +144,9 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#workers-table", DataTable)
-        for key, label in (("id", "ID"), ("host", "HOST"), ("pid", "PID"), ("job", "JOB"),
-                           ("beat", "HEARTBEAT"), ("where", "")):
+        for key, label in zip(WORKER_COLUMNS, ("ID", "HOST", "PID", "JOB", "HEARTBEAT", "")):
             table.add_column(label, key=key)
-        self.set_interval(self.app.refresh_interval, self.refresh_data)
+        self.set_interval(self.refresh_interval, self.refresh_data)
         self.refresh_data()
         self.focus_table()
 
@@ -156,26 +165,56 @@ class MainScreen(Screen):
         table = self.active_table
         return table.selected if table is not None else None
 
-    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def refresh_data(self) -> None:
-        app, tab, search = self.app, self.active_tab, self.search
-        queue = app.queue
-        try:
-            now = app.clock.now()
+        """Read what the visible tab shows, off the UI thread; on_db_result shows it."""
+        tab, search, clock, row_limit = self.active_tab, self.search, self.clock, self.row_limit
+
+        def read(queue: Queue) -> Snapshot:
+            now = clock.now()
             counts = queue.counts()
             view = VIEW_BY_ID.get(tab)
             jobs: list[Job] = []
             total = 0
             if view is not None:
-                jobs = queue.jobs(view.states, app.row_limit, search, view.order)
+                jobs = queue.jobs(view.states, row_limit, search, view.order)
                 total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
-            snapshot = Snapshot(now, counts, queue.completed_per_minute(), queue.workers(), tab, jobs, total)
-        except Exception as exc:  # the database may be locked, deleted or full: say so, keep going
-            self.post_message(RefreshFailed(str(exc) or type(exc).__name__))
-            return
-        self.post_message(snapshot)
+            return Snapshot(now, counts, queue.completed_per_minute(), queue.workers(), tab, jobs, total)
 
-    def on_snapshot(self, snap: Snapshot) -> None:
+        self.run_db("refresh", read, exclusive=True)
+
+    def on_db_result(self, message: DbResult) -> None:
+        if message.tag == "refresh":
+            if message.ok:
+                self.show_snapshot(message.result)
+            else:  # the database may be locked, deleted or full: say so, keep going
+                self.refresh_failed(str(message.error) or type(message.error).__name__)
+            return
+        # An action of a key (retry, cancel): say how it went, then show its effect.
+        error, success, count = message.error, *self.requests.pop(message.tag, ("", False))
+        if error is not None:
+            if isinstance(error, QueueError):
+                self.notify(str(error), severity="error", markup=False)
+            return
+        result = message.result
+        text = f"{success}: {len(result)} job(s)" if count else success
+        if result == "requested":
+            text += " (killing its process group)"
+        self.notify(text, markup=False)
+        self.refresh_data()
+
+    def act(self, action: Callable[[Queue], Any], success: str, count: bool = False) -> None:
+        """A key's database action: its result is notified (`success`, with the number of jobs if
+        `count`), then the tables refresh."""
+        self._requests += 1
+        tag = f"action-{self._requests}"
+        self.requests[tag] = (success, count)
+        self.run_db(tag, action)
+
+    def on_pool_changed(self, _: PoolChanged) -> None:
+        self.show_stats()
+        self.refresh_bindings()
+
+    def show_snapshot(self, snap: Snapshot) -> None:
         had_dead = bool(self.snapshot and self.snapshot.counts.get("dead"))
         self.snapshot = snap
         self._last_error = ""
@@ -200,8 +239,8 @@ class MainScreen(Screen):
 
     def show_stats(self) -> None:
         if self.snapshot is not None:
-            app = self.app
-            self.query_one(StatsStrip).show(self.snapshot, app.pool_line(), app.pool_worker_ids(), app.theme_variables)
+            self.query_one(StatsStrip).show(self.snapshot, self.pools.line(), self.pools.worker_ids(),
+                                            self.app.theme_variables)
 
     def window_text(self, snap: Snapshot) -> Text:
         view = VIEW_BY_ID[snap.view]
@@ -220,21 +259,41 @@ class MainScreen(Screen):
         return text
 
     def show_workers(self, snap: Snapshot) -> None:
+        """Rows keyed by worker id, like the job tables: only the cells that changed are touched, and
+        the cursor stays on its worker."""
         table = self.query_one("#workers-table", DataTable)
-        mine = self.app.pool_worker_ids()
-        table.clear()
-        for w in snap.workers:
-            table.add_row(safe(w.id), safe(w.host), Text(str(w.pid)), safe(w.job_id or "idle"),
-                          Text(ago(w.heartbeat_at, snap.now)), Text("this app" if w.id in mine else ""), key=w.id)
+        mine = self.pools.worker_ids()
+        fresh = {w.id: [safe(w.id), safe(w.host), Text(str(w.pid)), safe(w.job_id or "idle"),
+                        Text(ago(w.heartbeat_at, snap.now)), Text("this app" if w.id in mine else "")]
+                 for w in snap.workers}
+        selected = (table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+                    if 0 <= table.cursor_row < table.row_count else None)
+        for key in [key for key in self._worker_cells if key not in fresh]:
+            table.remove_row(key)
+        for key, cells in fresh.items():
+            old = self._worker_cells.get(key)
+            if old is None:
+                table.add_row(*cells, key=key)
+                continue
+            for column, before, after in zip(WORKER_COLUMNS, old, cells):
+                if before != after:
+                    table.update_cell(key, column, after, update_width=True)
+        if [row.key.value for row in table.ordered_rows] != list(fresh):  # a new worker came last
+            # The id cells are found by identity (their text may be escaped): a worker's id never changes.
+            position = {id(table.get_cell(key, "id")): index for index, key in enumerate(fresh)}
+            table.sort("id", key=lambda cell: position[id(cell)])
+        self._worker_cells = fresh
+        if selected in fresh and table.get_row_index(selected) != table.cursor_row:  # sort() kept the index
+            table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
         idle = sum(1 for w in snap.workers if not w.job_id)
         self.query_one("#workers-window", Label).update(
             f"{len(snap.workers)} live worker(s) on this database, {idle} idle" if snap.workers
             else "No live workers. Press + to start one here, or run `queuectl worker start`.")
 
-    def on_refresh_failed(self, message: RefreshFailed) -> None:
-        if message.error != self._last_error:  # say it once, not every second
-            self._last_error = message.error
-            self.notify(message.error, title="Database error", severity="error", markup=False, timeout=8)
+    def refresh_failed(self, error: str) -> None:
+        if error != self._last_error:  # say it once, not every second
+            self._last_error = error
+            self.notify(error, title="Database error", severity="error", markup=False, timeout=8)
 
     @on(TabbedContent.TabActivated)
     def tab_changed(self) -> None:
@@ -263,9 +322,8 @@ class MainScreen(Screen):
             return False  # the filter takes these keys as text: they are not the footer's to offer
         job = self.selected
         counts = self.snapshot.counts if self.snapshot else {}
-        app = self.app
-        pool = app.pool
-        running = pool is not None and not app.quitting and not app.pool_stopped
+        pools = self.pools
+        running = pools.running
         if action == "clear_filter":
             return bool(self.search) or isinstance(self.focused, Input)
         if action == "detail":
@@ -281,13 +339,13 @@ class MainScreen(Screen):
         if action == "grow":
             return running
         if action == "shrink":
-            return (True if pool.size else None) if running else False
+            return (True if pools.size else None) if running else False
         if action == "restart_pool":
-            return pool is not None and app.pool_stopped and not app.quitting
+            return pools.restartable
         if action == "pause":
-            return running and not pool.paused
+            return running and not pools.paused
         if action == "resume":
-            return running and pool.paused
+            return running and pools.paused
         return True
 
     def action_show_tab(self, tab: str) -> None:
@@ -308,24 +366,24 @@ class MainScreen(Screen):
                 self.notify(f"Enqueued {job_id}", markup=False)
                 self.refresh_data()
 
-        self.app.push_screen(EnqueueScreen(self.app.queue), done)
+        self.app.push_screen(EnqueueScreen(self.queue), done)
 
     def action_detail(self) -> None:
         job = self.selected
         if job is not None:
-            self.app.push_screen(DetailScreen(job.id))
+            self.app.push_screen(DetailScreen(job.id, self.queue, self.clock, self.refresh_interval))
 
     def action_retry(self) -> None:
         job = self.selected
         if job is not None and job.state == "dead":
-            self.app.run_db(lambda q: q.retry_dead([job.id]), f"Retrying {job.id}")
+            self.act(lambda q: q.retry_dead([job.id]), f"Retrying {job.id}")
 
     def action_retry_all(self) -> None:
         dead = (self.snapshot.counts.get("dead", 0) if self.snapshot else 0)
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.run_db(lambda q: q.retry_dead(None), "Retrying every dead job", count=True)
+                self.act(lambda q: q.retry_dead(None), "Retrying every dead job", count=True)
 
         self.app.push_screen(ConfirmScreen(f"Retry all {dead:,} dead job(s)?",
                                            "Each goes back to pending with its attempts reset.", "Retry all"),
@@ -340,7 +398,7 @@ class MainScreen(Screen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.app.run_db(lambda q: q.cancel(job.id), f"Cancelled {job.id}")
+                self.act(lambda q: q.cancel(job.id), f"Cancelled {job.id}")
 
         self.app.push_screen(ConfirmScreen(f"Cancel job {job.id}?", detail, "Cancel job", danger=True), confirmed)
 
@@ -349,22 +407,22 @@ class MainScreen(Screen):
             if changed:
                 self.notify("Saved " + ", ".join(changed), markup=False)
 
-        self.app.push_screen(SettingsScreen(self.app.queue), saved)
+        self.app.push_screen(SettingsScreen(self.queue), saved)
 
     def action_grow(self) -> None:
-        self.app.resize_pool(+1)
+        self.pools.resize(+1)
 
     def action_restart_pool(self) -> None:
-        self.app.resize_pool(+1)
+        self.pools.resize(+1)
 
     def action_shrink(self) -> None:
-        self.app.resize_pool(-1)
+        self.pools.resize(-1)
 
     def action_pause(self) -> None:
-        self.app.toggle_pause()
+        self.pools.toggle_pause()
 
     def action_resume(self) -> None:
-        self.app.toggle_pause()
+        self.pools.toggle_pause()
 
     def action_filter(self) -> None:
         bar = self.query_one("#filter-bar")
@@ -391,6 +449,3 @@ class MainScreen(Screen):
             self.refresh_data()
             self.focus_table()
             self.refresh_bindings()
-
-    async def action_quit(self) -> None:
-        self.app.graceful_quit()

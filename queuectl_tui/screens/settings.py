@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,6 +13,8 @@ from core.errors import InvalidInput, QueueError
 from core.models import SETTINGS
 from core.queue import Queue
 
+from ..db_work import DbWork
+from ..messages import DbResult
 from ..widgets.footer import KeyFooter
 
 
@@ -20,7 +22,7 @@ def input_id(key: str) -> str:
     return "set-" + key
 
 
-class SettingsScreen(ModalScreen[list[str] | None]):
+class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
     BINDINGS = [
         Binding("escape", "close", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
@@ -52,14 +54,17 @@ class SettingsScreen(ModalScreen[list[str] | None]):
     def on_mount(self) -> None:
         self.load()
 
-    @work(thread=True, exit_on_error=False)
     def load(self) -> None:
-        try:
-            config = self.queue.config()
-        except QueueError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.fill, config)
+        self.run_db("load", lambda queue: queue.config())
+
+    def on_db_result(self, message: DbResult) -> None:
+        if message.error is not None:
+            if isinstance(message.error, QueueError):
+                self.notify(str(message.error), severity="error", markup=False)
+        elif message.tag == "load":
+            self.fill(message.result)
+        else:  # saved
+            self.dismiss(message.result)
 
     def fill(self, config: dict[str, int | float]) -> None:
         self.saved = config
@@ -109,15 +114,13 @@ class SettingsScreen(ModalScreen[list[str] | None]):
         if values is not None and self.saved:
             self.store({k: v for k, v in values.items() if v != self.saved.get(k)})
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
     def store(self, changes: dict[str, int | float]) -> None:
-        try:
+        def save(queue: Queue) -> list[str]:
             for key, value in changes.items():
-                self.queue.set_setting(key, value)
-        except QueueError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
-            return
-        self.app.call_from_thread(self.dismiss, list(changes))
+                queue.set_setting(key, value)
+            return list(changes)
+
+        self.run_db("store", save, exclusive=True)
 
     def action_close(self) -> None:
         self.dismiss(None)

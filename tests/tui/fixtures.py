@@ -80,7 +80,7 @@ async def settle(pilot) -> None:
     """Wait until the pool has started and the visible table holds fresh data."""
     app = pilot.app
     for _ in range(200):
-        if app.pool is not None:
+        if app.pools.pool is not None:
             break
         await pilot.pause(0.02)
     screen = app.screen

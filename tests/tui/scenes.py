@@ -76,9 +76,9 @@ async def help_screen(pilot) -> None:
 async def pool_stopped(pilot) -> None:
     """What `queuectl worker stop` from another process does to the app (here: the pool's own stop)."""
     await settle(pilot)
-    pilot.app.pool.stop()
+    pilot.app.pools.pool.stop()
     for _ in range(200):
-        if pilot.app.pool_stopped:
+        if pilot.app.pools.stopped:
             break
         await pilot.pause(0.05)
     await settle(pilot)

@@ -170,14 +170,14 @@ async def test_pool_grows_shrinks_pauses_and_runs_jobs(tmp_path):
     queue.set_setting("poll-interval", 0.1)
     app = QueueApp(queue, workers=0)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.pool is not None)
+        await until(pilot, lambda: app.pools.pool is not None)
         await pilot.press("plus", "plus")
-        assert app.pool.size == 2
+        assert app.pools.pool.size == 2
         await until(pilot, lambda: len(queue.workers()) == 2)
         await pilot.press("minus")
         await until(pilot, lambda: len(queue.workers()) == 1)
         await pilot.press("p")
-        assert app.pool.paused
+        assert app.pools.pool.paused
         job = queue.enqueue("echo ran")
         await pilot.pause(0.5)
         assert queue.job(job.id).state == "pending"

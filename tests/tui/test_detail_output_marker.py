@@ -23,7 +23,7 @@ async def test_detail_marks_output_that_was_not_kept(tmp_path):
                                                          b"99\n99998\n99999\n100000\n", b"", 588_868, 0))
     app = QueueApp(queue, workers=0, refresh_interval=3600)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.push_screen(DetailScreen("cut"))
+        app.push_screen(DetailScreen("cut", queue, refresh_interval=app.refresh_interval))
         await detail_loaded(pilot)
         stdout = str(app.screen.query_one("#stdout-text", Static).render())
         assert stdout.splitlines()[:4] == ["... 588,871 bytes before this were not kept", "99998", "99999", "100000"]

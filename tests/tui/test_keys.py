@@ -146,11 +146,11 @@ async def test_p_says_resume_while_paused(tmp_path):
         await settle(pilot)
         assert (await settled_footer(pilot)).get("p") == "Pause"
         await pilot.press("p")
-        assert app.pool.paused
+        assert app.pools.pool.paused
         assert (await settled_footer(pilot)).get("p") == "Resume"
         assert "Resume the pool" in [c.title for c in app.get_system_commands(app.screen)]
         await pilot.press("p")
-        assert not app.pool.paused
+        assert not app.pools.pool.paused
         assert (await settled_footer(pilot)).get("p") == "Pause"
 
 

@@ -33,13 +33,13 @@ async def test_worker_stop_from_outside_is_shown_and_plus_starts_a_new_pool(tmp_
     queue.set_setting("poll-interval", 0.1)
     app = QueueApp(queue, workers=1, refresh_interval=0.2)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.pool is not None and len(queue.workers()) == 1)
-        first = app.pool
+        await until(pilot, lambda: app.pools.pool is not None and len(queue.workers()) == 1)
+        first = app.pools.pool
         await until(pilot, lambda: "pool 1 (0 busy)" in strip_text(app))
 
         # Another process, the same database: the CLI's own `worker stop`, which waits for them to go.
         stop = await asyncio.create_subprocess_exec(QUEUECTL, "--db", path, "worker", "stop", "--timeout", "20")
-        await until(pilot, lambda: app.pool_stopped, timeout=15)
+        await until(pilot, lambda: app.pools.stopped, timeout=15)
         assert await asyncio.wait_for(stop.wait(), 20) == 0
         assert queue.workers() == []
         messages = [str(n.message) for n in app._notifications]
@@ -56,12 +56,12 @@ async def test_worker_stop_from_outside_is_shown_and_plus_starts_a_new_pool(tmp_
         assert queue.job(waiting.id).state == "pending"
 
         await pilot.press("plus")
-        await until(pilot, lambda: app.pool is not first and not app.pool_stopped)
-        assert app.pool.size == 1 and not app.pool.stopping
+        await until(pilot, lambda: app.pools.pool is not first and not app.pools.stopped)
+        assert app.pools.pool.size == 1 and not app.pools.pool.stopping
         await until(pilot, lambda: queue.job(waiting.id).state == "completed")
         fresh = queue.enqueue("echo after the restart")
         await until(pilot, lambda: queue.job(fresh.id).state == "completed")
-        assert [w.id for w in queue.workers()] == [worker_id for worker_id, _ in app.pool.snapshot()]
+        assert [w.id for w in queue.workers()] == [worker_id for worker_id, _ in app.pools.pool.snapshot()]
         await until(pilot, lambda: "pool 1 (0 busy)" in strip_text(app))
         assert any("Started a new pool of 1 worker(s)" in str(n.message) for n in app._notifications)
         keys = footer_keys(app)
@@ -82,8 +82,8 @@ async def test_a_stop_request_while_a_job_runs_lets_it_finish(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: queue.job(job.id).state == "processing")
         Queue.open(path).request_stop()
-        await until(pilot, lambda: app.pool_stopped)
-        assert app.pool_line() == "pool stopped (1 busy)"
+        await until(pilot, lambda: app.pools.stopped)
+        assert app.pools.line() == "pool stopped (1 busy)"
         await until(pilot, lambda: queue.job(job.id).state == "completed")
         await until(pilot, lambda: queue.workers() == [])
         await pilot.press("q")

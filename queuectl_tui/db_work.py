@@ -1,0 +1,34 @@
+"""Database work for screens: one thread worker per request, its result posted back to the screen as
+a DbResult message (post_message is thread-safe). Screens mix this in and handle on_db_result."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable
+
+from textual.worker import Worker
+
+from core.queue import Queue
+
+from .messages import DbResult
+
+
+class DbWork:
+    """Mixed into a Screen that has a `queue`."""
+
+    queue: Queue
+
+    def run_db(self, tag: str, action: Callable[[Queue], Any], exclusive: bool = False) -> Worker:
+        """Run action(queue) off the UI thread; the screen gets DbResult(tag, ...). exclusive: a
+        newer request of this tag cancels the older worker (Textual's `exclusive`)."""
+        return self.run_worker(  # type: ignore[attr-defined]  # the Screen's
+            partial(self._db_thread, tag, action), name=f"db:{tag}", group=f"db:{tag}",
+            exclusive=exclusive, thread=True, exit_on_error=False)
+
+    def _db_thread(self, tag: str, action: Callable[[Queue], Any]) -> None:
+        try:
+            result = action(self.queue)
+        except Exception as exc:  # the database may be locked, deleted or full: the screen says so
+            self.post_message(DbResult(tag, error=exc))  # type: ignore[attr-defined]
+            return
+        self.post_message(DbResult(tag, result))  # type: ignore[attr-defined]

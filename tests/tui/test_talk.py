@@ -1,0 +1,60 @@
+"""Screens and the engine talk by messages: a key's database action says how it went, whatever
+refreshes land meanwhile; the workers table is updated by key, not rebuilt (issue 12, item 4)."""
+
+from __future__ import annotations
+
+from core.models import WorkerInfo
+
+from .fixtures import NOW, demo_app, goto, settle, until
+
+SIZE = (100, 30)
+
+
+def said(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_retry_is_notified_after_refreshes(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        screen = app.screen
+        job = screen.selected
+        screen.action_retry()
+        screen.refresh_data()  # a refresh between the action and its answer
+        await until(pilot, lambda: f"Retrying {job.id}" in said(app))
+        assert "" not in said(app)
+        await until(pilot, lambda: app.queue.job(job.id).state == "pending")
+
+
+async def test_workers_table_is_updated_by_key_and_keeps_its_cursor(tmp_path):
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "workers")
+        table = app.screen.query_one("#workers-table")
+
+        def rows() -> list[str]:
+            return [row.key.value for row in table.ordered_rows]
+
+        def at_cursor() -> str:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+        assert rows() == ["web-1:4242:ab12cd:1", "web-2:977:ef34ab:1"]
+        table.move_cursor(row=1)
+        kept = table.get_cell("web-2:977:ef34ab:1", "host")
+        # An older worker comes first: it is added and the rows are put in order; the cursor stays.
+        app.queue.store.register_worker(WorkerInfo("[b]old[/b]:1:x:1", "h", 1, None, NOW - 99999, NOW - 1))
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert rows() == ["[b]old[/b]:1:x:1", "web-1:4242:ab12cd:1", "web-2:977:ef34ab:1"]
+        assert at_cursor() == "web-2:977:ef34ab:1"
+        assert str(table.get_cell("[b]old[/b]:1:x:1", "id")) == "[b]old[/b]:1:x:1"  # literal text
+        assert table.get_cell("web-2:977:ef34ab:1", "host") is kept  # unchanged cells are not replaced
+        app.queue.store.remove_worker("web-1:4242:ab12cd:1")
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert rows() == ["[b]old[/b]:1:x:1", "web-2:977:ef34ab:1"]
+        assert at_cursor() == "web-2:977:ef34ab:1"
+        assert "2 live worker(s) on this database, 2 idle" in str(app.screen.query_one("#workers-window").render())
