@@ -100,28 +100,15 @@ class Store(abc.ABC):
         lease_seen, only if its lease was not renewed since it was seen: lease_until <= lease_seen).
         False if it no longer does."""
 
-    def finish_and_claim(
-        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, now: float, lease_until: float
-    ) -> tuple[bool, Job | None]:
-        """finish() this attempt, then claim() the next job for the same worker: (finished, job)."""
-        finished, claimed = self.record_and_claim([Ended(job_id, attempt, outcome)], worker_id, now, lease_until)
-        return finished[0], claimed[0] if claimed else None
-
+    @abc.abstractmethod
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
         release: Sequence[tuple[str, int]] = (),
     ) -> tuple[list[bool], list[Job]]:
         """finish() each ended attempt, release() each (job id, attempt) given, then claim() up to
-        `claim` jobs for the same worker: (finished, per ended attempt; the jobs claimed). A backend
-        does it all in one transaction (one round trip and one commit); the claims happen whether or
-        not the finishes were still this worker's to record. This default is correct but not atomic."""
-        finished = [self.finish(e.job_id, worker_id, e.attempt, e.outcome) for e in ended]
-        for job_id, attempt in release:
-            self.release(job_id, worker_id, attempt, now)
-        claimed = []
-        while len(claimed) < claim and (job := self.claim(worker_id, now, lease_until)) is not None:
-            claimed.append(job)
-        return finished, claimed
+        `claim` jobs for the same worker, all in one transaction (one round trip and one commit):
+        (finished, per ended attempt; the jobs claimed). The claims happen whether or not the
+        finishes were still this worker's to record."""
 
     @abc.abstractmethod
     def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
@@ -649,10 +636,7 @@ class SQLiteStore(Store):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
 
-        try:
-            version = self._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
-        except StorageError:
-            raise
+        version = self._run(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
         if version < SCHEMA_VERSION and self.read_only:
             raise StorageError(f"{self.path} is read-only and needs an upgrade (schema version {version} to"
                                f" {SCHEMA_VERSION}): make it writable")
