@@ -16,7 +16,8 @@ def test_a_version_1_schema_gains_the_dropped_counts(pg_server):
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
         conn.execute(f'CREATE TABLE "{schema}".meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
-        for statement in MIGRATIONS[1].format(s=f'"{schema}"').split(";"):
+        conn.execute(f'SET search_path = "{schema}"')  # the migrations name tables unqualified
+        for statement in MIGRATIONS[1].split(";"):
             if statement.strip():
                 conn.execute(statement)
         conn.execute(f"INSERT INTO \"{schema}\".meta VALUES ('schema_version', '1')")
@@ -34,3 +35,31 @@ def test_a_version_1_schema_gains_the_dropped_counts(pg_server):
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
         version = conn.execute(f"SELECT value FROM \"{schema}\".meta WHERE key = 'schema_version'").fetchone()[0]
     assert version == str(SCHEMA_VERSION) == "2"
+
+
+def pg_schema(conn, schema: str) -> tuple[list, list]:
+    columns = conn.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+        " WHERE table_schema = %s ORDER BY table_name, column_name", (schema,)).fetchall()
+    indexes = conn.execute("SELECT tablename, indexname, replace(indexdef, %s, '') FROM pg_indexes"
+                           " WHERE schemaname = %s ORDER BY indexname", (f"{schema}.", schema)).fetchall()
+    return columns, indexes
+
+
+def test_a_fresh_schema_equals_one_migrated_from_version_1(pg_server):
+    import psycopg
+
+    old, new = f"t_{uuid.uuid4().hex[:12]}", f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{old}"')
+        conn.execute(f'SET search_path = "{old}"')
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        for statement in MIGRATIONS[1].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    Queue.open(pg_server.url(schema=old)).close()
+    Queue.open(pg_server.url(schema=new)).close()
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        assert pg_schema(conn, old) == pg_schema(conn, new)
+        assert pg_schema(conn, new)[1]  # the comparison saw the indexes
