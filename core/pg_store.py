@@ -29,6 +29,8 @@ from .errors import StorageError
 from .location import parse_postgres_url, scrub
 from .models import Job
 from .sql import JOB_COLUMNS, POSTGRES, job_from_row, like_pattern, records_run
+from .sql import POSTGRES_MIGRATIONS as MIGRATIONS
+from .sql import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .store import Ended, Outcome
 from .wake import Listener
@@ -37,71 +39,11 @@ log = logging.getLogger("queuectl.postgres")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "queuectl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")  # short enough for the channel name (63 bytes)
 CONNECT_DEFAULTS = {"connect_timeout": "10", "application_name": "queuectl"}
 MAX_IDLE = 16  # idle connections kept per store; more are closed when given back
 
-# Unqualified: they run with search_path set to the queue's schema.
-MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE jobs (
-        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        command TEXT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        max_retries BIGINT NOT NULL,
-        priority BIGINT NOT NULL DEFAULT 0,
-        run_at DOUBLE PRECISION NOT NULL,
-        timeout DOUBLE PRECISION,
-        created_at DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL,
-        started_at DOUBLE PRECISION,
-        finished_at DOUBLE PRECISION,
-        exit_code INTEGER,
-        last_error TEXT,
-        worker TEXT,
-        lease_until DOUBLE PRECISION,
-        cancel_requested BOOLEAN NOT NULL DEFAULT false
-    );
-    CREATE INDEX jobs_state_seq ON jobs (state, seq);
-    CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
-    CREATE INDEX jobs_state_started ON jobs (state, started_at);
-    CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed');
-    CREATE INDEX jobs_lease ON jobs (lease_until) WHERE state = 'processing';
-    CREATE INDEX jobs_worker ON jobs (worker) WHERE state = 'processing';
-    CREATE TABLE runs (
-        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        job_id TEXT NOT NULL,
-        attempt INTEGER NOT NULL,
-        worker TEXT,
-        started_at DOUBLE PRECISION,
-        finished_at DOUBLE PRECISION,
-        exit_code INTEGER,
-        error TEXT,
-        stdout BYTEA NOT NULL DEFAULT '',
-        stderr BYTEA NOT NULL DEFAULT ''
-    );
-    CREATE INDEX runs_job ON runs (job_id, id);
-    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE workers (
-        id TEXT PRIMARY KEY,
-        host TEXT NOT NULL,
-        pid BIGINT NOT NULL,
-        job_id TEXT,
-        started_at DOUBLE PRECISION NOT NULL,
-        heartbeat_at DOUBLE PRECISION NOT NULL,
-        stop_requested BOOLEAN NOT NULL DEFAULT false
-    );
-    """,
-    # As SQLite's schema 6: bytes of each stream written before the kept tail (output-limit).
-    2: """
-    ALTER TABLE runs ADD COLUMN stdout_dropped BIGINT NOT NULL DEFAULT 0,
-                         ADD COLUMN stderr_dropped BIGINT NOT NULL DEFAULT 0;
-    """,
-}
 
 # The finish statement (core/sql.py) and, only if it matched, the attempt's run row: by guard
 # (False: finish, True: finish_if_lease).

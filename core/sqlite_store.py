@@ -1,6 +1,6 @@
 """SQLite storage: one database file, WAL mode, a pool of connections shared by threads.
 
-Its statements are in core/sql.py (SQLITE), its schema in core/sqlite_schema.py, the checks made
+Its statements and migrations are in core/sql.py (SQLITE, SQLITE_MIGRATIONS), the checks made
 before a file is opened in core/sqlite_files.py.
 """
 
@@ -12,10 +12,11 @@ from typing import Callable, Sequence, TypeVar
 
 from .errors import StorageError
 from .models import Job
-from .sql import JOB_COLUMNS, SQLITE, job_from_row, like_pattern, records_run
+from .sql import JOB_COLUMNS, SQLITE, job_from_row, like_pattern, records_run, statements
+from .sql import SQLITE_MIGRATIONS as MIGRATIONS
+from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
-from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION, statements
 from .store import READY, Ended, Outcome
 from .wake import Listener, SocketListener, SocketNotifier
 
