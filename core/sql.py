@@ -64,10 +64,6 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-# Output larger than this is written into its row in place (zeroblob, then blob writes of a MiB):
-# bound as a parameter, SQLite copies it once on binding and once more into the row's record, so
-
-
 WORKER_JOB = "(SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id ORDER BY j.started_at DESC LIMIT 1)"
 REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
                     worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'"""
@@ -217,11 +213,9 @@ SQLITE_MIGRATIONS: dict[int, str] = {
         stop_requested INTEGER NOT NULL DEFAULT 0
     );
     """,
-    # Counts per state, so `status` and the app's titles cost the same at a million jobs as at ten
-    # (a GROUP BY over the state index takes ~150 ms at 1M). Writers serialise on SQLite's one write
-    # lock anyway, so the one-page counter adds no contention. State changes and deletes are counted
-    # by triggers; inserts by insert_jobs, one UPDATE per batch (a per-row insert trigger doubled the
-    # cost of `enqueue -`): anything else that inserts into jobs must add to job_counts itself.
+    # Counts per state, so `status` costs the same at a million jobs as at ten. Triggers count state
+    # changes and deletes; inserts are counted by insert_jobs, one UPDATE per batch: anything else
+    # that inserts into jobs must add to job_counts itself.
     2: """
     CREATE TABLE job_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
     INSERT INTO job_counts (state, n)
@@ -236,29 +230,22 @@ SQLITE_MIGRATIONS: dict[int, str] = {
         UPDATE job_counts SET n = n + 1 WHERE state = NEW.state;
     END;
     """,
-    # Fewer index writes per job. (state, started_at) and (state, finished_at) took a delete and an
-    # insert on every state change, four per job; only processing jobs are listed by start time, and
-    # only finished ones (completed, dead: finished_at set) by finish time, so partial indexes hold
-    # each row only while it can be listed that way. Queries name the partial condition to use them.
+    # Fewer index writes per job: partial indexes hold a row only while it can be listed that way
+    # (by start time while processing, by finish time once finished). Queries name the condition.
     3: """
     DROP INDEX jobs_state_started;
     DROP INDEX jobs_state_finished;
     CREATE INDEX jobs_running ON jobs(started_at) WHERE state = 'processing';
     CREATE INDEX jobs_finished ON jobs(state, finished_at) WHERE finished_at IS NOT NULL;
     """,
-    # Less written per job (claim + finish is one transaction; each page it touches is a WAL frame,
-    # 11.5 per job before this, 10.5 after). jobs_lease took an insert on every claim, a delete on
-    # every finish and a move on every heartbeat, to find expired leases among the processing jobs,
-    # which are few (one per live worker, plus those of crashed ones): they are now scanned through
-    # jobs_running.
+    # jobs_lease was written at every claim, finish and heartbeat to find expired leases among the
+    # processing jobs, which are few: they are scanned through jobs_running instead.
     4: """
     DROP INDEX jobs_lease;
     """,
-    # Two WAL frames less per job (10.9 to 8.9). AUTOINCREMENT made every run insert also update
-    # sqlite_sequence; run ids only order a job's attempts, which a plain rowid (max + 1) does as
-    # well. And jobs_state_seq no longer holds processing jobs, which took an insert at every claim
-    # and a delete at every finish: they are few and listed through jobs_running. Queries that
-    # use it name the partial condition (`state != 'processing'`), as SQLite requires.
+    # Less written per job: runs without AUTOINCREMENT (it updated sqlite_sequence at every insert;
+    # a rowid orders attempts as well), and jobs_state_seq without the few processing jobs (queries
+    # that use it name `state != 'processing'`, as SQLite requires). Figures: bench/README.md.
     5: """
     CREATE TABLE runs_new (
         id INTEGER PRIMARY KEY,

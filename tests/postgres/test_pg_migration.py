@@ -63,3 +63,21 @@ def test_a_fresh_schema_equals_one_migrated_from_version_1(pg_server):
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
         assert pg_schema(conn, old) == pg_schema(conn, new)
         assert pg_schema(conn, new)[1]  # the comparison saw the indexes
+
+
+def test_tables_of_the_same_name_elsewhere_are_not_used(pg_server):
+    """Statements name bare tables and connections set search_path to the queue's schema: a `jobs`
+    table in public, or a search_path the URL asks for, changes nothing."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.jobs (note TEXT)")
+    url = pg_server.url(schema=schema, options="-c%20search_path%3Dpublic")
+    with Queue.open(url) as q:
+        q.enqueue("true", id="a")
+        assert [j.id for j in q.jobs(limit=5)] == ["a"] and q.store.claim("w", 1e12, 1e12 + 30).id == "a"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM public.jobs").fetchone()[0] == 0
+        assert conn.execute(f'SELECT id FROM "{schema}".jobs').fetchall() == [("a",)]
+        conn.execute("DROP TABLE public.jobs")
