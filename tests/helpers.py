@@ -91,3 +91,11 @@ def run_burst(queue: Queue, workers: int = 1, timeout: float = 60) -> None:
     pool = Pool(queue, workers, burst=True).start()
     assert pool.join(timeout), "burst pool did not finish"
     assert not pool.errors
+
+
+def finish_and_claim(store, job_id: str, worker_id: str, attempt: int, outcome, now: float, lease_until: float):
+    """One finish and one claim through Store.record_and_claim, as a worker makes them: (finished, job or None)."""
+    from core.store import Ended
+
+    finished, claimed = store.record_and_claim([Ended(job_id, attempt, outcome)], worker_id, now, lease_until)
+    return finished[0], claimed[0] if claimed else None

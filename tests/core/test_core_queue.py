@@ -9,6 +9,7 @@ from core.clock import FixedClock
 from core.models import Settings
 from core.queue import InvalidItem, failure_outcome
 from core.store import Outcome
+from tests.helpers import finish_and_claim
 
 T0 = 1_800_000_000.0
 
@@ -300,7 +301,7 @@ def test_counts_follow_every_state_change(fixed):
     q.store.finish("a", "w", a.attempts, Outcome("completed", None, 0, None, clock.now(), clock.now()))
     check("finish: completed")
     b = claim("b")
-    assert q.store.finish_and_claim("b", "w", b.attempts, failure(b), clock.now(), clock.now() + 30)[1].id == "c"
+    assert finish_and_claim(q.store, "b", "w", b.attempts, failure(b), clock.now(), clock.now() + 30)[1].id == "c"
     check("finish and claim: dead, then the next")
     assert q.store.release("c", "w", 1, clock.now())
     check("release")

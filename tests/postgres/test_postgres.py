@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, clean_env
-from tests.helpers import wait_until
+from tests.helpers import finish_and_claim, wait_until
 from core import Queue
 from core.errors import StorageError
 
@@ -261,7 +261,7 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
         assert q.store.claim("w", now, now + 30).id == "a"
         done = Outcome("completed", None, 0, None, now, now)
         with pytest.raises(StorageError, match="database error"):  # the claim's lease is not a number
-            q.store.finish_and_claim("a", "w", 1, done, now, "not a time")
+            finish_and_claim(q.store, "a", "w", 1, done, now, "not a time")
         a = q.job("a")
         assert (a.state, a.worker, len(a.runs), q.job("b").state) == ("processing", "w", 0, "pending")
         conn, _ = q.store._take()
@@ -270,7 +270,7 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
         with open(trace, "w") as sink:
             conn.pgconn.trace(sink.fileno())
             try:
-                finished, nxt = q.store.finish_and_claim("a", "w", 1, done, now, now + 30)
+                finished, nxt = finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
@@ -307,7 +307,7 @@ def test_finish_and_claim_skips_jobs_locked_by_another_claim(pg_server, pg_db: s
         schema = q.store.schema
         with psycopg.connect(pg_server.url()) as other:  # another worker's claim, not yet committed
             other.execute(f'SELECT 1 FROM "{schema}".jobs WHERE id = %s FOR UPDATE', ("b",))
-            finished, nxt = q.store.finish_and_claim("a", "w", 1, Outcome("completed", None, 0, None, now, now),
+            finished, nxt = finish_and_claim(q.store, "a", "w", 1, Outcome("completed", None, 0, None, now, now),
                                                      now, now + 30)
             assert (finished, nxt.id) == (True, "c")  # no wait on the locked row
             other.rollback()
@@ -324,6 +324,6 @@ def test_finish_and_claim_on_a_lost_connection_is_not_retried(pg_server, pg_db: 
         done = Outcome("completed", None, 0, None, now, now)
         admin_kill(pg_server)
         with pytest.raises(StorageError, match="lost the connection"):
-            q.store.finish_and_claim("a", "w", 1, done, now, now + 30)
+            finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)
         assert (q.job("a").state, q.job("b").state) == ("processing", "pending")  # nothing was written
-        assert q.store.finish_and_claim("a", "w", 1, done, now, now + 30)[1].id == "b"  # reconnected
+        assert finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)[1].id == "b"  # reconnected

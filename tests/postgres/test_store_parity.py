@@ -11,6 +11,7 @@ from core.clock import FixedClock
 from core.errors import Conflict
 from core.models import WorkerInfo
 from core.store import Outcome
+from tests.helpers import finish_and_claim
 
 T0 = 1_800_000_000.0
 
@@ -81,26 +82,26 @@ def test_finish_and_claim_guard_order_and_return_contract(fixed):
     assert q.store.claim("w1", T0, T0 + 30).id == "first"
     done = Outcome("completed", None, 0, None, T0, T0 + 1, stdout=b"out\x00", stderr=b"err")
     # Not the owner: nothing recorded, and the caller still gets the next job in claim order.
-    finished, nxt = q.store.finish_and_claim("first", "w2", 1, done, T0 + 1, T0 + 31)
+    finished, nxt = finish_and_claim(q.store, "first", "w2", 1, done, T0 + 1, T0 + 31)
     assert finished is False
     assert (nxt.id, nxt.state, nxt.worker, nxt.attempts, nxt.started_at, nxt.lease_until) == (
         "high", "processing", "w2", 1, T0 + 1, T0 + 31)
     first = q.job("first")
     assert (first.state, first.worker, len(first.runs)) == ("processing", "w1", 0)
     # Not this attempt: same.
-    assert q.store.finish_and_claim("first", "w1", 2, done, T0 + 1, T0 + 31)[0] is False
+    assert finish_and_claim(q.store, "first", "w1", 2, done, T0 + 1, T0 + 31)[0] is False
     assert q.job("low").worker == "w1"  # that call claimed "low" for w1 (the delayed job is not due)
     # The owner: recorded with its run row, and the next due job claimed (none left: None).
-    finished, nxt = q.store.finish_and_claim("first", "w1", 1, done, T0 + 2, T0 + 32)
+    finished, nxt = finish_and_claim(q.store, "first", "w1", 1, done, T0 + 2, T0 + 32)
     assert (finished, nxt) == (True, None)
     first = q.job("first")
     assert (first.state, first.exit_code, first.finished_at, first.lease_until) == ("completed", 0, T0 + 1, None)
     assert [(r.attempt, r.worker, r.stdout, r.stderr) for r in first.runs] == [(1, "w1", b"out\x00", b"err")]
     # Only once; and with nothing due the lost finish gives (False, None).
-    assert q.store.finish_and_claim("first", "w1", 1, done, T0 + 3, T0 + 33) == (False, None)
+    assert finish_and_claim(q.store, "first", "w1", 1, done, T0 + 3, T0 + 33) == (False, None)
     assert len(q.job("first").runs) == 1
     # The claim sees the finish of the same call: a failure due at once is claimed again at once.
-    assert q.store.finish_and_claim("low", "w1", 1, Outcome("failed", T0 + 3, 1, "exit 1", T0, T0 + 3),
+    assert finish_and_claim(q.store, "low", "w1", 1, Outcome("failed", T0 + 3, 1, "exit 1", T0, T0 + 3),
                                     T0 + 3, T0 + 33)[1].id == "low"
     low = q.job("low")
     assert (low.state, low.attempts, low.worker, [r.error for r in low.runs]) == ("processing", 2, "w1", ["exit 1"])

@@ -1,0 +1,279 @@
+"""What SQLiteStore and PostgresStore share: a pool of idle connections, the migration steps, and
+every store method whose statements are the same in both dialects (see core/sql.py).
+
+A backend gives its named statements (Q), how to run a function on a connection (_run; _write in
+one transaction), how a list of values is bound (_in), and the methods that really differ.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, Sequence, TypeVar
+
+from .errors import IdTaken, StorageError
+from .models import Job, JobSpec, WorkerInfo
+from .sql import job_from_row, job_with_runs, run_columns
+from .store import Outcome, Store
+
+T = TypeVar("T")
+IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
+
+
+class SqlStore(Store):
+    Q: dict[str, str]  # the named statements of this dialect
+    TAIL: str  # SQL for the last {n} bytes of a stream column {col}
+    SCHEMA_VERSION: int
+    location: str
+
+    def __init__(self) -> None:
+        # Idle connections; list.pop/append are atomic, so taking one needs no lock. A connection is
+        # used by one thread at a time, from pop to append: close() closes only the idle ones, and a
+        # connection in use when the store closes is closed by its user as it comes back.
+        self._idle: list[Any] = []
+        self._closed = False
+
+    # running statements ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _run(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) on a pooled connection; driver errors become one-line StorageErrors."""
+
+    @abc.abstractmethod
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) in one transaction."""
+
+    def _read(self, fn: Callable[[Any], T]) -> T:
+        return self._run(fn)
+
+    def _write_one(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) that runs one statement that writes."""
+        return self._write(fn)
+
+    @abc.abstractmethod
+    def _in(self, name: str, values: Sequence) -> tuple[str, tuple]:
+        """The named statement with its `{ids}` list for these values, and the parameters they take."""
+
+    @staticmethod
+    def _discard(conn: Any) -> None:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+    def _close_idle(self) -> None:
+        while True:
+            try:
+                conn = self._idle.pop()  # atomic: each connection is closed by one thread only
+            except IndexError:
+                return
+            self._discard(conn)
+
+    def close(self) -> None:
+        """Close every idle connection now and each one in use as its thread gives it back: a
+        connection is never closed under a statement another thread runs on it (SQLite's C code
+        would free what the statement still uses). Later calls raise StorageError."""
+        self._closed = True
+        self._close_idle()
+
+    # migrations ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _version(self, conn: Any) -> int: ...
+
+    @abc.abstractmethod
+    def _upgrade_to(self, conn: Any, target: int) -> None:
+        """Run migration `target` and record it."""
+
+    def _lock_schema(self, conn: Any) -> None:
+        """Inside the upgrade's transaction, before the version is read again: one process migrates."""
+
+    def _prepare_upgrade(self, conn: Any, current: int) -> None: ...
+
+    def _may_upgrade(self, found: int) -> None:
+        """Raise StorageError if this store may not upgrade its schema."""
+
+    def _check_version(self, found: int) -> int:
+        if found > self.SCHEMA_VERSION:
+            raise StorageError(f"{self.location} has schema version {found}, newer than this queuectl"
+                               f" ({self.SCHEMA_VERSION}): upgrade it")
+        return found
+
+    def _migrate(self) -> None:
+        found = self._check_version(self._read(self._version))
+        if found != self.SCHEMA_VERSION:
+            self._may_upgrade(found)
+            self._write(self._upgrade)
+
+    def _upgrade(self, conn: Any) -> None:
+        self._lock_schema(conn)
+        current = self._check_version(self._version(conn))  # another process may have done it meanwhile
+        if current == self.SCHEMA_VERSION:
+            return
+        self._prepare_upgrade(conn, current)
+        for target in range(current + 1, self.SCHEMA_VERSION + 1):
+            self._upgrade_to(conn, target)
+
+    # jobs ------------------------------------------------------------------------------------------
+    TAKEN: type[Exception]  # the driver's error for an id already taken (a unique violation)
+
+    @abc.abstractmethod
+    def _insert(self, conn: Any, rows: list[tuple]) -> None:
+        """Insert job rows (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)."""
+
+    @abc.abstractmethod
+    def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
+        """Which of these ids the database holds already, as a test."""
+
+    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
+        rows = [
+            (job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now)
+            for s, job_id in zip(specs, ids)
+        ]
+        try:
+            self._write(lambda c: self._insert(c, rows))
+        except self.TAKEN:
+            raise IdTaken(self._first_taken(ids)) from None
+
+    def _first_taken(self, ids: Sequence[str]) -> str:
+        taken, seen = self._taken(ids), set()
+        for job_id in ids:
+            if job_id in seen or taken(job_id):
+                return job_id
+            seen.add(job_id)
+        return ids[0] if ids else "?"
+
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
+        if tail is None:
+            runs = self.Q["runs"]
+        else:
+            tail_of = self.TAIL.replace("{n}", str(max(1, int(tail))))
+            runs = self.Q["runs_tail"].format(columns=run_columns(tail_of))
+
+        def get(conn: Any) -> Job | None:
+            row = conn.execute(self.Q["job"], (job_id,)).fetchone()
+            if row is None:
+                return None
+            if not with_runs:
+                return job_from_row(row)
+            return job_with_runs(row, conn.execute(runs, (job_id,)))
+
+        return self._read(get)
+
+    def completed_since(self, since: float) -> int:
+        return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])
+
+    def next_due(self) -> float | None:
+        return self._read(lambda c: c.execute(self.Q["next_due"]).fetchone()[0])
+
+    def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float) -> Job | None:
+        row = conn.execute(self.Q["claim"], (worker_id, now, now, lease_until, now)).fetchone()
+        return None if row is None else job_from_row(row)
+
+    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
+        return self._run(lambda c: self._claim(c, worker_id, now, lease_until))
+
+    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
+        if not worker_ids:
+            return
+        jobs, ids = self._in("renew_jobs", worker_ids)
+        workers, _ = self._in("renew_workers", worker_ids)
+
+        def renew(conn: Any) -> None:
+            conn.execute(jobs, (lease_until, *ids))
+            conn.execute(workers, (now, *ids))
+
+        self._write(renew)
+
+    @staticmethod
+    def _finish_params(job_id: str, worker_id: str, attempt: int, o: Outcome, lease_seen: float | None) -> list:
+        """The parameters of the finish (or finish_if_lease) statement."""
+        params = [o.state, o.run_at, o.exit_code, o.error, o.started_at,
+                  o.finished_at if o.state in ("completed", "dead") else None, o.finished_at,
+                  job_id, worker_id, attempt]
+        return params if lease_seen is None else [*params, lease_seen]
+
+    @abc.abstractmethod
+    def _finish(self, conn: Any, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
+                lease_seen: float | None) -> bool: ...
+
+    def finish(
+        self, job_id: str, worker_id: str, attempt: int, outcome: Outcome, lease_seen: float | None = None
+    ) -> bool:
+        return self._write_one(lambda c: self._finish(c, job_id, worker_id, attempt, outcome, lease_seen))
+
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+        sql = self.Q["release"]
+        return self._write_one(lambda c: c.execute(sql, (now, now, job_id, worker_id, attempt)).rowcount == 1)
+
+    def expired(self, now: float) -> list[Job]:
+        return self._read(lambda c: [job_from_row(r) for r in c.execute(self.Q["expired"], (now,))])
+
+    def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
+        if job_ids is None:
+            return self._write(lambda c: [r[0] for r in c.execute(self.Q["requeue_all"], (now, now))])
+        wanted = list(dict.fromkeys(job_ids))
+
+        def requeue(conn: Any) -> list[str]:
+            moved: set[str] = set()
+            for at in range(0, len(wanted), IDS_AT_ONCE):
+                sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
+                moved.update(r[0] for r in conn.execute(sql, (now, now, *ids)))
+            return [job_id for job_id in wanted if job_id in moved]
+
+        return self._write(requeue)
+
+    def cancel_waiting(self, job_id: str, now: float) -> bool:
+        sql = self.Q["cancel_waiting"]
+        return self._write_one(lambda c: c.execute(sql, (now, now, job_id)).rowcount == 1)
+
+    def request_cancel(self, job_id: str) -> bool:
+        return self._write_one(lambda c: c.execute(self.Q["request_cancel"], (job_id,)).rowcount == 1)
+
+    def cancel_requested(self, job_ids: Sequence[str]) -> set[str]:
+        if not job_ids:
+            return set()
+        sql, ids = self._in("cancel_requested", job_ids)
+        return self._read(lambda c: {r[0] for r in c.execute(sql, ids)})
+
+    @abc.abstractmethod
+    def _delete_runs(self, conn: Any, job_ids: list[str]) -> None: ...
+
+    def prune(self, states: Sequence[str], finished_before: float) -> int:
+        sql, params = self._in("prune", states)
+
+        def prune(conn: Any) -> int:
+            ids = [r[0] for r in conn.execute(sql, (*params, finished_before))]
+            if ids:
+                self._delete_runs(conn, ids)
+            return len(ids)
+
+        return self._write(prune)
+
+    # settings --------------------------------------------------------------------------------------
+    def read_settings(self) -> dict[str, str]:
+        return self._read(lambda c: dict(c.execute(self.Q["read_settings"]).fetchall()))
+
+    def write_setting(self, key: str, value: str) -> None:
+        self._write_one(lambda c: c.execute(self.Q["write_setting"], (key, value)))
+
+    # workers ---------------------------------------------------------------------------------------
+    def register_worker(self, info: WorkerInfo) -> None:
+        params = (info.id, info.host, info.pid, info.started_at, info.heartbeat_at)
+        self._write_one(lambda c: c.execute(self.Q["register_worker"], params))
+
+    def remove_worker(self, worker_id: str) -> None:
+        self._write_one(lambda c: c.execute(self.Q["remove_worker"], (worker_id,)))
+
+    def list_workers(self, alive_since: float) -> list[WorkerInfo]:
+        rows = self._read(lambda c: c.execute(self.Q["list_workers"], (alive_since,)).fetchall())
+        return [WorkerInfo(*r[:6], stop_requested=bool(r[6])) for r in rows]
+
+    def request_stop(self, worker_ids: Sequence[str] | None = None) -> list[str]:
+        if worker_ids is None:
+            return self._write_one(lambda c: [r[0] for r in c.execute(self.Q["request_stop_all"])])
+        sql, ids = self._in("request_stop", worker_ids)
+        return self._write_one(lambda c: [r[0] for r in c.execute(sql, ids)])
+
+    def stop_requested(self, worker_ids: Sequence[str]) -> set[str]:
+        if not worker_ids:
+            return set()
+        sql, ids = self._in("stop_requested", worker_ids)
+        return self._read(lambda c: {r[0] for r in c.execute(sql, ids)})

@@ -1,0 +1,181 @@
+"""SQLite database files: which ones queuectl may open and how, before SQLite touches anything.
+
+A database file (and its -wal, -shm) must be this user's, in a folder only this user or root can
+change (or a sticky one like /tmp), and not writable by others: whoever can write them can run
+commands as the workers' user. SQLiteStore takes these checks as a mixin.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .errors import StorageError
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _make_folders(folder: str) -> None:
+    """The default location's folders: each one missing made 0700, whatever the umask."""
+    missing = []
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for name in reversed(missing):
+        try:
+            os.mkdir(name, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(name, 0o700)
+
+
+def _check_folder(path: str, folder: str, uid: int) -> bool:
+    """The folder must be this user's or root's, and not writable by others unless sticky (whoever
+    may write to it may swap the files in it). Returns whether others may write to it (sticky)."""
+    st = os.stat(folder)
+    if st.st_uid not in (uid, 0):
+        raise StorageError(f"refusing {path}: its folder {folder} belongs to another user (uid {st.st_uid})")
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        raise StorageError(f"refusing {path}: its folder {folder} is writable by other users"
+                           f" (mode {stat.S_IMODE(st.st_mode):04o}) and not sticky")
+    return bool(st.st_mode & 0o022)
+
+
+FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+              stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
+
+
+def _check_file(path: str, st: os.stat_result, uid: int) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = FILE_KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise StorageError(f"refusing {path}: it is {kind}, not a queuectl database file")
+    if st.st_uid != uid:
+        raise StorageError(f"refusing {path}: it belongs to another user (uid {st.st_uid}), not to this one (uid {uid})")
+    if st.st_mode & 0o022:
+        raise StorageError(f"refusing {path}: it is writable by other users (mode {stat.S_IMODE(st.st_mode):04o})")
+
+
+def _make_companion(path: str, mode: int) -> None:
+    """Make an empty -wal or -shm for SQLite, with the database file's mode, as SQLite would. One
+    that exists already (another process of ours opening the database, or not) is checked."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except FileExistsError:
+        _check_file(path, os.lstat(path), os.geteuid())
+        return
+    os.fchmod(fd, mode)
+    os.close(fd)
+
+
+def _add_owner_write(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid():
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IWUSR)
+    finally:
+        os.close(fd)
+
+
+class SQLiteFiles:
+    """The file checks of SQLiteStore; uses its path, _target and read_only."""
+
+    path: str
+    _target: str
+    _opened: tuple[int, int] | None
+    read_only: bool
+
+    def _check_files(self, create: bool, make_folder: bool) -> str:
+        """Before SQLite touches anything: the database must be a regular file of this user's, with
+        its -wal and -shm if they exist, none of them writable by others, in a folder that only this
+        user (or root) can change, unless it is sticky like /tmp. Makes the file (0600) if missing
+        and create. Returns the real path of the file."""
+        uid, path = os.geteuid(), self.path
+        try:
+            st = _lstat(path)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                if st.st_uid not in (uid, 0):
+                    raise StorageError(f"refusing {path}: it is a symbolic link of another user's (uid {st.st_uid})")
+                path = os.path.realpath(path)
+                st = _lstat(path)
+            folder = os.path.dirname(path)
+            if st is None:
+                if not create:
+                    raise StorageError(f"no queue database at {self.path}: check the path"
+                                       " (enqueue, worker start and config set create one)")
+                if make_folder:
+                    _make_folders(folder)
+                elif not os.path.isdir(folder):
+                    raise StorageError(f"cannot create database {self.path}: no folder {folder}")
+            shared = _check_folder(path, folder, uid)
+            if st is None:
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                except FileExistsError:  # made meanwhile: checked below like any other
+                    pass
+                else:
+                    os.fchmod(fd, 0o600)  # whatever the umask
+                    os.close(fd)
+                st = os.lstat(path)
+            _check_file(path, st, uid)
+            companions = {suffix: _lstat(path + suffix) for suffix in ("-wal", "-shm")}
+            # a -journal is only SQLite's while it makes a new database, but one found is played back
+            for suffix, cst in [*companions.items(), ("-journal", _lstat(path + "-journal"))]:
+                if cst is not None:
+                    _check_file(path + suffix, cst, uid)
+            if not os.access(path, os.W_OK):
+                self._open_read_only(path, create, companions)
+                return path
+            for suffix, cst in companions.items():
+                if cst is not None and not cst.st_mode & stat.S_IWUSR:
+                    _add_owner_write(path + suffix)  # left by an older version reading a read-only file
+                elif cst is None and shared and st.st_size > 0:
+                    # In a folder others may write to (/tmp), another user could make these in the
+                    # instant before SQLite does: they are made now, as SQLite makes them. (Never
+                    # removed by us: another connection may be using them by then.)
+                    _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
+            return path
+        except OSError as exc:
+            raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
+
+    def _open_read_only(self, path: str, create: bool, companions: dict) -> None:
+        """A file this user cannot write: read it without making any file beside it (SQLite's
+        read-only mode would make a -wal and -shm as read-only as the file, and a writer would find
+        them so once the file was writable again)."""
+        if create:
+            raise StorageError(f"{self.path} is read-only")
+        self.read_only = True
+        wal, shm = companions["-wal"], companions["-shm"]
+        uri = "file:" + path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+        if wal is None or wal.st_size == 0:  # all its content is in the file
+            self._target = uri + "?mode=ro&immutable=1"
+        elif shm is not None:
+            self._target = uri + "?mode=ro"
+        else:
+            raise StorageError(f"{self.path} is read-only and its {path}-wal holds changes SQLite must merge first:"
+                               " make the file writable")
+
+    # connection handling ---------------------------------------------------------------------------
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def replaced(self) -> str | None:
+        try:
+            found = self._identity()
+        except OSError:  # cannot look (a folder made unreadable): not judged
+            return None
+        if found is None:
+            return f"{self.path} was deleted while in use"
+        if found != self._opened:
+            return f"{self.path} was replaced by another file while in use"
+        return None

@@ -1,0 +1,257 @@
+"""SQLite storage: one database file, WAL mode, a pool of connections shared by threads.
+
+Its statements and migrations are in core/sql.py (SQLITE, SQLITE_MIGRATIONS), the checks made
+before a file is opened in core/sqlite_files.py.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Callable, Sequence, TypeVar
+
+from .errors import StorageError
+from .models import Job
+from .sql import JOB_COLUMNS, SQLITE, job_from_row, like_pattern, records_run, statements
+from .sql import SQLITE_MIGRATIONS as MIGRATIONS
+from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
+from .sql_store import SqlStore
+from .sqlite_files import SQLiteFiles
+from .store import READY, Ended, Outcome
+from .wake import Listener, SocketListener, SocketNotifier
+
+T = TypeVar("T")
+
+ORDERS = {
+    "created": "seq DESC",
+    "claim": "priority DESC, run_at, seq",
+    "finished": "finished_at DESC, seq DESC",
+    "started": "started_at DESC, seq DESC",
+}
+
+# Output larger than this is written into its row in place (zeroblob, then blob writes of a MiB):
+# bound as a parameter, SQLite copies it once on binding and once more into the row's record, so
+# an attempt with 64 MiB per stream took 256 MiB more of the worker's memory to record.
+BLOB_IN_PLACE = 1 << 20
+INSERT_RUN = ("INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,"
+              " stdout_dropped, stderr_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, {streams}, ?, ?)")
+INSERT_RUN_BOUND = INSERT_RUN.format(streams="?, ?")
+INSERT_RUN_IN_PLACE = INSERT_RUN.format(streams="zeroblob(?), zeroblob(?)")
+
+
+def write_in_place(conn: sqlite3.Connection, rowid: int, columns: dict[str, bytes]) -> None:
+    for column, data in columns.items():
+        if data:
+            view = memoryview(data)
+            with conn.blobopen("runs", column, rowid) as blob:
+                for at in range(0, len(view), BLOB_IN_PLACE):
+                    blob.write(view[at:at + BLOB_IN_PLACE])
+
+
+class SQLiteStore(SQLiteFiles, SqlStore):
+    Q = SQLITE
+    TAIL = "substr({col}, -{n})"
+    SCHEMA_VERSION = SCHEMA_VERSION
+    BUSY_TIMEOUT_MS = 30_000
+    # A job's transaction touches ~10 pages (the two job rows, its run, the indexes, the counters),
+    # each written whole to the WAL: 2 KiB pages halve those bytes; rows are ~300 bytes, so the
+    # trees barely deepen. Existing databases keep their page size (fixed once in WAL mode).
+    PAGE_SIZE = 2048
+
+    def __init__(self, path: str, create: bool = True, make_folder: bool = False) -> None:
+        """create: make the file if it is missing (in an existing folder, or with its folders too if
+        make_folder), and refuse a file this user cannot write. Else the file must exist, and one
+        that cannot be written is opened read-only."""
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
+        super().__init__()
+        self.location = self.path = os.path.abspath(os.path.expanduser(path))
+        self._target = self.path  # what SQLite opens: the path, or a file: URI to read only
+        self._notifier = SocketNotifier(self.path)
+        self._file = self._check_files(create, make_folder)
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+        self._opened = self._identity()  # what replaced() compares the file at the path with
+
+    # connection handling ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self._target, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                   check_same_thread=False, uri=self.read_only)
+            conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+            if not self.read_only:
+                if os.path.getsize(self._file) == 0:  # a new database: only now can its page size be chosen
+                    conn.execute(f"PRAGMA page_size = {self.PAGE_SIZE}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise self._error(exc) from None
+        return conn
+
+    def _error(self, exc: sqlite3.Error) -> StorageError:
+        text = str(exc)
+        if "not a database" in text:
+            return StorageError(f"{self.path} is not a queuectl database (not SQLite)")
+        if "readonly" in text or "read-only" in text:
+            return StorageError(f"{self.path} is read-only")
+        if "unable to open" in text:
+            return StorageError(f"cannot open database {self.path}")
+        return StorageError(f"database error on {self.path}: {text}")
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn(conn) on an idle connection and turn SQLite errors into one readable StorageError.
+        Connections are pooled, not per thread, so short-lived threads (the app's) do not leak them."""
+        if self._closed:
+            raise StorageError(f"{self.path}: the queue is closed")
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            conn = self._connect()
+        try:
+            return fn(conn)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            if conn.in_transaction:  # never hand out a connection stuck in a transaction
+                conn.rollback()
+            self._idle.append(conn)
+            if self._closed:  # closed while we used it: close() could not, so we do
+                self._close_idle()
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn(conn) in one IMMEDIATE transaction (takes the write lock up front, so the busy
+        timeout applies instead of a deadlock-driven 'database is locked')."""
+
+        def txn(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return self._run(txn)
+
+    def _in(self, name: str, values: Sequence) -> tuple[str, tuple]:
+        return self.Q[name].replace("{ids}", f"IN ({', '.join('?' * len(values))})"), tuple(values)
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _may_upgrade(self, found: int) -> None:
+        if self.read_only:
+            raise StorageError(f"{self.path} is read-only and needs an upgrade (schema version {found} to"
+                               f" {SCHEMA_VERSION}): make it writable")
+
+    def _upgrade_to(self, conn: sqlite3.Connection, target: int) -> None:
+        for statement in statements(MIGRATIONS[target]):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target}")
+
+    def close(self) -> None:
+        super().close()
+        self._notifier.close()
+
+    # jobs ------------------------------------------------------------------------------------------
+    TAKEN = sqlite3.IntegrityError
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
+        conn.executemany(self.Q["insert_jobs"], rows)
+        # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2
+        conn.execute("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", (len(rows),))
+
+    def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
+        return lambda job_id: self.get_job(job_id) is not None  # one look-up each, up to the first taken
+
+    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
+        clauses, params = [], []
+        if states and tuple(states) == READY:
+            clauses.append("state IN ('pending', 'failed')")  # literal, so the partial index jobs_ready applies
+        elif states and tuple(states) == ("processing",):
+            clauses.append("state = 'processing'")  # literal, so the partial index jobs_running applies
+        elif states:
+            clauses.append(f"state IN ({', '.join('?' * len(states))})")
+            params.extend(states)
+        if states and "processing" not in states:
+            clauses.append("state != 'processing'")  # literal, so the partial index jobs_state_seq applies
+        if search:
+            clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')")
+            params.extend([like_pattern(search)] * 2)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_jobs(
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+    ) -> list[Job]:
+        where, params = self._where(states, search)
+        if order == "finished" and states and set(states) <= {"completed", "dead"}:
+            where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
+        # Without stats the planner prefers the state index and sorts every ready job, or walks the
+        # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
+        index = ""
+        if order == "claim" and states and tuple(states) == READY:
+            index = " INDEXED BY jobs_ready"
+        elif states and tuple(states) == ("processing",):
+            index = " INDEXED BY jobs_running"
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
+        return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
+
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
+        if not search:  # from the counters the triggers keep
+            found = self.counts()
+            return sum(n for state, n in found.items() if states is None or state in states)
+        where, params = self._where(states, search)
+        return self._run(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
+
+    def counts(self) -> dict[str, int]:
+        return self._run(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
+
+    def record_and_claim(
+        self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
+        release: Sequence[tuple[str, int]] = (),
+    ) -> tuple[list[bool], list[Job]]:
+        def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job]]:
+            finished = [self._finish(conn, e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
+            for job_id, attempt in release:
+                conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt))
+            claimed = []
+            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until)) is not None:
+                claimed.append(job)
+            return finished, claimed
+
+        return self._write(all_in_one)
+
+    def _finish(self, conn: sqlite3.Connection, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
+                lease_seen: float | None) -> bool:
+        sql = self.Q["finish" if lease_seen is None else "finish_if_lease"]
+        if conn.execute(sql, self._finish_params(job_id, worker_id, attempt, outcome, lease_seen)).rowcount != 1:
+            return False
+        o = outcome
+        if records_run(o):
+            big = len(o.stdout) + len(o.stderr) > BLOB_IN_PLACE
+            cur = conn.execute(
+                INSERT_RUN_IN_PLACE if big else INSERT_RUN_BOUND,
+                (job_id, attempt, worker_id, o.started_at, o.finished_at, o.exit_code, o.error,
+                 *((len(o.stdout), len(o.stderr)) if big else (o.stdout, o.stderr)), o.stdout_dropped, o.stderr_dropped),
+            )
+            if big:
+                write_in_place(conn, cur.lastrowid, {"stdout": o.stdout, "stderr": o.stderr})
+        return True
+
+    def _delete_runs(self, conn: sqlite3.Connection, job_ids: list[str]) -> None:
+        conn.executemany(self.Q["prune_runs"], [(i,) for i in job_ids])
+
+    # wake-ups --------------------------------------------------------------------------------------
+    def notify(self, event: str) -> None:
+        self._notifier.notify(event)
+
+    def listener(self) -> Listener:
+        return SocketListener(self.path)
