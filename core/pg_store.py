@@ -293,7 +293,7 @@ class PostgresStore(SqlStore):
         any write's: the caller cannot know if it committed."""
         finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
         claim_sql, release_sql = self.Q["claim"], self.Q["release"]
-        claim_params = (worker_id, now, now, lease_until, now)
+        claim_params = (worker_id, now, now, lease_until, now, worker_id)
 
         def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
             # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent

@@ -111,6 +111,9 @@ COMMON: dict[str, str] = {
 
 CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
                       updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = false"""
+# A worker asked to stop claims nothing from the moment `worker stop` commits, not from the moment its
+# heartbeat hears of it: the request and a claim at the end of a job could otherwise cross.
+NOT_STOPPING = "AND NOT EXISTS (SELECT 1 FROM workers WHERE id = ? AND stop_requested)"
 FINISH_SET = """UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
                        started_at = coalesce(CAST(? AS DOUBLE PRECISION), started_at), finished_at = ?, updated_at = ?,
                        lease_until = NULL, cancel_requested = false
@@ -124,7 +127,7 @@ SQLITE: dict[str, str] = {
         WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
                      WHERE state IN ('pending', 'failed') AND run_at <= ?
                      ORDER BY priority DESC, run_at, seq LIMIT 1)
-          AND state IN ('pending', 'failed')
+          AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}""",
     "finish": FINISH_SET,
     "finish_if_lease": FINISH_SET + " AND lease_until <= ?",
@@ -146,7 +149,7 @@ POSTGRES: dict[str, str] = {
     "claim": _postgres(f"""{CLAIM_SET}
         WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
                      ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-          AND state IN ('pending', 'failed')
+          AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}"""),
     "finish": _postgres(FINISH_SET),
     "finish_if_lease": _postgres(FINISH_SET + " AND lease_until <= ?"),

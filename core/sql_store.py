@@ -164,7 +164,7 @@ class SqlStore(Store):
         return self._read(lambda c: c.execute(self.Q["next_due"]).fetchone()[0])
 
     def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float) -> Job | None:
-        row = conn.execute(self.Q["claim"], (worker_id, now, now, lease_until, now)).fetchone()
+        row = conn.execute(self.Q["claim"], (worker_id, now, now, lease_until, now, worker_id)).fetchone()
         return None if row is None else job_from_row(row)
 
     def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:

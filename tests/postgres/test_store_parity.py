@@ -214,3 +214,16 @@ def test_settings_and_workers(fixed):
     assert [w.id for w in q.workers()] == ["w2"]
     q.store.remove_worker("w2")
     assert q.store.list_workers(0) == [q.store.list_workers(0)[0]] and q.store.list_workers(0)[0].id == "w1"
+
+
+def test_a_worker_asked_to_stop_claims_nothing_more(fixed):
+    """From the moment `worker stop` commits, whether or not the worker's heartbeat has heard of it yet;
+    in a chain's claim too (record_and_claim)."""
+    q, clock = fixed
+    q.enqueue_many([{"command": "true", "id": i} for i in ("a", "b", "c")])
+    for worker in ("w1", "w2"):
+        q.store.register_worker(WorkerInfo(worker, "host", 1, None, T0, T0))
+    assert q.store.request_stop(["w1"]) == ["w1"]
+    assert q.store.claim("w1", T0, T0 + 30) is None
+    assert q.store.record_and_claim([], "w1", T0, T0 + 30, 4) == ([], [])
+    assert [j.id for j in q.store.record_and_claim([], "w2", T0, T0 + 30, 4)[1]] == ["a", "b", "c"]
