@@ -10,36 +10,14 @@ import abc
 import os
 import sqlite3
 import stat
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, Run, WorkerInfo
+from .outcome import Ended, Outcome  # re-exported: their home was here
 from .wake import Listener, SocketListener, SocketNotifier
 
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
-
-
-class Outcome(NamedTuple):
-    """What finishing an attempt writes: the job's new state and the attempt's record."""
-
-    state: str  # completed, failed or dead
-    run_at: float | None  # next due time for failed
-    exit_code: int | None
-    error: str | None
-    started_at: float | None
-    finished_at: float
-    stdout: bytes = b""
-    stderr: bytes = b""
-    stdout_dropped: int = 0  # bytes written before the kept tail and not kept (output-limit)
-    stderr_dropped: int = 0
-
-
-class Ended(NamedTuple):
-    """An attempt that ran, to be recorded: which job, which of its attempts, how it ended."""
-
-    job_id: str
-    attempt: int
-    outcome: Outcome
 
 
 class Store(abc.ABC):

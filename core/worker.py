@@ -16,16 +16,16 @@ from typing import Callable, TypeVar
 
 from .errors import StorageError
 from .models import Job, Settings, WorkerInfo
-from .queue import Queue, failure_outcome, this_host
-from .runner import RunningJob, RunResult, describe_exit
-from .store import Ended, Outcome
+from .lifecycle import CANCELLED, SHUTDOWN_KILL, attempt_outcome
+from .outcome import Ended, Outcome
+from .queue import Queue, this_host
+from .runner import RunningJob, describe_exit
 from .text import visible
 from .wake import listener_or_poll
 
 log = logging.getLogger("queuectl.worker")
 T = TypeVar("T")
 
-SHUTDOWN_KILL = "killed: worker shut down"
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
 # Short jobs are claimed and recorded in chains: after a job that ran under CHAIN_SHORT seconds, its
 # worker claims the next CHAIN jobs in one transaction, runs them one after the other, and records
@@ -237,7 +237,7 @@ class Worker(threading.Thread):
 
         def decide() -> tuple[Outcome, Settings]:
             current = pool.settings()
-            return self.outcome(job, result, current), current
+            return attempt_outcome(job, result, current), current
 
         (outcome, settings), _ = self.persist(decide, "read settings", settings)
         with pool.lock:
@@ -298,16 +298,6 @@ class Worker(threading.Thread):
         if unstarted:
             store.notify("work")  # given back: idle workers take them
         return self._hold(claimed[0], settings) if claimed else None
-
-    def outcome(self, job: Job, result: RunResult, settings: Settings) -> Outcome:
-        run = dict(exit_code=result.exit_code, error=result.error, started_at=result.started_at,
-                   stdout=result.stdout, stderr=result.stderr, stdout_dropped=result.stdout_dropped,
-                   stderr_dropped=result.stderr_dropped)
-        if result.ok:
-            return Outcome("completed", None, finished_at=result.finished_at, **run)
-        if result.error == "cancelled":
-            return Outcome("dead", None, finished_at=result.finished_at, **run)
-        return failure_outcome(job, settings, result.finished_at, **run)
 
 
 class Pool:
@@ -508,7 +498,7 @@ class Pool:
         for job_id in store.cancel_requested([*running, *waiting]):
             if job_id in running:
                 log.info("job %s: cancel requested, killing its process group", job_id)
-                running[job_id].kill("cancelled")
+                running[job_id].kill(CANCELLED)
             else:  # not started: its worker gives it back instead (it then ends dead, cancelled)
                 waiting[job_id].cancelled.add(job_id)
         if not self.stopping and store.stop_requested(ids):
