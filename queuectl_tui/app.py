@@ -12,8 +12,8 @@ from textual.screen import Screen
 
 from core.clock import SYSTEM, Clock
 from core.errors import QueueError
+from core.pool import Pool
 from core.queue import Queue
-from core.worker import Pool
 
 from .render import db_label
 from .screens.help import palette_entries
