@@ -55,7 +55,7 @@ def run(quick: bool) -> list[Row]:
     n = 5000 if quick else 20000
     one = claim_complete(n, 1)
     four = claim_complete(n, 4)
-    from core.worker import CHAIN  # (on the path since seed_true_jobs)
+    from core.chain import CHAIN  # (on the path since seed_true_jobs)
 
     chained = claim_complete(n, 4, CHAIN)
     return [
@@ -64,5 +64,5 @@ def run(quick: bool) -> list[Row]:
             four / one, ">= 8,000 jobs/s", four >= 8000),
         Row(f"queue overhead: claim+finish in chains of {CHAIN}, 4 processes", chained, "jobs/s",
             f"one at a time {four:,.0f} jobs/s", chained / four, "(ratio only)", None,
-            "as a worker records and claims short jobs (core.worker.CHAIN)"),
+            "as a worker records and claims short jobs (core.chain.CHAIN)"),
     ]

@@ -32,7 +32,7 @@ from .sql import JOB_COLUMNS, POSTGRES, job_from_row, like_pattern, records_run
 from .sql import POSTGRES_MIGRATIONS as MIGRATIONS
 from .sql import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
-from .store import Ended, Outcome
+from .outcome import Ended, Outcome
 from .wake import Listener
 
 log = logging.getLogger("queuectl.postgres")

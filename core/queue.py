@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, StorageError
 from .models import FINISHED, SETTINGS, STATES, Job, Settings, WorkerInfo, setting_rule
-from .store import Outcome, SQLiteStore, Store
+from .lifecycle import cancel_step, expired_outcome, failure_outcome
+from .store import SQLiteStore, Store
 from .validate import check_id, job_spec
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -87,13 +88,6 @@ def worker_gone_from_this_host(worker_id: str) -> bool:
 
 def new_id() -> str:
     return os.urandom(6).hex()  # 48 random bits, as uuid4().hex[:12] gave, without importing uuid
-
-
-def failure_outcome(job: Job, settings: Settings, now: float, **run: Any) -> Outcome:
-    """A failed attempt: retry after the backoff while retries remain, else dead."""
-    if job.attempts > job.max_retries:
-        return Outcome("dead", None, finished_at=now, **run)
-    return Outcome("failed", now + settings.backoff(job.attempts), finished_at=now, **run)
 
 
 class Queue:
@@ -247,9 +241,10 @@ class Queue:
         the process group and marks it dead). Raises Conflict if it already finished."""
         for _ in range(3):  # the job may change state between the read and the write
             job = self.job(job_id, runs=False)
-            if job.state in FINISHED:
+            step = cancel_step(job.state)
+            if step == "refuse":
                 raise Conflict(f"job {job_id!r} is already {job.state}")
-            if job.state == "processing":
+            if step == "request":
                 if self.store.request_cancel(job_id):
                     self.store.notify("cancel")
                     return "requested"
@@ -267,7 +262,7 @@ class Queue:
         """Take back jobs whose lease ran out: the attempt counts as failed. A job whose worker ran
         on this host and whose process is gone is taken back at once. Any other is taken back only
         if confirm (given the expired jobs, it returns those to take back) says so: an expired lease
-        alone may mean a live worker that could not write (see LeaseWatch in worker.py). Without
+        alone may mean a live worker that could not write (see LeaseWatch in pool.py). Without
         confirm, every expired job is taken back. Each only if its lease is still the one seen."""
         now = self.clock.now()
         expired = self.store.expired(now)
@@ -283,13 +278,7 @@ class Queue:
                 from .orphans import stop_job_processes  # /proc is read only here: rarely
 
                 stop_job_processes(job.id, job.attempts, job.worker)  # before its retry can start beside them
-            cancelled = self.store.cancel_requested([job.id])
-            error = "cancelled" if cancelled else f"lease expired: worker {job.worker} stopped responding"
-            outcome = (
-                Outcome("dead", None, None, error, job.started_at, now)
-                if cancelled
-                else failure_outcome(job, settings, now, exit_code=None, error=error, started_at=job.started_at)
-            )
+            outcome = expired_outcome(job, bool(self.store.cancel_requested([job.id])), settings, now)
             if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_seen=job.lease_until):
                 recovered.append(job.id)
         if recovered:

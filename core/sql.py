@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from .models import Job, Run
 
 if TYPE_CHECKING:
-    from .store import Outcome
+    from .outcome import Outcome
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "

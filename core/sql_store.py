@@ -13,7 +13,8 @@ from typing import Any, Callable, Sequence, TypeVar
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
 from .sql import job_from_row, job_with_runs, run_columns
-from .store import Outcome, Store
+from .outcome import Outcome
+from .store import Store
 
 T = TypeVar("T")
 IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)

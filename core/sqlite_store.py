@@ -17,7 +17,8 @@ from .sql import SQLITE_MIGRATIONS as MIGRATIONS
 from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
-from .store import READY, Ended, Outcome
+from .outcome import Ended, Outcome
+from .store import READY
 from .wake import Listener, SocketListener, SocketNotifier
 
 T = TypeVar("T")

@@ -1,41 +1,19 @@
 """Storage: the small interface the engine needs (its SQLite implementation is core/sqlite_store.py).
 
-The queue logic (which state a failed job goes to, how long it waits) lives in queue.py and
-worker.py; a store only runs guarded reads and writes, so another backend is a short class.
+The queue logic (which state a failed job goes to, how long it waits) lives in lifecycle.py; a
+store only runs guarded reads and writes, so another backend is a short class.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 from .models import Job, JobSpec, WorkerInfo
+from .outcome import Ended, Outcome  # re-exported: their home was here
 from .wake import Listener
 
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
-
-
-class Outcome(NamedTuple):
-    """What finishing an attempt writes: the job's new state and the attempt's record."""
-
-    state: str  # completed, failed or dead
-    run_at: float | None  # next due time for failed
-    exit_code: int | None
-    error: str | None
-    started_at: float | None
-    finished_at: float
-    stdout: bytes = b""
-    stderr: bytes = b""
-    stdout_dropped: int = 0  # bytes written before the kept tail and not kept (output-limit)
-    stderr_dropped: int = 0
-
-
-class Ended(NamedTuple):
-    """An attempt that ran, to be recorded: which job, which of its attempts, how it ended."""
-
-    job_id: str
-    attempt: int
-    outcome: Outcome
 
 
 class Store(abc.ABC):
@@ -47,6 +25,7 @@ class Store(abc.ABC):
     def url(self) -> str:
         """What Queue.open() takes to open this database again. It may hold a password: never show it."""
         return self.location
+
     read_only = False  # opened for reading only: every write raises StorageError
 
     # jobs ----------------------------------------------------------------------------------------

@@ -505,7 +505,9 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
 
 
 def worker_start(q: Queue, count: int | None, burst: bool) -> int:
-    from core.worker import Pool, ProcessPool, configure_logging, print_job_end
+    from core.pool import Pool
+    from core.process_pool import ProcessPool
+    from core.worker_log import configure_logging, print_job_end
 
     size = q.settings().worker_count if count is None else count
     most = int(SETTINGS["worker-count"].high)

@@ -11,7 +11,7 @@ from textual.app import App
 
 from core.errors import QueueError
 from core.queue import Queue
-from core.worker import Pool
+from core.pool import Pool
 
 from .messages import PoolChanged
 

@@ -86,7 +86,7 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> int:
 
 def run_burst(queue: Queue, workers: int = 1, timeout: float = 60) -> None:
     """Run every due job to its end with an in-process pool (for tests that only need the results)."""
-    from core.worker import Pool
+    from core.pool import Pool
 
     pool = Pool(queue, workers, burst=True).start()
     assert pool.join(timeout), "burst pool did not finish"

@@ -58,7 +58,7 @@ def test_a_running_job_is_not_taken_back_while_another_process_holds_the_databas
 def test_a_dead_worker_of_another_host_is_still_taken_back(queue):
     """Without the same-host shortcut (its process cannot be looked at), the heartbeat takes the job
     back after two sightings: within a few heartbeats of the lease running out."""
-    from core.worker import Pool
+    from core.pool import Pool
 
     configure(queue, lease_timeout=1, poll_interval=0.1, backoff_base=0)
     queue.enqueue("true", id="orphan", max_retries=1)

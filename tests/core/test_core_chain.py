@@ -1,10 +1,11 @@
-"""Short jobs are claimed and recorded in chains (core.worker.CHAIN): fewer transactions, and
+"""Short jobs are claimed and recorded in chains (core.chain.CHAIN): fewer transactions, and
 still no job waiting behind a slow one, no result left unwritten, no cancel lost. Real pools of
 worker threads over the `queue` fixture (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from core.worker import CHAIN, Pool
+from core.chain import CHAIN
+from core.pool import Pool
 from tests.helpers import wait_until
 
 

@@ -8,7 +8,8 @@ import threading
 import time
 
 from core import Queue
-from core.worker import Pool, ProcessPool
+from core.pool import Pool
+from core.process_pool import ProcessPool
 from tests.helpers import configure
 
 

@@ -47,7 +47,7 @@ def test_pool_stop_and_kill_from_inside_its_lock_do_not_deadlock(queue):
     """What a SIGINT handler does if it lands while the main thread is in Pool.resize()."""
     import threading
 
-    from core.worker import Pool
+    from core.pool import Pool
 
     pool = Pool(queue, 1)
     done = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from core.runner import RunningJob
-from core.worker import Pool
+from core.pool import Pool
 from tests.helpers import pid_alive, wait_until
 
 

@@ -63,7 +63,7 @@ def test_a_wake_folder_of_ours_made_by_an_older_version_is_made_0700_and_used(tm
 
 def test_a_pool_polls_when_its_wake_folder_is_not_usable(tmp_path, short_tmp, caplog, monkeypatch):
     import core.wake
-    from core.worker import Pool
+    from core.pool import Pool
 
     monkeypatch.setattr(core.wake, "_warned", False)
 
@@ -161,7 +161,7 @@ def test_the_default_location_gets_its_folders_0700(tmp_path, monkeypatch):
 
 def test_a_pool_refuses_a_read_only_database(tmp_path):
     from core.errors import StorageError
-    from core.worker import Pool
+    from core.pool import Pool
 
     db = tmp_path / "jobs.db"
     Queue.open(str(db)).close()

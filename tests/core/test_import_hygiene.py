@@ -11,7 +11,8 @@ from tests.conftest import clean_env
 PROBE = """
 import contextlib, io, json, sys
 import core, core.clock, core.errors, core.models, core.queue, core.runner, core.store, core.text
-import core.validate, core.wake, core.worker
+import core.validate, core.wake, core.worker, core.pool, core.process_pool, core.chain, core.lifecycle
+import core.outcome, core.worker_log
 engine_only = sorted(m for m in ("textual", "rich", "argparse") if m in sys.modules)
 import queuectl_tui.cli as cli
 out = io.StringIO()

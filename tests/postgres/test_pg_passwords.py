@@ -126,12 +126,12 @@ def test_newer_schema_error_hides_the_password(pw_server):
 
 
 def test_worker_processes_started_from_a_threaded_program_keep_the_password_from_their_jobs(pw_server, tmp_path):
-    """A ProcessPool started where threads run (the app, a library user) starts `python -m core.worker`
+    """A ProcessPool started where threads run (the app, a library user) starts `python -m core.process_pool`
     processes: the URL reaches them on stdin, never in the environment their jobs inherit."""
     import threading
 
     from core import Queue
-    from core.worker import ProcessPool
+    from core.process_pool import ProcessPool
 
     url = url_with(pw_server, f"{ROLE}:{ENCODED}")
     seen = tmp_path / "env"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core import Queue
 from core.errors import StorageError
-from core.worker import Pool
+from core.pool import Pool
 
 
 class FlakyStore:

@@ -1,0 +1,153 @@
+"""A pool of worker processes: N OS processes, each a Pool of one, and their entry point
+`python -m core.process_pool` (the old name `python -m core.worker` still works)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+from .pool import Pool
+from .queue import Queue
+from .runner import describe_exit
+from .worker_log import configure_logging, print_job_end
+
+log = logging.getLogger("queuectl.worker")
+
+
+class ProcessPool:
+    """N workers as N OS processes, each a Pool of one: jobs start in parallel instead of taking
+    turns on one interpreter lock. Same start/stop/kill/join as Pool.
+
+    Children are forked when this process runs no other thread (the CLI: instant, nothing to
+    import again), else started as `python -m core.process_pool`. They ignore SIGINT (a terminal's
+    Ctrl-C reaches the whole process group; the parent decides) and take SIGTERM from the parent:
+    the first finishes the running job, the second kills it. A child whose parent is gone stops
+    as if told to."""
+
+    def __init__(self, location: str, size: int, burst: bool = False) -> None:
+        self.location = location
+        self.size = size
+        self.burst = burst
+        self.children: list = []  # multiprocessing.Process or subprocess.Popen
+        self.errors: list[str] = []
+        self._signals = 0
+
+    def start(self) -> "ProcessPool":
+        # SIGINT/SIGTERM wait until every child exists: the parent's handler then reaches them all,
+        # and a child never runs the parent's handler (it unblocks them once its own are set).
+        import signal
+
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            if self._signals == 0:  # stopped before it started: start nothing
+                self._start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        return self
+
+    def _start(self) -> None:
+        if threading.active_count() == 1 and hasattr(os, "fork"):
+            import multiprocessing
+
+            context = multiprocessing.get_context("fork")
+            parent = os.getpid()
+            self.children = [context.Process(target=_child, args=(self.location, self.burst, parent),
+                                             name=f"queuectl-worker-{i + 1}") for i in range(self.size)]
+            for child in self.children:
+                child.start()
+        else:
+            import subprocess
+
+            # The location goes on the child's stdin, not in its environment, which its jobs inherit:
+            # a PostgreSQL URL may hold a password.
+            args = [sys.executable, "-m", "core.process_pool", "--location-on-stdin"]
+            args += ["--burst"] if self.burst else []
+            self.children = []
+            for _ in range(self.size):
+                child = subprocess.Popen(args, stdin=subprocess.PIPE)
+                child.stdin.write(self.location.encode() + b"\n")
+                child.stdin.close()
+                self.children.append(child)
+
+    def _signal_children(self) -> None:
+        import signal
+
+        for child in self.children:
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def stop(self) -> None:
+        """Graceful: every child finishes its running job and exits."""
+        if self._signals == 0:
+            self._signals = 1
+            self._signal_children()
+
+    def kill(self) -> None:
+        """Kill running jobs (each recorded as a failed attempt), then exit."""
+        self.stop()
+        if self._signals == 1:
+            self._signals = 2
+            self._signal_children()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for child in self.children:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if hasattr(child, "join"):
+                child.join(remaining)
+                if child.exitcode is None:
+                    return False
+            else:
+                try:
+                    child.wait(remaining)
+                except Exception:  # subprocess.TimeoutExpired
+                    return False
+        codes = [getattr(c, "exitcode", None) if hasattr(c, "join") else c.returncode for c in self.children]
+        self.errors = [f"worker process {c.pid} ended with {describe_exit(code)}"
+                       for c, code in zip(self.children, codes) if code]
+        return True
+
+
+def _child(location: str, burst: bool, parent: int) -> None:
+    """One worker process of a ProcessPool: a Pool of one. Exits with 1 if a worker failed."""
+    import signal
+
+    with Queue.open(location) as queue:  # its own connections: nothing of the parent's is used
+        pool = Pool(queue, 1, burst=burst, on_job_end=print_job_end)
+        signals = {"n": 0}
+
+        def on_term(signum: int, frame: object) -> None:
+            signals["n"] += 1
+            pool.stop() if signals["n"] == 1 else pool.kill()
+
+        # SIGINT: a handler that does nothing rather than SIG_IGN, which jobs would inherit
+        signal.signal(signal.SIGINT, lambda signum, frame: None)
+        signal.signal(signal.SIGTERM, on_term)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
+        pool.start()
+        while not pool.join(timeout=0.5):
+            if os.getppid() != parent and not pool.stopping:
+                log.warning("worker process %d: parent gone, stopping", os.getpid())
+                pool.stop()
+    sys.exit(1 if pool.errors else 0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m core.process_pool [--burst] [--location-on-stdin]`: one worker process on $QUEUECTL_DB, or on
+    the location read from the first line of stdin."""
+    argv = sys.argv[1:] if argv is None else argv
+    configure_logging()
+    if "--location-on-stdin" in argv:
+        location = sys.stdin.readline().rstrip("\n")
+    else:
+        location = os.environ["QUEUECTL_DB"]
+    _child(location, "--burst" in argv, os.getppid())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""What a worker run in the foreground (`worker start`, a worker process) prints: its log set-up and
+the line per finished attempt."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from .models import Job
+from .outcome import Outcome
+
+
+def configure_logging() -> None:
+    """The engine's log lines (warnings, cancels, stops) of a worker run in the foreground, on
+    stderr. Records skip what the format never shows (the caller's frame, thread and process
+    names): the logging HOWTO's optimisations."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging._srcfile = None  # type: ignore[attr-defined]  # documented in the HOWTO
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+
+
+_stamp = (-1, "")  # (second, its local time as text)
+
+
+def print_job_end(job: Job, outcome: Outcome) -> None:
+    """`worker start`'s line per finished attempt, on stderr, like its log lines: one write(2), the
+    time of day formatted once a second. Not a log record, which cost far more (bench/README.md)."""
+    global _stamp
+    now = time.time()
+    if _stamp[0] != int(now):
+        _stamp = (int(now), time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(int(now))))
+    if outcome.state == "completed":
+        what = f"completed in {outcome.finished_at - (outcome.started_at or 0):.3f}s (attempt {job.attempts})"
+    else:
+        what = f"{outcome.state} (attempt {job.attempts}): {outcome.error}"
+    line = f"{_stamp[1]},{int(now * 1000) % 1000:03d} job {job.id} {what}\n"
+    try:
+        os.write(2, line.encode(errors="backslashreplace"))
+    except OSError:  # stderr closed, or a pipe nobody reads any more: the line is only for a watcher
+        pass
