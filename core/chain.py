@@ -13,8 +13,7 @@ Pure logic, no threads or database: times are time.monotonic() values the worker
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     from .models import Job
     from .outcome import Outcome

@@ -8,12 +8,13 @@ attempt) with the attempt not counted, or dead, "cancelled", if a cancel was req
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .models import FINISHED, Job, Settings
 from .outcome import Outcome
 
-if TYPE_CHECKING:  # the runner (subprocess and co.) is not imported by the CLI's quick commands
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:  # and the runner (subprocess and co.) is not imported by the CLI's quick commands
+    from typing import Any
+
     from .runner import RunResult
 
 CANCELLED = "cancelled"  # the error of an attempt killed, or a job ended, by a cancel

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import NamedTuple
 
 from .errors import StorageError
+from .record import record
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 HIDDEN = "***"
@@ -43,7 +43,8 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-class PgLocation(NamedTuple):
+@record
+class PgLocation:
     """A postgresql:// URL taken apart: `url` for libpq without the password and without our
     `schema` option, the password on its own (None: none given), and the URL to show."""
 

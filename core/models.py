@@ -1,6 +1,6 @@
 """Plain data: job states, jobs, runs (attempts), workers and the settings with their rules.
 
-The records are immutable NamedTuples (use `_replace` to derive one), not dataclasses: importing
+The records are immutable named tuples (core/record.py; use `_replace` to derive one), not dataclasses: importing
 `dataclasses` (and `inspect` under it) and generating their methods cost ~20 ms on every start of
 `queuectl`, a third of its time budget.
 """
@@ -10,11 +10,15 @@ from __future__ import annotations
 import enum
 import math
 import re
-from typing import Any, NamedTuple
 
 from .clock import parse_duration, to_iso
 from .errors import InvalidInput
+from .record import record
 from .text import brief
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class JobState(str, enum.Enum):
@@ -33,7 +37,8 @@ FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
-class Run(NamedTuple):
+@record
+class Run:
     """One attempt of a job, with the tail of its output."""
 
     job_id: str
@@ -74,7 +79,8 @@ class Run(NamedTuple):
         }
 
 
-class Job(NamedTuple):
+@record
+class Job:
     id: str
     command: str
     state: str
@@ -116,7 +122,8 @@ class Job(NamedTuple):
         return out
 
 
-class WorkerInfo(NamedTuple):
+@record
+class WorkerInfo:
     id: str
     host: str
     pid: int
@@ -136,7 +143,8 @@ class WorkerInfo(NamedTuple):
         }
 
 
-class JobSpec(NamedTuple):
+@record
+class JobSpec:
     """A validated job to insert; times are absolute epoch seconds."""
 
     command: str
@@ -150,7 +158,8 @@ class JobSpec(NamedTuple):
 # --- settings -----------------------------------------------------------------------------------
 
 
-class SettingRule(NamedTuple):
+@record
+class SettingRule:
     key: str
     default: Any
     kind: type  # int or float
@@ -222,7 +231,8 @@ def setting_rule(key: str) -> SettingRule:
     return rule
 
 
-class Settings(NamedTuple):
+@record
+class Settings:
     max_retries: int = 3
     backoff_base: float = 2.0
     backoff_max: float = 3600.0

@@ -6,10 +6,11 @@ job states, so the runner stays independent of the queue's rules) and the stored
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .record import record
 
 
-class Outcome(NamedTuple):
+@record
+class Outcome:
     """What finishing an attempt writes: the job's new state and the attempt's record."""
 
     state: str  # completed, failed or dead
@@ -24,7 +25,8 @@ class Outcome(NamedTuple):
     stderr_dropped: int = 0
 
 
-class Ended(NamedTuple):
+@record
+class Ended:
     """An attempt that ran, to be recorded: which job, which of its attempts, how it ended."""
 
     job_id: str

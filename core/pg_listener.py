@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import psycopg
 
 from .errors import StorageError
 from .wake import Listener
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     from .pg_store import PostgresStore
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from typing import Any, Callable, Sequence, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -35,9 +34,14 @@ from .sql_store import SqlStore
 from .outcome import Ended, Outcome
 from .wake import Listener
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence, TypeVar
+
+    T = TypeVar("T")
+
 log = logging.getLogger("queuectl.postgres")
 
-T = TypeVar("T")
 
 DEFAULT_SCHEMA = "queuectl"
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")  # short enough for the channel name (63 bytes)

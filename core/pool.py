@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
 
 from .errors import StorageError
 from .lifecycle import CANCELLED, SHUTDOWN_KILL
@@ -19,6 +18,10 @@ from .outcome import Outcome
 from .queue import Queue, this_host
 from .wake import listener_or_poll
 from .worker import Worker
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Callable
 
 log = logging.getLogger("queuectl.worker")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, StorageError
@@ -12,6 +11,10 @@ from .models import FINISHED, SETTINGS, STATES, Job, Settings, WorkerInfo, setti
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
 from .validate import check_id, job_spec
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterable, Mapping, Sequence
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MAX_LIMIT = 2**63 - 1

@@ -10,12 +10,18 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, Mapping, NamedTuple
+
+from .record import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Callable, Mapping
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL to the process group
 
 
-class RunResult(NamedTuple):
+@record
+class RunResult:
     exit_code: int | None
     error: str | None  # None on success
     started_at: float

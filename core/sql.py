@@ -12,11 +12,12 @@ migrations are at the end, one dict per backend: a new database runs them all fr
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .models import Job, Run
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
+    from typing import Iterable, Sequence
     from .outcome import Outcome
 
 JOB_COLUMNS = (

@@ -8,7 +8,6 @@ one transaction), how a list of values is bound (_in), and the methods that real
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Sequence, TypeVar
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
@@ -16,7 +15,12 @@ from .sql import job_from_row, job_with_runs, run_columns
 from .outcome import Outcome
 from .store import Store
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence, TypeVar
+
+    T = TypeVar("T")
+
 IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
 
 

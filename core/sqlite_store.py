@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from typing import Callable, Sequence, TypeVar
 
 from .errors import StorageError
 from .models import Job
@@ -21,7 +20,12 @@ from .outcome import Ended, Outcome
 from .store import READY
 from .wake import Listener, SocketListener, SocketNotifier
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Callable, Sequence, TypeVar
+
+    T = TypeVar("T")
+
 
 ORDERS = {
     "created": "seq DESC",

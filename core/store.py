@@ -7,11 +7,14 @@ store only runs guarded reads and writes, so another backend is a short class.
 from __future__ import annotations
 
 import abc
-from typing import Sequence
 
 from .models import Job, JobSpec, WorkerInfo
 from .outcome import Ended, Outcome  # re-exported: their home was here
 from .wake import Listener
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Sequence
 
 READY = ("pending", "failed")  # states a worker may claim once run_at is due
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
 
 from .clock import parse_duration, parse_iso, to_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
 from .models import ID_PATTERN, JobSpec, Settings
 from .text import brief
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout")
 MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule

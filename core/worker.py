@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .chain import CHAIN_SHORT, GIVE_BACK_WAIT, Chain, may_give_back
 from .errors import StorageError
@@ -20,11 +19,14 @@ from .outcome import Ended, Outcome
 from .runner import RunningJob
 from .text import visible
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    T = TypeVar("T")
     from .pool import Pool
 
 log = logging.getLogger("queuectl.worker")
-T = TypeVar("T")
 
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
 

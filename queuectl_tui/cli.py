@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, NoReturn, Sequence
 
 from core.clock import to_iso
 from core.errors import Conflict, InvalidInput, QueueError
@@ -15,6 +14,10 @@ from core.models import SETTINGS, STATES, Job
 from core.queue import InvalidItem, ItemConflict, Queue
 from core.text import output_tail, visible
 from core.validate import parse_duration, parse_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn, Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
