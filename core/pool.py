@@ -35,17 +35,21 @@ class LeaseWatch:
     """Which expired leases a pool's heartbeat may take back. A lease runs out when its worker has
     not renewed it in time, and a live worker cannot renew while another writer holds the database
     (a bulk `enqueue -`, a large prune, a checkpoint): the checker, blocked by the same writer, then
-    finds the lease expired the moment the lock is released. So a job is taken back only when its
-    lease was seen expired, unchanged, at two heartbeats at least one interval apart, with no wait
-    for the database between them: a live worker has renewed by then."""
+    finds the lease expired the moment the lock is released, and the live worker's own renewal,
+    blocked as long, wrote a lease that had run out by the time it committed. So a job is taken
+    back only when its lease was seen expired, unchanged, at two heartbeats at least one interval
+    apart, neither of them nor any between them having waited for the database: the live worker's
+    next heartbeat, within one interval of the lock's release, renews it first."""
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int, float | None], float] = {}  # (job, attempt, lease) -> first seen
 
     def confirm(self, expired: list[Job], waited: bool, interval: float) -> list[Job]:
+        if waited:  # what was seen before or during a wait for the lock proves nothing
+            self._seen = {}
+            return []
         now = time.monotonic()
-        earlier = {} if waited else self._seen  # after a wait for the lock, every sighting starts again
-        self._seen = {(job.id, job.attempts, job.lease_until): earlier.get((job.id, job.attempts, job.lease_until), now)
+        self._seen = {(job.id, job.attempts, job.lease_until): self._seen.get((job.id, job.attempts, job.lease_until), now)
                       for job in expired}
         return [job for job in expired if now - self._seen[(job.id, job.attempts, job.lease_until)] >= interval]
 
