@@ -273,9 +273,29 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     """,
     # How many bytes of each stream an attempt wrote before the tail that was kept (output-limit),
     # so that what is shown can say so. Older attempts read as 0: nothing known to be missing.
+    # The bytes output-limit dropped per stream. The blobs stay last, stdout the very last: an
+    # output over 1 MiB is inserted as zeroblob() and written in place, and SQLite builds a record's
+    # trailing zeroblob without holding its zeros in memory (any column after it would make it do so).
     6: """
-    ALTER TABLE runs ADD COLUMN stdout_dropped INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE runs ADD COLUMN stderr_dropped INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE runs_new (
+        id INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        worker TEXT,
+        started_at REAL,
+        finished_at REAL,
+        exit_code INTEGER,
+        error TEXT,
+        stdout_dropped INTEGER NOT NULL DEFAULT 0,
+        stderr_dropped INTEGER NOT NULL DEFAULT 0,
+        stderr BLOB NOT NULL DEFAULT x'',
+        stdout BLOB NOT NULL DEFAULT x''
+    );
+    INSERT INTO runs_new (id, job_id, attempt, worker, started_at, finished_at, exit_code, error, stderr, stdout)
+        SELECT id, job_id, attempt, worker, started_at, finished_at, exit_code, error, stderr, stdout FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_new RENAME TO runs;
+    CREATE INDEX runs_job ON runs(job_id, id);
     """,
 }
 

@@ -35,8 +35,8 @@ ORDERS = {
 }
 
 # Output larger than this is written into its row in place (zeroblob, then blob writes of a MiB):
-# bound as a parameter, SQLite copies it once on binding and once more into the row's record, so
-# an attempt with 64 MiB per stream took 256 MiB more of the worker's memory to record.
+# bound as a parameter, SQLite copies it once on binding and once more into the row's record. That
+# holds only while the blobs are the row's last columns (see migration 6).
 BLOB_IN_PLACE = 1 << 20
 INSERT_RUN = ("INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,"
               " stdout_dropped, stderr_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, {streams}, ?, ?)")
