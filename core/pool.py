@@ -48,10 +48,14 @@ class LeaseWatch:
         if waited:  # what was seen before or during a wait for the lock proves nothing
             self._seen = {}
             return []
-        now = time.monotonic()
-        self._seen = {(job.id, job.attempts, job.lease_until): self._seen.get((job.id, job.attempts, job.lease_until), now)
-                      for job in expired}
-        return [job for job in expired if now - self._seen[(job.id, job.attempts, job.lease_until)] >= interval]
+        now, seen, confirmed = time.monotonic(), {}, []
+        for job in expired:
+            key = (job.id, job.attempts, job.lease_until)
+            seen[key] = self._seen.get(key, now)
+            if now - seen[key] >= interval:
+                confirmed.append(job)
+        self._seen = seen
+        return confirmed
 
 
 class Pool:
