@@ -49,6 +49,20 @@ def snapshot(queue: Queue) -> tuple:
     return jobs, queue.store.read_settings()
 
 
+def read_to_end(fd: int) -> bytes:
+    """All a pseudo-terminal's leader side gives until its follower is closed everywhere (Linux then
+    reports EIO, other systems end of file)."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
 def pid_alive(pid: int) -> bool:
     """True if the process exists and is not a zombie."""
     try:

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.conftest import BIN, clean_env
-from tests.helpers import ISO_UTC, run_burst, JOB_FIELDS, JOB_TIMES, SETTING_KEYS, STATES, configure, snapshot, wait_until
+from tests.helpers import ISO_UTC, run_burst, JOB_FIELDS, JOB_TIMES, SETTING_KEYS, STATES, configure, read_to_end, snapshot, wait_until
 
 
 def enqueue(cli, **job) -> str:
@@ -369,15 +369,7 @@ def test_logs_on_a_terminal_makes_escapes_visible(cli, queue):
                               stderr=subprocess.PIPE, env=clean_env(), timeout=30)
         os.close(follower)
         follower = -1
-        data = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_end(leader)
     finally:
         os.close(leader)
         if follower != -1:

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from tests.conftest import BIN, clean_env
-from tests.helpers import configure
+from tests.helpers import configure, read_to_end
 
 
 def enqueue(cli, **job) -> str:
@@ -33,15 +33,7 @@ def on_a_terminal(db: str, *args: str) -> tuple[int, bytes]:
                                 stdin=subprocess.DEVNULL, env=clean_env())
         os.close(follower)
         follower = -1
-        data = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = read_to_end(leader)
         return proc.wait(30), data.replace(b"\r\n", b"\n")
     finally:
         os.close(leader)

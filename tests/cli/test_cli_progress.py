@@ -8,6 +8,7 @@ import pty
 import subprocess
 
 from tests.conftest import BIN, clean_env
+from tests.helpers import read_to_end
 
 
 def test_progress_bar_goes_to_the_terminal_not_to_stdout(db, tmp_path):
@@ -17,15 +18,7 @@ def test_progress_bar_goes_to_the_terminal_not_to_stdout(db, tmp_path):
         proc = subprocess.run([str(BIN / "queuectl"), "--db", db, "enqueue", "-"], input=lines.encode(),
                               stdout=subprocess.PIPE, stderr=follower, env=clean_env(), timeout=120)
         os.close(follower)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            drawn += chunk
+        drawn = read_to_end(leader)
     finally:
         os.close(leader)
     assert proc.returncode == 0
