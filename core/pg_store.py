@@ -27,7 +27,7 @@ from psycopg import pq
 from .errors import StorageError
 from .location import parse_postgres_url, scrub
 from .models import Job
-from .sql import JOB_COLUMNS, POSTGRES, job_from_row, like_pattern, records_run
+from .sql import POSTGRES, job_from_row, postgres, records_run
 from .sql import POSTGRES_MIGRATIONS as MIGRATIONS
 from .sql import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
@@ -60,15 +60,6 @@ FINISH_WITH_RUN = {
         FROM done"""
     for lease in (False, True)
 }
-
-# As SQLite sorts: NULLs last when descending.
-ORDERS = {
-    "created": "seq DESC",
-    "claim": "priority DESC, run_at, seq",
-    "finished": "finished_at DESC NULLS LAST, seq DESC",
-    "started": "started_at DESC NULLS LAST, seq DESC",
-}
-
 
 def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
@@ -218,6 +209,13 @@ class PostgresStore(SqlStore):
     def _in(self, name: str, values: Sequence) -> tuple[str, tuple]:
         return self.Q[name], (list(values),)
 
+    @staticmethod
+    def _values(values: Sequence) -> tuple[str, tuple]:
+        return "= ANY(?)", (list(values),)
+
+    LIKE = "ILIKE"  # SQLite's LIKE ignores case
+    dialect = staticmethod(postgres)
+
     # migrations ------------------------------------------------------------------------------------
     def _version(self, conn: psycopg.Connection) -> int:
         # A plain query on the catalog, not to_regclass(): that reads a cache which may not yet
@@ -258,32 +256,6 @@ class PostgresStore(SqlStore):
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         sql = "SELECT id FROM jobs WHERE id = ANY(%s)"
         return self._read(lambda c: {r[0] for r in c.execute(sql, (list(ids),))}).__contains__
-
-    @staticmethod
-    def _where(states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
-        clauses, params = [], []
-        if states:
-            clauses.append("state = ANY(%s)")
-            params.append(list(states))
-        if search:
-            # ILIKE: SQLite's LIKE ignores case too.
-            clauses.append("(id ILIKE %s ESCAPE '\\' OR command ILIKE %s ESCAPE '\\')")
-            params.extend([like_pattern(search)] * 2)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-    def list_jobs(
-        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
-    ) -> list[Job]:
-        where, params = self._where(states, search)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY {ORDERS[order]} LIMIT %s"
-        return self._read(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
-
-    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
-        where, params = self._where(states, search)
-        return self._read(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
-
-    def counts(self) -> dict[str, int]:
-        return self._read(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
 
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,

@@ -141,20 +141,21 @@ SQLITE: dict[str, str] = {
 }
 
 
-def _postgres(sql: str) -> str:
+def postgres(sql: str) -> str:
+    """A statement written for SQLite (`?`, `{ids}`) in PostgreSQL's placeholders."""
     return sql.replace("?", "%s").replace("{ids}", "= ANY(%s)")
 
 
 POSTGRES: dict[str, str] = {
-    **{name: _postgres(sql) for name, sql in COMMON.items()},
-    "claim": _postgres(f"""{CLAIM_SET}
+    **{name: postgres(sql) for name, sql in COMMON.items()},
+    "claim": postgres(f"""{CLAIM_SET}
         WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
                      ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
           AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}"""),
-    "finish": _postgres(FINISH_SET),
-    "finish_if_lease": _postgres(FINISH_SET + " AND lease_until <= ?"),
-    "expired": _postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
+    "finish": postgres(FINISH_SET),
+    "finish_if_lease": postgres(FINISH_SET + " AND lease_until <= ?"),
+    "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
     "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)"
                     " FROM STDIN"),
@@ -313,7 +314,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 2
+POSTGRES_SCHEMA_VERSION = 3
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -371,5 +372,17 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE runs ADD COLUMN stdout_dropped BIGINT NOT NULL DEFAULT 0,
                          ADD COLUMN stderr_dropped BIGINT NOT NULL DEFAULT 0;
+    """,
+    # SQLite's indexes (its schemas 3-5): each holds a row only while it can be listed that way, so
+    # a claim or a finish writes fewer entries. The few processing jobs are found through jobs_running.
+    3: """
+    DROP INDEX jobs_state_started;
+    DROP INDEX jobs_state_finished;
+    DROP INDEX jobs_lease;
+    DROP INDEX jobs_worker;
+    DROP INDEX jobs_state_seq;
+    CREATE INDEX jobs_running ON jobs (started_at) WHERE state = 'processing';
+    CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
+    CREATE INDEX jobs_state_seq ON jobs (state, seq) WHERE state <> 'processing';
     """,
 }

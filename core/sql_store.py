@@ -11,9 +11,9 @@ import abc
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
-from .sql import job_from_row, job_with_runs, run_columns
+from .sql import JOB_COLUMNS, job_from_row, job_with_runs, like_pattern, run_columns
 from .outcome import Outcome
-from .store import Store
+from .store import READY, Store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -21,6 +21,13 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
+# NULLs last when descending, as SQLite sorts them by default.
+ORDERS = {
+    "created": "seq DESC",
+    "claim": "priority DESC, run_at, seq",
+    "finished": "finished_at DESC NULLS LAST, seq DESC",
+    "started": "started_at DESC NULLS LAST, seq DESC",
+}
 IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
 
 
@@ -144,6 +151,58 @@ class SqlStore(Store):
                 return job_id
             seen.add(job_id)
         return ids[0] if ids else "?"
+
+    # listings: written for SQLite, turned into the dialect (dialect, _values, LIKE, _index) ------------
+    LIKE = "LIKE"
+    dialect = staticmethod(lambda sql: sql)
+
+    @staticmethod
+    @abc.abstractmethod
+    def _values(values: Sequence) -> tuple[str, tuple]:
+        """`IN (?, ...)` or its equivalent for a list of values, and the parameters it takes."""
+
+    @staticmethod
+    def _index(states: Sequence[str] | None, order: str) -> str:
+        """An index to name for this listing (SQLite's INDEXED BY), or ""."""
+        return ""
+
+    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
+        # The partial indexes' conditions are written out literally: only then do they apply.
+        clauses, params = [], []
+        if states and tuple(states) == READY:
+            clauses.append("state IN ('pending', 'failed')")  # jobs_ready
+        elif states and tuple(states) == ("processing",):
+            clauses.append("state = 'processing'")  # jobs_running
+        elif states:
+            sql, values = self._values(states)
+            clauses.append(f"state {sql}")
+            params.extend(values)
+        if states and "processing" not in states:
+            clauses.append("state != 'processing'")  # jobs_state_seq
+        if search:
+            clauses.append(f"(id {self.LIKE} ? ESCAPE '\\' OR command {self.LIKE} ? ESCAPE '\\')")
+            params.extend([like_pattern(search)] * 2)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_jobs(
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+    ) -> list[Job]:
+        where, params = self._where(states, search)
+        if order == "finished" and states and set(states) <= {"completed", "dead"}:
+            where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
+        sql = self.dialect(f"SELECT {JOB_COLUMNS} FROM jobs{self._index(states, order)}{where}"
+                           f" ORDER BY {ORDERS[order]} LIMIT ?")
+        return self._read(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
+
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
+        if not search:  # per state: SQLite's triggers keep them
+            return sum(n for state, n in self.counts().items() if states is None or state in states)
+        where, params = self._where(states, search)
+        sql = self.dialect(f"SELECT count(*) FROM jobs{where}")
+        return self._read(lambda c: c.execute(sql, params).fetchone()[0])
+
+    def counts(self) -> dict[str, int]:
+        return self._read(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
 
     def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
         if tail is None:

@@ -11,13 +11,13 @@ import sqlite3
 
 from .errors import StorageError
 from .models import Job
-from .sql import JOB_COLUMNS, SQLITE, job_from_row, like_pattern, records_run, statements
+from .sql import SQLITE, records_run, statements
 from .sql import SQLITE_MIGRATIONS as MIGRATIONS
 from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
-from .outcome import Ended, Outcome
 from .store import READY
+from .outcome import Ended, Outcome
 from .wake import Listener, SocketListener, SocketNotifier
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -26,13 +26,6 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-
-ORDERS = {
-    "created": "seq DESC",
-    "claim": "priority DESC, run_at, seq",
-    "finished": "finished_at DESC, seq DESC",
-    "started": "started_at DESC, seq DESC",
-}
 
 # Output larger than this is written into its row in place (zeroblob, then blob writes of a MiB):
 # bound as a parameter, SQLite copies it once on binding and once more into the row's record. That
@@ -147,7 +140,22 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         return self._run(txn)
 
     def _in(self, name: str, values: Sequence) -> tuple[str, tuple]:
-        return self.Q[name].replace("{ids}", f"IN ({', '.join('?' * len(values))})"), tuple(values)
+        sql, params = self._values(values)
+        return self.Q[name].replace("{ids}", sql), params
+
+    @staticmethod
+    def _values(values: Sequence) -> tuple[str, tuple]:
+        return f"IN ({', '.join('?' * len(values))})", tuple(values)
+
+    @staticmethod
+    def _index(states: Sequence[str] | None, order: str) -> str:
+        # Without stats the planner prefers the state index and sorts every ready job, or walks the
+        # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
+        if order == "claim" and states and tuple(states) == READY:
+            return " INDEXED BY jobs_ready"
+        if states and tuple(states) == ("processing",):
+            return " INDEXED BY jobs_running"
+        return ""
 
     def _version(self, conn: sqlite3.Connection) -> int:
         return conn.execute("PRAGMA user_version").fetchone()[0]
@@ -176,48 +184,6 @@ class SQLiteStore(SQLiteFiles, SqlStore):
 
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         return lambda job_id: self.get_job(job_id) is not None  # one look-up each, up to the first taken
-
-    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
-        clauses, params = [], []
-        if states and tuple(states) == READY:
-            clauses.append("state IN ('pending', 'failed')")  # literal, so the partial index jobs_ready applies
-        elif states and tuple(states) == ("processing",):
-            clauses.append("state = 'processing'")  # literal, so the partial index jobs_running applies
-        elif states:
-            clauses.append(f"state IN ({', '.join('?' * len(states))})")
-            params.extend(states)
-        if states and "processing" not in states:
-            clauses.append("state != 'processing'")  # literal, so the partial index jobs_state_seq applies
-        if search:
-            clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')")
-            params.extend([like_pattern(search)] * 2)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-    def list_jobs(
-        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
-    ) -> list[Job]:
-        where, params = self._where(states, search)
-        if order == "finished" and states and set(states) <= {"completed", "dead"}:
-            where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
-        # Without stats the planner prefers the state index and sorts every ready job, or walks the
-        # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
-        index = ""
-        if order == "claim" and states and tuple(states) == READY:
-            index = " INDEXED BY jobs_ready"
-        elif states and tuple(states) == ("processing",):
-            index = " INDEXED BY jobs_running"
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
-        return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
-
-    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
-        if not search:  # from the counters the triggers keep
-            found = self.counts()
-            return sum(n for state, n in found.items() if states is None or state in states)
-        where, params = self._where(states, search)
-        return self._run(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
-
-    def counts(self) -> dict[str, int]:
-        return self._run(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
 
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
