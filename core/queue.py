@@ -6,7 +6,7 @@ import os
 import time
 
 from .clock import SYSTEM, Clock
-from .errors import Conflict, IdTaken, InvalidInput, NotFound, StorageError
+from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
 from .models import FINISHED, SETTINGS, STATES, Job, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
@@ -20,8 +20,11 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MAX_LIMIT = 2**63 - 1
 
 
-class InvalidItem(InvalidInput):
-    """One item of a bulk enqueue is invalid; index is 0-based (other: the item it clashes with)."""
+class ItemError(QueueError):
+    """One item of a bulk enqueue is refused; index is 0-based (other: the item it clashes with).
+    The message names the item; alone() is the same error about a single job."""
+
+    PLAIN: type[QueueError]
 
     def __init__(self, index: int, reason: str, other: int | None = None) -> None:
         super().__init__(f"item {index + 1}: {reason}")
@@ -29,15 +32,18 @@ class InvalidItem(InvalidInput):
         self.reason = reason
         self.other = other
 
+    def alone(self) -> QueueError:
+        return self.PLAIN(self.reason)
 
-class ItemConflict(Conflict):
-    """An item of a bulk enqueue names a job id that is taken already; index is 0-based. The
-    message names the item; `reason` alone is the message for a single job."""
 
-    def __init__(self, index: int, reason: str) -> None:
-        super().__init__(f"item {index + 1}: {reason}")
-        self.index = index
-        self.reason = reason
+class InvalidItem(ItemError, InvalidInput):
+    PLAIN = InvalidInput
+
+
+class ItemConflict(ItemError, Conflict):
+    """An item names a job id that is taken already."""
+
+    PLAIN = Conflict
 
 
 def default_location() -> str:
@@ -128,10 +134,8 @@ class Queue:
         """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout."""
         try:
             job_id = self.enqueue_many([{"command": command, **fields}])[0]
-        except InvalidItem as exc:  # one job: the reason alone, no "item 1: "
-            raise InvalidInput(exc.reason) from None
-        except ItemConflict as exc:
-            raise Conflict(exc.reason) from None
+        except ItemError as exc:  # one job: the reason alone, no "item 1: "
+            raise exc.alone() from None
         return self.job(job_id)
 
     def enqueue_many(
@@ -332,4 +336,4 @@ class Queue:
             poll = min(poll * 1.5, 1.0)
 
 
-__all__ = ["Queue", "InvalidItem", "ItemConflict", "default_location", "open_store", "failure_outcome", "SETTINGS"]
+__all__ = ["Queue", "ItemError", "InvalidItem", "ItemConflict", "default_location", "open_store", "failure_outcome", "SETTINGS"]

@@ -11,7 +11,7 @@ import time
 from core.clock import to_iso
 from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
-from core.queue import InvalidItem, ItemConflict, Queue
+from core.queue import InvalidItem, ItemConflict, ItemError, Queue
 from core.text import output_tail, visible
 from core.validate import parse_duration, parse_json
 
@@ -322,10 +322,8 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     obj = parse_json(args.job)
     try:
         ids = q.enqueue_many([obj])
-    except InvalidItem as exc:  # one job: no "item 1: " before the reason
-        raise InvalidInput(exc.reason) from None
-    except ItemConflict as exc:
-        raise Conflict(exc.reason) from None
+    except ItemError as exc:  # one job: no "item 1: " before the reason
+        raise exc.alone() from None
     out(ids[0])
     return EXIT_OK
 
