@@ -82,6 +82,28 @@ def _add_owner_write(path: str) -> None:
         os.close(fd)
 
 
+def _create_file(path: str) -> os.stat_result:
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:  # made meanwhile: checked like any other
+        pass
+    else:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.close(fd)
+    return os.lstat(path)
+
+
+def _prepare_companions(path: str, st: os.stat_result, companions: dict, shared: bool) -> None:
+    for suffix, cst in companions.items():
+        if cst is not None and not cst.st_mode & stat.S_IWUSR:
+            _add_owner_write(path + suffix)  # left by an older version reading a read-only file
+        elif cst is None and shared and st.st_size > 0:
+            # In a folder others may write to (/tmp), another user could make these in the
+            # instant before SQLite does: they are made now, as SQLite makes them. (Never
+            # removed by us: another connection may be using them by then.)
+            _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
+
+
 class SQLiteFiles:
     """The file checks of SQLiteStore; uses its path, _target and read_only."""
 
@@ -95,33 +117,15 @@ class SQLiteFiles:
         its -wal and -shm if they exist, none of them writable by others, in a folder that only this
         user (or root) can change, unless it is sticky like /tmp. Makes the file (0600) if missing
         and create. Returns the real path of the file."""
-        uid, path = os.geteuid(), self.path
+        uid = os.geteuid()
         try:
-            st = _lstat(path)
-            if st is not None and stat.S_ISLNK(st.st_mode):
-                if st.st_uid not in (uid, 0):
-                    raise StorageError(f"refusing {path}: it is a symbolic link of another user's (uid {st.st_uid})")
-                path = os.path.realpath(path)
-                st = _lstat(path)
+            path, st = self._resolved(uid)
             folder = os.path.dirname(path)
             if st is None:
-                if not create:
-                    raise StorageError(f"no queue database at {self.path}: check the path"
-                                       " (enqueue, worker start and config set create one)")
-                if make_folder:
-                    _make_folders(folder)
-                elif not os.path.isdir(folder):
-                    raise StorageError(f"cannot create database {self.path}: no folder {folder}")
+                self._may_create(folder, create, make_folder)
             shared = _check_folder(path, folder, uid)
             if st is None:
-                try:
-                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-                except FileExistsError:  # made meanwhile: checked below like any other
-                    pass
-                else:
-                    os.fchmod(fd, 0o600)  # whatever the umask
-                    os.close(fd)
-                st = os.lstat(path)
+                st = _create_file(path)
             _check_file(path, st, uid)
             companions = {suffix: _lstat(path + suffix) for suffix in ("-wal", "-shm")}
             # a -journal is only SQLite's while it makes a new database, but one found is played back
@@ -130,18 +134,30 @@ class SQLiteFiles:
                     _check_file(path + suffix, cst, uid)
             if not os.access(path, os.W_OK):
                 self._open_read_only(path, create, companions)
-                return path
-            for suffix, cst in companions.items():
-                if cst is not None and not cst.st_mode & stat.S_IWUSR:
-                    _add_owner_write(path + suffix)  # left by an older version reading a read-only file
-                elif cst is None and shared and st.st_size > 0:
-                    # In a folder others may write to (/tmp), another user could make these in the
-                    # instant before SQLite does: they are made now, as SQLite makes them. (Never
-                    # removed by us: another connection may be using them by then.)
-                    _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
+            else:
+                _prepare_companions(path, st, companions, shared)
             return path
         except OSError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
+
+    def _resolved(self, uid: int) -> tuple[str, os.stat_result | None]:
+        """The path, through a symbolic link of this user's (or root's), and its lstat (None: absent)."""
+        path, st = self.path, _lstat(self.path)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            if st.st_uid not in (uid, 0):
+                raise StorageError(f"refusing {path}: it is a symbolic link of another user's (uid {st.st_uid})")
+            path = os.path.realpath(path)
+            st = _lstat(path)
+        return path, st
+
+    def _may_create(self, folder: str, create: bool, make_folder: bool) -> None:
+        if not create:
+            raise StorageError(f"no queue database at {self.path}: check the path"
+                               " (enqueue, worker start and config set create one)")
+        if make_folder:
+            _make_folders(folder)
+        elif not os.path.isdir(folder):
+            raise StorageError(f"cannot create database {self.path}: no folder {folder}")
 
     def _open_read_only(self, path: str, create: bool, companions: dict) -> None:
         """A file this user cannot write: read it without making any file beside it (SQLite's
@@ -179,3 +195,4 @@ class SQLiteFiles:
         if found != self._opened:
             return f"{self.path} was replaced by another file while in use"
         return None
+
