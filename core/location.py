@@ -97,18 +97,10 @@ def parse_postgres_url(url: str, defaults: dict[str, str] | None = None) -> PgLo
             password = _decode(password_raw, "password")
             hidden += [password_raw, password]
     head, question, query_text = rest.partition("?")
-    query: list[tuple[str, str]] = []
-    for number, piece in enumerate(query_text.split("&") if question else [], 1):
-        key, equals, value = piece.partition("=")
-        if not equals or not key:
-            if password is not None or "password" in query_text:
-                raise StorageError(f"invalid PostgreSQL URL: query parameter {number} is not key=value")
-            raise StorageError(f"invalid PostgreSQL URL: query parameter {piece!r} is not key=value")
-        key = urllib.parse.unquote(key)
-        if key == "password":
-            password = _decode(value, "password")
-            hidden += [value, password]
-        query.append((key, value))
+    query, query_passwords = _query(query_text if question else "", password is not None)
+    for raw in query_passwords:
+        password = _decode(raw, "password")
+        hidden += [raw, password]
     # libpq's URL: no password anywhere, no schema option, the defaults added
     kept = [f"{urllib.parse.quote(k, safe='')}={v}" for k, v in query if k not in ("password", "schema")]
     present = {k for k, _ in query}
@@ -121,6 +113,22 @@ def parse_postgres_url(url: str, defaults: dict[str, str] | None = None) -> PgLo
     shown_query = [f"{urllib.parse.quote(k, safe='')}={HIDDEN if k == 'password' else v}" for k, v in query]
     shown = scheme + user_part + head + ("?" + "&".join(shown_query) if question else "")
     return PgLocation(libpq_url, password, query, shown, tuple(h for h in hidden if h))
+
+
+def _query(text: str, secret_before: bool) -> tuple[list[tuple[str, str]], list[str]]:
+    """A URL's query as (key, raw value) pairs, and the raw passwords among them."""
+    query, passwords = [], []
+    for number, piece in enumerate(text.split("&") if text else [], 1):
+        key, equals, value = piece.partition("=")
+        if not equals or not key:
+            if secret_before or "password" in text:  # the piece may be a password: not shown
+                raise StorageError(f"invalid PostgreSQL URL: query parameter {number} is not key=value")
+            raise StorageError(f"invalid PostgreSQL URL: query parameter {piece!r} is not key=value")
+        key = urllib.parse.unquote(key)
+        if key == "password":
+            passwords.append(value)
+        query.append((key, value))
+    return query, passwords
 
 
 def _loose_secret(location: str) -> str | None:

@@ -26,24 +26,6 @@ class StatsStrip(Static):
         """The strip from the fullest to the barest."""
         assert self.parts is not None
         snap, pool_line, mine, theme = self.parts
-        c = snap.counts
-
-        def counts(gap: str, short: bool) -> Text:
-            text = Text()
-            parts = [
-                ("pending", c["pending"], "foreground"),
-                ("retrying", c["failed"], "warning"),
-                ("processing" if not short else "running", c["processing"], "accent"),
-                ("dead", c["dead"], "error"),
-                ("completed" if not short else "done", c["completed"], "success"),
-            ]
-            for index, (name, value, color) in enumerate(parts):
-                if index:
-                    text.append(gap)
-                text.append(f"{value:,}", style=f"bold {theme.get(color, '')}".strip())
-                text.append(f" {name}")
-            return text
-
         stopped = pool_line.startswith("pool stopped")
         pool = Text(pool_line, style=f"bold {theme.get('warning', '')}".strip() if stopped else "")
         others = [w for w in snap.workers if w.id not in mine]
@@ -51,26 +33,16 @@ class StatsStrip(Static):
         other_long = Text(f"others {len(others)} ({busy} busy)") if others else None
         other_short = Text(f"+{len(others)} others") if others else None
         rate = Text(f"{snap.per_minute:,}/min", style="bold")
-
-        def join(*parts: Text | None) -> Text:
-            text = Text(no_wrap=True, overflow="ellipsis")
-            for part in parts:
-                if part is None:
-                    continue
-                if text:
-                    text.append(" │ ", style="dim")
-                text.append_text(part)
-            return text
-
+        c = snap.counts
         return [
-            join(counts("  ", False), rate, pool, other_long),
-            join(counts(" ", False), rate, pool, other_long),
-            join(counts(" ", False), pool, other_long),
-            join(counts(" ", False), pool, other_short),
-            join(counts(" ", True), pool, other_short),
-            join(counts(" ", True), pool),
-            join(pool, other_short),
-            join(pool),
+            _join(_counts(c, theme, "  ", False), rate, pool, other_long),
+            _join(_counts(c, theme, " ", False), rate, pool, other_long),
+            _join(_counts(c, theme, " ", False), pool, other_long),
+            _join(_counts(c, theme, " ", False), pool, other_short),
+            _join(_counts(c, theme, " ", True), pool, other_short),
+            _join(_counts(c, theme, " ", True), pool),
+            _join(pool, other_short),
+            _join(pool),
         ]
 
     def render(self) -> Text:
@@ -79,3 +51,32 @@ class StatsStrip(Static):
         width = self.content_size.width
         variants = self.variants()
         return next((text for text in variants if text.cell_len <= width), variants[-1])
+
+
+def _counts(c: dict[str, int], theme: dict[str, str], gap: str, short: bool) -> Text:
+    text = Text()
+    parts = [
+        ("pending", c["pending"], "foreground"),
+        ("retrying", c["failed"], "warning"),
+        ("processing" if not short else "running", c["processing"], "accent"),
+        ("dead", c["dead"], "error"),
+        ("completed" if not short else "done", c["completed"], "success"),
+    ]
+    for index, (name, value, color) in enumerate(parts):
+        if index:
+            text.append(gap)
+        text.append(f"{value:,}", style=f"bold {theme.get(color, '')}".strip())
+        text.append(f" {name}")
+    return text
+
+
+def _join(*parts: Text | None) -> Text:
+    """The parts that are there, one line, divided by bars."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for part in parts:
+        if part is None:
+            continue
+        if text:
+            text.append(" │ ", style="dim")
+        text.append_text(part)
+    return text
