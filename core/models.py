@@ -162,7 +162,7 @@ class JobSpec:
 class SettingRule:
     key: str
     default: Any
-    kind: type  # int or float
+    kind: type  # int, float, or str (a shell command; low/high bound its length)
     low: float
     high: float
     low_open: bool  # True: the value must be > low, not >= low
@@ -170,12 +170,19 @@ class SettingRule:
     seconds: bool = False  # a duration: text may also be 90s, 5m, 12h, 7d (see clock.parse_duration)
 
     def describe(self) -> str:
+        if self.kind is str:
+            return f"a shell command of at most {_fmt(self.high)} characters, empty for none"
         noun = "an integer" if self.kind is int else "a number"
         low = f"> {_fmt(self.low)}" if self.low_open else f">= {_fmt(self.low)}"
         return f"{noun} {low} and <= {_fmt(self.high)}"
 
-    def parse(self, raw: Any) -> int | float:
+    def placeholder(self) -> str:
+        return "none" if self.kind is str else f"default {self.default:g}"
+
+    def parse(self, raw: Any) -> int | float | str:
         """Validate a value given as text (CLI) or number (API); raises InvalidInput."""
+        if self.kind is str:
+            return self._parse_text(raw)
         value: Any = raw
         if isinstance(raw, str):
             try:
@@ -202,6 +209,21 @@ class SettingRule:
         return self.kind(value)
 
 
+    def _parse_text(self, raw: Any) -> str:
+        if not isinstance(raw, str):
+            raise InvalidInput(f"{self.key} must be {self.describe()}, got {brief(raw)}")
+        if len(raw) > self.high or "\0" in raw:
+            raise InvalidInput(f"{self.key} must be {self.describe()}" + (", without NUL" if "\0" in raw else ""))
+        return raw.strip()
+
+
+def setting_text(value: int | float | str) -> str:
+    """A setting exactly as stored: 3600 not 3600.0, 1234567 not 1.23457e+06 (which :g printed)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -220,6 +242,10 @@ SETTINGS: dict[str, SettingRule] = {
                     True),
         SettingRule("worker-count", 1, int, 0, 256, False, "default pool size"),
         SettingRule("output-limit", 65536, int, 0, 64 * 1024 * 1024, False, "bytes of stdout and of stderr kept per attempt"),
+        # Hooks (hooks.py): the job reaches them as data (environment, JSON on stdin), never as text.
+        SettingRule("on-completed", "", str, 0, 4096, False, "hook: shell command run when a job completes"),
+        SettingRule("on-dead", "", str, 0, 4096, False, "hook: shell command run when a job goes dead"),
+        SettingRule("hook-timeout", 30.0, float, 0, 86_400, True, "seconds a hook may run before it is killed", True),
     )
 }
 
@@ -241,6 +267,9 @@ class Settings:
     lease_timeout: float = 30.0
     worker_count: int = 1
     output_limit: int = 65536
+    on_completed: str = ""
+    on_dead: str = ""
+    hook_timeout: float = 30.0
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> "Settings":
@@ -256,7 +285,7 @@ class Settings:
                 pass
         return cls(**kwargs)
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> dict[str, int | float | str]:
         return {key: getattr(self, key.replace("-", "_")) for key in SETTINGS}
 
     def backoff(self, attempts: int) -> float:

@@ -15,6 +15,7 @@ from .validate import check_id, job_spec
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Mapping, Sequence
+    from .hooks import Hooks
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MAX_LIMIT = 2**63 - 1
@@ -105,6 +106,7 @@ class Queue:
     def __init__(self, store: Store, clock: Clock = SYSTEM) -> None:
         self.store = store
         self.clock = clock
+        self._hooks: Hooks | None = None
 
     @classmethod
     def open(cls, location: str | None = None, clock: Clock = SYSTEM, create: bool = True) -> "Queue":
@@ -120,7 +122,19 @@ class Queue:
     def location(self) -> str:
         return self.store.location
 
+    @property
+    def hooks(self) -> Hooks:
+        """The completion hooks this process runs (made on first use: most commands never fire one)."""
+        if self._hooks is None:
+            from .hooks import Hooks
+
+            self._hooks = Hooks(self)
+        return self._hooks
+
     def close(self) -> None:
+        """Wait for the hooks fired (each ends within hook-timeout), then close the database."""
+        if self._hooks is not None:
+            self._hooks.wait()
         self.store.close()
 
     def __enter__(self) -> "Queue":
@@ -256,6 +270,7 @@ class Queue:
                     self.store.notify("cancel")
                     return "requested"
             elif self.store.cancel_waiting(job_id, self.clock.now()):
+                self.hooks.fire(self.settings(), job_id, "dead")
                 return "cancelled"
         raise Conflict(f"job {job_id!r} keeps changing state; try again")
 
@@ -288,6 +303,7 @@ class Queue:
             outcome = expired_outcome(job, bool(self.store.cancel_requested([job.id])), settings, now)
             if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_seen=job.lease_until):
                 recovered.append(job.id)
+                self.hooks.fire(settings, job.id, outcome.state)
         if recovered:
             self.store.notify("work")
         return recovered
@@ -296,14 +312,14 @@ class Queue:
     def settings(self) -> Settings:
         return Settings.from_mapping(self.store.read_settings())
 
-    def config(self) -> dict[str, int | float]:
+    def config(self) -> dict[str, int | float | str]:
         return self.settings().as_dict()
 
-    def get_setting(self, key: str) -> int | float:
+    def get_setting(self, key: str) -> int | float | str:
         setting_rule(key)
         return self.config()[key]
 
-    def set_setting(self, key: str, value: Any) -> int | float:
+    def set_setting(self, key: str, value: Any) -> int | float | str:
         """Validate and store a setting; returns the parsed value. Raises InvalidInput."""
         parsed = setting_rule(key).parse(value)
         self.store.write_setting(key, repr(parsed) if isinstance(parsed, float) else str(parsed))

@@ -257,13 +257,16 @@ class Worker(threading.Thread):
     def report(self, ended: list[tuple[Job, Outcome]], recorded: list[bool], retried: bool) -> None:
         """Tell the pool (and on_job_end) how the recorded attempts ended."""
         pool = self.pool
+        settings = pool.settings()
         for (job, outcome), ok in zip(ended, recorded):
             if not ok:
                 log.warning("job %s: result dropped, the job was %s", job.id,
                             "recorded before the connection broke, or taken back" if retried
                             else "taken back (lease expired)")
-            elif pool.on_job_end is not None:
-                pool.on_job_end(job, outcome)
+            else:
+                pool.queue.hooks.fire(settings, job.id, outcome.state)
+                if pool.on_job_end is not None:
+                    pool.on_job_end(job, outcome)
             if outcome.state == "failed":
                 pool.queue.store.notify("work")  # a retry is scheduled: idle workers recompute their wait
             pool.job_finished(outcome.state)

@@ -10,7 +10,7 @@ import time
 
 from core.clock import to_iso
 from core.errors import Conflict, InvalidInput, QueueError
-from core.models import SETTINGS, STATES, Job
+from core.models import SETTINGS, STATES, Job, setting_text
 from core.queue import InvalidItem, ItemConflict, ItemError, Queue
 from core.text import output_tail, visible
 from core.validate import parse_duration, parse_json
@@ -293,13 +293,6 @@ def write_output(data: bytes, dropped: int, stream) -> None:
         for start in range(0, len(view), CHUNK):
             stream.buffer.write(view[start:start + CHUNK])
         stream.buffer.flush()
-
-
-def setting_text(value: int | float) -> str:
-    """A setting exactly as stored: 3600 not 3600.0, 1234567 not 1.23457e+06 (which :g printed)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def check_timeout(timeout: float | None) -> None:

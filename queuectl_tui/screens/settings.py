@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from core.errors import InvalidInput, QueueError
-from core.models import SETTINGS
+from core.models import SETTINGS, setting_text
 from core.queue import Queue
 
 from ..db_work import DbWork
@@ -31,7 +31,7 @@ class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
     def __init__(self, queue: Queue) -> None:
         super().__init__()
         self.queue = queue
-        self.saved: dict[str, int | float] = {}
+        self.saved: dict[str, int | float | str] = {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="form"):
@@ -42,7 +42,7 @@ class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
                     with Horizontal(classes="field"):
                         yield Label(key, classes="field-label")
                         with Vertical(classes="field-input"):
-                            yield Input(id=input_id(key), placeholder=f"default {rule.default:g}",
+                            yield Input(id=input_id(key), placeholder=rule.placeholder(),
                                         select_on_focus=False, disabled=True, compact=True)
                             yield Label(f"{rule.help}; {rule.describe()}", id=f"{key}-error",
                                         classes="hint", markup=False)
@@ -66,17 +66,17 @@ class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
         else:  # saved
             self.dismiss(message.result)
 
-    def fill(self, config: dict[str, int | float]) -> None:
+    def fill(self, config: dict[str, int | float | str]) -> None:
         self.saved = config
         for key, value in config.items():
             field = self.query_one("#" + input_id(key), Input)
-            field.value = f"{value:g}"
+            field.value = setting_text(value)
             field.disabled = False
         self.query_one("#" + input_id(next(iter(SETTINGS))), Input).focus()
 
-    def parsed(self) -> dict[str, int | float] | None:
+    def parsed(self) -> dict[str, int | float | str] | None:
         """Every value parsed, with problems shown next to their field; None if any is invalid."""
-        values: dict[str, int | float] = {}
+        values: dict[str, int | float | str] = {}
         ok = True
         for key, rule in SETTINGS.items():
             field = self.query_one("#" + input_id(key), Input)
@@ -114,7 +114,7 @@ class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
         if values is not None and self.saved:
             self.store({k: v for k, v in values.items() if v != self.saved.get(k)})
 
-    def store(self, changes: dict[str, int | float]) -> None:
+    def store(self, changes: dict[str, int | float | str]) -> None:
         def save(queue: Queue) -> list[str]:
             for key, value in changes.items():
                 queue.set_setting(key, value)

@@ -1,0 +1,105 @@
+"""Completion hooks (settings on-completed, on-dead): run once per transition by the process that
+records it, in the background, with the job as data only (environment and JSON on stdin)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+# Shell that would run something if job text ever reached a hook's command line.
+HOSTILE = "echo '$(touch {s}1)' '`touch {s}2`' '\"; touch {s}3; \"'; printf '%s' '$(touch {s}4)' >&2"
+
+
+def records(folder: Path) -> dict[str, dict]:
+    """What each hook run saw: its environment and its stdin, by the file the hook wrote."""
+    found = {}
+    for env_file in folder.glob("*.env"):
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        found[env_file.stem] = {"env": env, "stdin": json.loads(env_file.with_suffix(".json").read_text())}
+    return found
+
+
+def recording_hook(folder: Path, name: str) -> str:
+    # unique file per run: a hook run twice for one transition would show as two files
+    return (f'f="{folder}/{name}-$QUEUECTL_JOB_ID-$(date +%s%N)"; cat > "$f.json";'
+            f' env | grep ^QUEUECTL_ > "$f.env"')
+
+
+def test_hooks_get_the_job_as_data_once_per_transition(cli, tmp_path):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    assert cli("config", "set", "on-completed", recording_hook(seen, "completed")).code == 0
+    assert cli("config", "set", "on-dead", recording_hook(seen, "dead")).code == 0
+    sentinel = tmp_path / "pwned"
+    jobs = [{"id": "fine", "command": HOSTILE.format(s=sentinel)},
+            {"id": "broken", "command": "echo '$(touch %s5)'; exit 7" % sentinel, "max_retries": 1},
+            {"id": "waiting", "command": "true", "delay": 3600}]
+    assert cli("enqueue", "-", input="".join(json.dumps(j) + "\n" for j in jobs)).code == 0
+    assert cli("cancel", "waiting").code == 0  # recorded by the CLI: its hook runs before it exits
+    assert cli("config", "set", "backoff-base", "0").code == 0
+    assert cli("worker", "start", "--burst").code == 0
+    runs = records(seen)
+    by_job = {(r["env"]["QUEUECTL_JOB_ID"], r["env"]["QUEUECTL_JOB_STATE"]): r for r in runs.values()}
+    assert len(runs) == 3 and set(by_job) == {("fine", "completed"), ("broken", "dead"), ("waiting", "dead")}
+    assert all(name.startswith(state) for name, r in runs.items() for state in [r["env"]["QUEUECTL_JOB_STATE"]])
+    fine, broken = by_job["fine", "completed"], by_job["broken", "dead"]
+    assert fine["env"]["QUEUECTL_EXIT_CODE"] == "0" and broken["env"]["QUEUECTL_EXIT_CODE"] == "7"
+    assert {r["env"]["QUEUECTL_QUEUE"] for r in runs.values()} == {"default"}
+    assert by_job["waiting", "dead"]["env"]["QUEUECTL_EXIT_CODE"] == ""
+    # stdin: the job as `show --json` gives it, output included
+    assert fine["stdin"] == cli("show", "fine", "--json").json()
+    assert "$(touch" in fine["stdin"]["runs"][-1]["stdout"] and len(broken["stdin"]["runs"]) == 2
+    assert not list(tmp_path.glob("pwned*"))  # the job's own command is the only shell that saw its text
+
+
+def test_a_slow_hook_never_holds_up_the_next_job_and_a_burst_waits_for_it(cli, tmp_path):
+    done = tmp_path / "hook-done"
+    assert cli("config", "set", "on-completed", f"sleep 2; echo \"$QUEUECTL_JOB_ID\" >> {done}").code == 0
+    for n in range(3):
+        assert cli("enqueue", json.dumps({"id": f"j{n}", "command": "true"})).code == 0
+    began = time.monotonic()
+    assert cli("worker", "start", "--burst").code == 0
+    took = time.monotonic() - began
+    finished = [cli("show", f"j{n}", "--json").json()["finished_at"] for n in range(3)]
+    assert finished == sorted(finished) and cli("status", "--json").json()["counts"]["completed"] == 3
+    from core.clock import parse_iso
+
+    spread = parse_iso(finished[-1]) - parse_iso(finished[0])
+    assert spread < 1.5, f"the jobs waited for the 2 s hooks: {spread:.2f}s from first to last"
+    assert sorted(done.read_text().split()) == ["j0", "j1", "j2"] and took >= 2  # the burst waited
+
+
+def test_a_hook_past_its_timeout_is_killed_with_its_children_and_the_job_is_untouched(cli, tmp_path):
+    child = tmp_path / "child.pid"
+    assert cli("config", "set", "hook-timeout", "1").code == 0
+    assert cli("config", "set", "on-dead", f"sleep 60 & echo $! > {child}; wait").code == 0
+    assert cli("enqueue", '{"id": "x", "command": "exit 1", "max_retries": 0}').code == 0
+    result = cli("worker", "start", "--burst")
+    assert result.code == 0 and "hook on-dead for job x: killed after 1s" in result.err
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    job = cli("show", "x", "--json").json()
+    assert (job["state"], job["exit_code"], job["attempts"]) == ("dead", 1, 1)
+
+
+def test_a_failing_hook_is_one_log_line(cli):
+    assert cli("config", "set", "on-completed", "echo 'no mail server' >&2; exit 5").code == 0
+    assert cli("enqueue", '{"id": "y", "command": "true"}').code == 0
+    result = cli("worker", "start", "--burst")
+    lines = [line for line in result.err.splitlines() if "hook on-" in line]
+    assert result.code == 0 and len(lines) == 1 and lines[0].endswith("hook on-completed for job y exited 5: no mail server")
+    assert cli("show", "y", "--json").json()["state"] == "completed"
+
+
+def test_hook_settings_are_validated(cli):
+    assert cli("config", "set", "on-dead", "x" * 5000).code == 2
+    assert cli("config", "set", "hook-timeout", "0").code == 2
+    assert cli("config", "set", "on-dead", "  logger -t queuectl dead  ").code == 0
+    assert cli("config", "get", "on-dead").out == "logger -t queuectl dead\n"
+    assert cli("config", "set", "on-dead", "").code == 0 and cli("config", "get", "on-dead").out == "\n"
+    assert os.environ.get("QUEUECTL_JOB_ID") is None  # nothing leaks into the test's own environment
