@@ -6,12 +6,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import subprocess
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
-from common import QUEUECTL, RESULTS, ROOT, Row, Scratch, create_db, median_wall, wall
+from common import PYTHON, QUEUECTL, RESULTS, ROOT, Row, Scratch, create_db, median_wall, wall
 
 MIX = (("completed", 0.70), ("dead", 0.10), ("pending", 0.20))
 
@@ -96,6 +97,28 @@ def app_rows(db: str, n: int, empty: str) -> list[Row]:
     return measure(db, n, empty)
 
 
+# One metrics scrape as `metrics --serve` answers it: the queries and the text, not the start-up.
+SCRAPE = """
+import sys, time
+sys.path.insert(0, {root!r})
+from core import Queue
+from queuectl_tui.metrics import exposition
+with Queue.open({db!r}) as q:
+    exposition(q)
+    took = []
+    for _ in range(20):
+        t = time.perf_counter(); exposition(q); took.append(time.perf_counter() - t)
+print(sorted(took)[len(took) // 2])
+"""
+
+
+def scrape_row(db: str, n: int) -> Row:
+    out = subprocess.run([PYTHON, "-c", SCRAPE.format(root=str(ROOT), db=db)], capture_output=True, text=True,
+                         check=True).stdout
+    took = float(out) * 1000
+    return Row(f"one metrics scrape at {n:,} jobs (median of 20)", took, "ms", "", None, "< 50 ms", took < 50)
+
+
 def run(quick: bool, fresh: bool = False) -> list[Row]:
     n = 100_000 if quick else 1_000_000
     t0 = time.perf_counter()
@@ -117,6 +140,7 @@ def run(quick: bool, fresh: bool = False) -> list[Row]:
             took = median_wall([QUEUECTL, "--db", db, *args], 5) * 1000
             rows.append(Row(f"{label} at {n:,} jobs (median of 5)", took, "ms", f"empty db {base:.0f} ms",
                             took / base, "< 200 ms", took < 200))
+        rows.append(scrape_row(db, n))
         size = sum(os.path.getsize(f"{db}{s}") for s in ("", "-wal") if os.path.exists(f"{db}{s}"))
         rows.append(Row(f"database size per job at {n:,} jobs", size / n, "B/job", "", None, "(report)", None,
                         f"{size / 2**20:,.0f} MiB in all; built in {built:.0f} s" if built > 1 else

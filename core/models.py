@@ -155,6 +155,17 @@ class JobSpec:
     timeout: float | None
 
 
+@record
+class Figures:
+    """The queue's figures at one moment: what status, the app's strip and the metrics show."""
+
+    at: float
+    counts: dict  # state -> jobs in it now, every state present
+    workers: list  # the live workers (WorkerInfo)
+    latency: float  # seconds the oldest due job has waited to run; 0 if none waits
+    finished: dict  # (queue, state) -> jobs that ever reached completed or dead there
+
+
 # --- settings -----------------------------------------------------------------------------------
 
 
@@ -171,7 +182,7 @@ class SettingRule:
 
     def describe(self) -> str:
         if self.kind is str:
-            return f"a shell command of at most {_fmt(self.high)} characters, empty for none"
+            return f"at most {_fmt(self.high)} characters, empty for none"
         noun = "an integer" if self.kind is int else "a number"
         low = f"> {_fmt(self.low)}" if self.low_open else f">= {_fmt(self.low)}"
         return f"{noun} {low} and <= {_fmt(self.high)}"

@@ -7,7 +7,7 @@ import time
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
-from .models import FINISHED, SETTINGS, STATES, Job, Settings, WorkerInfo, setting_rule
+from .models import FINISHED, SETTINGS, STATES, Figures, Job, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
 from .validate import check_id, job_spec
@@ -231,6 +231,13 @@ class Queue:
         """Jobs per state, every state present."""
         found = self.store.counts()
         return {s: found.get(s, 0) for s in STATES}
+
+    def figures(self) -> Figures:
+        """Counts, live workers, latency and finished totals: the one place they are computed."""
+        now = self.clock.now()
+        due = self.store.next_due()
+        latency = 0.0 if due is None else max(0.0, now - due)
+        return Figures(now, self.counts(), self.workers(), latency, self.store.finished_totals())
 
     def completed_per_minute(self) -> int:
         return self.store.completed_since(self.clock.now() - 60)

@@ -69,12 +69,24 @@ WORKER_JOB = "(SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker
 REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
                     worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'"""
 
+# The earliest run_at among claimable jobs, as a skip scan of jobs_ready: the first job of each
+# priority, found one priority after the other (min(run_at) alone reads every waiting job).
+NEXT_DUE = """WITH RECURSIVE levels(p) AS (
+        SELECT (SELECT priority FROM jobs{hint} WHERE state IN ('pending', 'failed')
+                ORDER BY priority DESC, run_at, seq LIMIT 1)
+        UNION ALL
+        SELECT (SELECT priority FROM jobs{hint} WHERE state IN ('pending', 'failed') AND priority < levels.p
+                ORDER BY priority DESC, run_at, seq LIMIT 1)
+        FROM levels WHERE levels.p IS NOT NULL)
+    SELECT min((SELECT run_at FROM jobs{hint} WHERE state IN ('pending', 'failed') AND priority = levels.p
+                ORDER BY priority DESC, run_at, seq LIMIT 1))
+    FROM levels WHERE levels.p IS NOT NULL"""
+
 COMMON: dict[str, str] = {
     "job": f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?",
     "runs": f"SELECT {run_columns()} FROM runs WHERE job_id = ? ORDER BY id",
     "runs_tail": "SELECT {columns} FROM runs WHERE job_id = ? ORDER BY id",  # {columns}: run_columns(tail)
     "completed_since": "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at >= ?",
-    "next_due": "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')",
     # A claim undone; a cancel requested meanwhile is honoured: dead, 'cancelled', as if it was waiting.
     "release": """UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1 THEN 'failed'
                                           ELSE 'pending' END,
@@ -92,7 +104,10 @@ COMMON: dict[str, str] = {
                          WHERE id = ? AND state IN ('pending', 'failed')""",
     "request_cancel": "UPDATE jobs SET cancel_requested = true WHERE id = ? AND state = 'processing'",
     "cancel_requested": "SELECT id FROM jobs WHERE cancel_requested AND id {ids}",
-    "prune": "DELETE FROM jobs WHERE state {ids} AND finished_at < ? RETURNING id",
+    "prune": "DELETE FROM jobs WHERE state {ids} AND finished_at < ? RETURNING id, state",
+    "add_gone": """INSERT INTO finished_gone (queue, state, n) VALUES (?, ?, ?)
+                   ON CONFLICT (queue, state) DO UPDATE SET n = finished_gone.n + excluded.n""",
+    "gone": "SELECT queue, state, n FROM finished_gone",
     "read_settings": "SELECT key, value FROM settings",
     "write_setting": ("INSERT INTO settings (key, value) VALUES (?, ?)"
                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
@@ -135,6 +150,7 @@ SQLITE: dict[str, str] = {
     # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
     "expired": f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?",
     "counts": "SELECT state, n FROM job_counts",  # kept by triggers (schema 2)
+    "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready"),
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
@@ -157,6 +173,7 @@ POSTGRES: dict[str, str] = {
     "finish_if_lease": postgres(FINISH_SET + " AND lease_until <= ?"),
     "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
+    "next_due": NEXT_DUE.format(hint=""),
     "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)"
                     " FROM STDIN"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once
@@ -165,7 +182,7 @@ POSTGRES: dict[str, str] = {
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 6
+SQLITE_SCHEMA_VERSION = 7
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -298,6 +315,12 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs_new RENAME TO runs;
     CREATE INDEX runs_job ON runs(job_id, id);
     """,
+    # The finished jobs no longer counted in their state (pruned, or dead ones retried): the
+    # metrics' finished totals are the jobs in that state plus these, so they never go down.
+    7: """
+    CREATE TABLE finished_gone (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+                                PRIMARY KEY (queue, state)) WITHOUT ROWID;
+    """,
 }
 
 
@@ -314,7 +337,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 3
+POSTGRES_SCHEMA_VERSION = 4
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -384,5 +407,10 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     CREATE INDEX jobs_running ON jobs (started_at) WHERE state = 'processing';
     CREATE INDEX jobs_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
     CREATE INDEX jobs_state_seq ON jobs (state, seq) WHERE state <> 'processing';
+    """,
+    # As SQLite's schema 7.
+    4: """
+    CREATE TABLE finished_gone (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL,
+                                PRIMARY KEY (queue, state));
     """,
 }

@@ -8,6 +8,7 @@ one transaction), how a list of values is bound (_in), and the methods that real
 from __future__ import annotations
 
 import abc
+import collections
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
@@ -272,7 +273,12 @@ class SqlStore(Store):
 
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
         if job_ids is None:
-            return self._write(lambda c: [r[0] for r in c.execute(self.Q["requeue_all"], (now, now))])
+            def requeue_all(conn: Any) -> list[str]:
+                moved = [r[0] for r in conn.execute(self.Q["requeue_all"], (now, now))]
+                self._add_gone(conn, [("default", "dead")] * len(moved))
+                return moved
+
+            return self._write(requeue_all)
         wanted = list(dict.fromkeys(job_ids))
 
         def requeue(conn: Any) -> list[str]:
@@ -280,9 +286,24 @@ class SqlStore(Store):
             for at in range(0, len(wanted), IDS_AT_ONCE):
                 sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
                 moved.update(r[0] for r in conn.execute(sql, (now, now, *ids)))
+            self._add_gone(conn, [("default", "dead")] * len(moved))
             return [job_id for job_id in wanted if job_id in moved]
 
         return self._write(requeue)
+
+    def _add_gone(self, conn: Any, keys: Sequence[tuple[str, str]]) -> None:
+        """Count finished jobs that leave their state (see finished_totals)."""
+        for (queue, state), n in collections.Counter(keys).items():
+            conn.execute(self.Q["add_gone"], (queue, state, n))
+
+    def finished_totals(self) -> dict[tuple[str, str], int]:
+        def read(conn: Any) -> dict[tuple[str, str], int]:
+            totals = {("default", s): n for s, n in conn.execute(self.Q["counts"]) if s in ("completed", "dead")}
+            for queue, state, n in conn.execute(self.Q["gone"]):
+                totals[queue, state] = totals.get((queue, state), 0) + n
+            return totals
+
+        return self._read(read)
 
     def cancel_waiting(self, job_id: str, now: float) -> bool:
         sql = self.Q["cancel_waiting"]
@@ -304,10 +325,11 @@ class SqlStore(Store):
         sql, params = self._in("prune", states)
 
         def prune(conn: Any) -> int:
-            ids = [r[0] for r in conn.execute(sql, (*params, finished_before))]
-            if ids:
-                self._delete_runs(conn, ids)
-            return len(ids)
+            rows = conn.execute(sql, (*params, finished_before)).fetchall()
+            if rows:
+                self._delete_runs(conn, [r[0] for r in rows])
+                self._add_gone(conn, [("default", r[1]) for r in rows])
+            return len(rows)
 
         return self._write(prune)
 

@@ -59,6 +59,11 @@ class Store(abc.ABC):
     def completed_since(self, since: float) -> int: ...
 
     @abc.abstractmethod
+    def finished_totals(self) -> dict[tuple[str, str], int]:
+        """(queue, state) -> jobs that ever reached completed or dead: the jobs in that state now,
+        plus those that left it since (pruned, or retried from the dead-letter queue)."""
+
+    @abc.abstractmethod
     def next_due(self) -> float | None:
         """The earliest run_at among claimable jobs."""
 

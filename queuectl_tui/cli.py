@@ -213,9 +213,16 @@ def _add_prune(sub, prog: str) -> None:
     p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
 
 
+def _add_metrics(sub, prog: str) -> None:
+    p = sub.add_parser("metrics", help="the queue's figures in the Prometheus text format",
+                       **_example(f"{prog} metrics --serve 9100"))
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="answer GET /metrics there (host 127.0.0.1 unless given) until SIGINT/SIGTERM")
+
+
 SUBCOMMANDS = {"enqueue": _add_enqueue, "list": _add_list, "show": _add_show, "logs": _add_logs, "status": _add_status,
                "wait": _add_wait, "cancel": _add_cancel, "worker": _add_worker, "dlq": _add_dlq, "config": _add_config,
-               "prune": _add_prune}
+               "prune": _add_prune, "metrics": _add_metrics}
 
 
 # --- output helpers -----------------------------------------------------------------------------
@@ -423,13 +430,17 @@ def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_status(q: Queue, args: argparse.Namespace) -> int:
-    counts, workers = q.counts(), q.workers()
+    f = q.figures()
     if args.json:
-        print_json({"counts": counts, "workers": [w.to_dict() for w in workers]})
+        finished = {state: sum(n for (_, s), n in f.finished.items() if s == state) for state in ("completed", "dead")}
+        print_json({"counts": f.counts, "workers": [w.to_dict() for w in f.workers],
+                    "latency_seconds": round(f.latency, 3), "finished_total": finished})
         return EXIT_OK
-    table(["STATE", "JOBS"], [[s, str(n)] for s, n in counts.items()])
-    busy = sum(1 for w in workers if w.job_id)
-    out(f"\nworkers: {len(workers)} live ({busy} busy, {len(workers) - busy} idle)")
+    table(["STATE", "JOBS"], [[s, str(n)] for s, n in f.counts.items()])
+    busy = sum(1 for w in f.workers if w.job_id)
+    out(f"\nworkers: {len(f.workers)} live ({busy} busy, {len(f.workers) - busy} idle)")
+    if f.latency:
+        out(f"the oldest due job has waited {f.latency:.1f}s")
     return EXIT_OK
 
 
@@ -584,10 +595,20 @@ def cmd_prune(q: Queue, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_metrics(q: Queue, args: argparse.Namespace) -> int:
+    from queuectl_tui import metrics
+
+    if args.serve is None:
+        sys.stdout.buffer.write(metrics.exposition(q))
+    else:
+        metrics.serve(q, args.serve)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
     "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "logs": cmd_logs, "status": cmd_status,
     "wait": cmd_wait, "cancel": cmd_cancel, "worker": cmd_worker, "dlq": cmd_dlq, "config": cmd_config,
-    "prune": cmd_prune,
+    "prune": cmd_prune, "metrics": cmd_metrics,
 }
 
 # The commands that create a missing database (a SQLite file, in an existing folder unless it is the

@@ -171,14 +171,15 @@ class MainScreen(DbWork, Screen):
 
         def read(queue: Queue) -> Snapshot:
             now = clock.now()
-            counts = queue.counts()
+            figures = queue.figures()  # as status and the metrics compute them
+            counts = figures.counts
             view = VIEW_BY_ID.get(tab)
             jobs: list[Job] = []
             total = 0
             if view is not None:
                 jobs = queue.jobs(view.states, row_limit, search, view.order)
                 total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
-            return Snapshot(now, counts, queue.completed_per_minute(), queue.workers(), tab, jobs, total)
+            return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total)
 
         self.run_db("refresh", read, exclusive=True)
 

@@ -42,6 +42,26 @@ def test_claim_order_priority_then_due_then_age(fixed):
     assert q.store.claim("w", clock.now(), clock.now() + 30) is None
 
 
+def test_next_due_is_the_earliest_due_time_across_every_priority(fixed):
+    q, clock = fixed
+    assert q.store.next_due() is None
+    q.enqueue_many([
+        {"command": "true", "id": "p9", "priority": 9, "delay": 300},
+        {"command": "true", "id": "p5", "priority": 5, "delay": 50},
+        {"command": "true", "id": "p5b", "priority": 5, "delay": 20},
+        {"command": "true", "id": "neg", "priority": -3, "delay": 10},
+        {"command": "true", "id": "p0", "priority": 0, "delay": 700},
+    ])
+    assert q.store.next_due() == T0 + 10  # the lowest priority holds the earliest
+    q.cancel("neg")
+    assert q.store.next_due() == T0 + 20
+    clock.advance(25)
+    assert q.store.claim("w", clock.now(), clock.now() + 30).id == "p5b"
+    assert q.store.next_due() == T0 + 50 and q.figures().latency == 0
+    clock.advance(40)
+    assert q.figures().latency == pytest.approx(15)
+
+
 def test_finish_is_guarded_and_records_the_run(fixed):
     q, clock = fixed
     q.enqueue("printf 'a\\0b'", id="j")

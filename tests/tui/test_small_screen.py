@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.widgets import Button, Input
 
 from core import Queue
+from core.models import SETTINGS
 from queuectl_tui.screens.main import MainScreen
 from queuectl_tui.screens.settings import SettingsScreen
 from queuectl_tui.widgets.footer import KeyFooter
@@ -85,17 +86,20 @@ async def test_settings_scroll_and_always_show_how_to_save(tmp_path):
         keys = {key.key_display: key.description for key in screen.query_one(KeyFooter).query("FooterKey")}
         assert keys == {"esc": "Cancel", "^s": "Save"}
         fields = list(screen.query(Input))
-        assert len(fields) == 8
+        assert len(fields) == len(SETTINGS)
         body = screen.query_one("#dialog VerticalScroll")
         assert body.max_scroll_y > 0  # not all of them fit: the fields scroll, the buttons stay
-        for _ in range(7):
+        for _ in range(len(fields) - 1):
             await pilot.press("tab")
         await pilot.pause(0.1)
         last = fields[-1]
         assert app.focused is last and body.region.contains_region(last.region)
         assert all(dialog.contains_region(b.region) for b in screen.query(Button))
-        assert last.id == "set-output-limit"
+        assert last.id == "set-hook-timeout"
         last.value = ""
-        await pilot.press(*"1024", "ctrl+s")
+        hook = 'echo "[red]$QUEUECTL_JOB_ID[/red]" >> /tmp/dead.log'  # text: kept as typed, not markup
+        screen.query_one("#set-on-dead", Input).value = hook
+        await pilot.press(*"45", "ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
-        assert Queue.open(app.queue.location).config()["output-limit"] == 1024
+        config = Queue.open(app.queue.location).config()
+        assert (config["hook-timeout"], config["on-dead"], config["on-completed"]) == (45, hook, "")

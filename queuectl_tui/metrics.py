@@ -1,0 +1,118 @@
+"""`queuectl metrics`: the queue's figures (Queue.figures, as status shows them) in the Prometheus
+text format, printed once or served read-only on GET /metrics.
+
+prometheus-client writes the format (names, escaping, HELP/TYPE lines); it is imported only here.
+The server answers GET (and HEAD) /metrics and nothing else but a 404: no other path, no write.
+"""
+
+from __future__ import annotations
+
+import http.server
+import signal
+import sys
+import threading
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from core.errors import InvalidInput
+from core.queue import Queue
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+class QueueCollector:
+    """Reads the figures afresh at each scrape."""
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    def collect(self):
+        f = self.queue.figures()
+        jobs = GaugeMetricFamily("queuectl_jobs", "Jobs by queue and state.", labels=["queue", "state"])
+        for state, n in f.counts.items():
+            jobs.add_metric(["default", state], n)
+        latency = GaugeMetricFamily("queuectl_queue_latency_seconds",
+                                    "Age of the oldest job that is due and waiting to run (0: none).",
+                                    labels=["queue"])
+        latency.add_metric(["default"], f.latency)
+        busy = sum(1 for w in f.workers if w.job_id)
+        workers = GaugeMetricFamily("queuectl_workers", "Live workers, busy or idle.", labels=["state"])
+        workers.add_metric(["busy"], busy)
+        workers.add_metric(["idle"], len(f.workers) - busy)
+        finished = CounterMetricFamily("queuectl_finished", "Jobs that reached completed or dead, ever.",
+                                       labels=["queue", "state"])
+        for state in ("completed", "dead"):
+            finished.add_metric(["default", state], f.finished.get(("default", state), 0))
+        for queue, state in sorted(set(f.finished) - {("default", "completed"), ("default", "dead")}):
+            finished.add_metric([queue, state], f.finished[queue, state])
+        return [jobs, latency, workers, finished]
+
+
+def registry(queue: Queue) -> CollectorRegistry:
+    found = CollectorRegistry(auto_describe=False)
+    found.register(QueueCollector(queue))
+    return found
+
+
+def exposition(queue: Queue) -> bytes:
+    return generate_latest(registry(queue))
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """[HOST:]PORT, HOST an IPv4 address, a name, or [IPv6]; InvalidInput if it is not that."""
+    host, colon, port = text.rpartition(":")
+    host = host.strip("[]") if colon else DEFAULT_HOST
+    if not port.isdigit() or not 1 <= int(port) <= 65535 or (colon and not host):
+        raise InvalidInput(f"--serve takes [HOST:]PORT with PORT 1..65535, e.g. 9100 or 0.0.0.0:9100; got {text!r}")
+    return host, int(port)
+
+
+def serve(queue: Queue, address: str) -> None:
+    """Answer GET /metrics on address until SIGINT or SIGTERM."""
+    host, port = parse_address(address)
+    metrics = registry(queue)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.answer(body=True)
+
+        def do_HEAD(self) -> None:
+            self.answer(body=False)
+
+        def answer(self, body: bool) -> None:
+            if self.path.split("?", 1)[0] != "/metrics":
+                self.send_error(404)
+                return
+            data = generate_latest(metrics)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:  # scrapes are not news
+            pass
+
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):  # read-only: nothing else is there
+        setattr(Handler, f"do_{method}", lambda self: self.send_error(404))
+    server_class = http.server.ThreadingHTTPServer
+    if ":" in host:
+        server_class = type("Server6", (server_class,), {"address_family": __import__("socket").AF_INET6})
+    try:
+        server = server_class((host, port), Handler)
+    except OSError as exc:
+        raise InvalidInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    server.daemon_threads = True
+
+    def stop(signum: int, frame: object) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()  # shutdown() from the serving thread would hang
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"serving metrics of {queue.location} on http://{host if ':' not in host else f'[{host}]'}:{port}/metrics",
+          file=sys.stderr)
+    with server:
+        server.serve_forever()
