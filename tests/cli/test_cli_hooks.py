@@ -103,3 +103,32 @@ def test_hook_settings_are_validated(cli):
     assert cli("config", "get", "on-dead").out == "logger -t queuectl dead\n"
     assert cli("config", "set", "on-dead", "").code == 0 and cli("config", "get", "on-dead").out == "\n"
     assert os.environ.get("QUEUECTL_JOB_ID") is None  # nothing leaks into the test's own environment
+
+
+def test_a_job_taken_back_from_a_dead_worker_runs_its_hook_once(cli, spawn_worker, tmp_path):
+    ledger = tmp_path / "ledger"
+    assert cli("config", "set", "on-dead", f'echo "$QUEUECTL_JOB_ID $QUEUECTL_JOB_STATE" >> {ledger}').code == 0
+    assert cli("config", "set", "on-completed", f'echo "$QUEUECTL_JOB_ID $QUEUECTL_JOB_STATE" >> {ledger}').code == 0
+    assert cli("config", "set", "lease-timeout", "1").code == 0
+    assert cli("enqueue", '{"id": "long", "command": "sleep 60", "max_retries": 0}').code == 0
+    first = spawn_worker()
+    deadline = time.monotonic() + 30
+    while cli("show", "long", "--json").json()["state"] != "processing":
+        assert time.monotonic() < deadline, first.output()
+        time.sleep(0.1)
+    first.proc.kill()  # SIGKILL: no clean-up, its lease stays
+    first.wait()
+    time.sleep(1.5)  # its lease runs out
+    # a worker on the same host sees the dead worker's process gone and takes the job back at once
+    result = cli("worker", "start", "--burst")
+    assert result.code == 0, result.err
+    job = cli("show", "long", "--json").json()
+    assert job["state"] == "dead" and "worker" in (job["last_error"] or "")
+    assert ledger.read_text() == "long dead\n"
+
+
+def test_an_id_cannot_carry_shell_text_to_a_hook(cli, tmp_path):
+    # ids are letters, digits and . _ : - only: refused before anything is stored
+    result = cli("enqueue", json.dumps({"id": f"$(touch {tmp_path}/x)", "command": "true"}))
+    assert result.code == 2 and not (tmp_path / "x").exists()
+    assert cli("list", "--json").json() == []
