@@ -97,6 +97,7 @@ class Job:
     last_error: str | None = None
     worker: str | None = None
     lease_until: float | None = None
+    schedule: str | None = None  # the schedule that made it
     runs: tuple[Run, ...] = ()
 
     def to_dict(self, with_runs: bool = False) -> dict[str, Any]:
@@ -116,6 +117,7 @@ class Job:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             "worker": self.worker,
+            "schedule": self.schedule,
         }
         if with_runs:
             out["runs"] = [r.to_dict() for r in self.runs]

@@ -232,8 +232,19 @@ class Pool:
                 interval = heartbeat_interval(self.settings())
             except Exception as exc:  # the database may be briefly unavailable: keep beating
                 log.warning("heartbeat failed: %s", exc)
-            self._beat.wait(interval if not self.stopping else 0.2)
+            self._beat.wait(self._until_next_beat(interval))
             self._beat.clear()
+
+    def _until_next_beat(self, interval: float) -> float:
+        """The heartbeat's wait: sooner when stopping, or when a schedule falls due before it."""
+        if self.stopping:
+            return 0.2
+        try:
+            due = self.queue.store.next_schedule_due() if self.target > 0 else None
+        except Exception:  # the beat itself reports the database's troubles
+            due = None
+        left = None if due is None else due - self.queue.clock.now()
+        return interval if left is None or left <= 0 else max(0.05, min(interval, left))  # past: one that failed
 
     def _beat_once(self) -> None:
         store, settings = self.queue.store, self.settings()
@@ -263,3 +274,5 @@ class Pool:
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()
         self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval))
+        if self.target > 0 and not self.stopping:  # a pool with a worker fires due schedules
+            self.queue.fire_schedules()

@@ -11,6 +11,8 @@ from .models import FINISHED, SETTINGS, STATES, Figures, Job, Settings, WorkerIn
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
 from .validate import check_id, job_spec
+from . import schedules as scheduling
+from .schedules import Schedule
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -314,6 +316,23 @@ class Queue:
         if recovered:
             self.store.notify("work")
         return recovered
+
+    # schedules (core/schedules.py) ---------------------------------------------------------------
+    def add_schedule(self, name: str, cron: str, job: Mapping[str, Any], tz: str = "UTC") -> Schedule:
+        """Enqueue a job made from `job` (enqueue fields but id and run_at) each time cron matches in tz."""
+        return scheduling.add(self, name, cron, dict(job), tz)
+
+    def schedules(self) -> list[Schedule]:
+        return self.store.schedules()
+
+    def pause_schedule(self, name: str, paused: bool = True) -> None:
+        scheduling.set_paused(self, name, paused)
+
+    def remove_schedule(self, name: str) -> None:
+        scheduling.remove(self, name)
+
+    def fire_schedules(self) -> list[str]:
+        return scheduling.fire_due(self)
 
     # settings --------------------------------------------------------------------------------------
     def settings(self) -> Settings:

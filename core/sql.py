@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
-    "started_at, finished_at, exit_code, last_error, worker, lease_until"
+    "started_at, finished_at, exit_code, last_error, worker, lease_until, schedule"
 )
 def job_from_row(row: Sequence) -> Job:
     return Job(*row)
@@ -108,6 +108,21 @@ COMMON: dict[str, str] = {
     "add_gone": """INSERT INTO finished_gone (queue, state, n) VALUES (?, ?, ?)
                    ON CONFLICT (queue, state) DO UPDATE SET n = finished_gone.n + excluded.n""",
     "gone": "SELECT queue, state, n FROM finished_gone",
+    # schedules (core/schedules.py)
+    "add_schedule": """INSERT INTO schedules (name, cron, tz, job, paused, next_due, created_at)
+                       VALUES (?, ?, ?, ?, false, ?, ?)""",
+    "schedules": """SELECT s.name, s.cron, s.tz, s.job, s.paused, s.next_due, s.last_due, s.last_job, j.state
+                    FROM schedules s LEFT JOIN jobs j ON j.id = s.last_job ORDER BY s.name""",
+    "schedule": "SELECT cron, tz, paused FROM schedules WHERE name = ?",
+    "remove_schedule": "DELETE FROM schedules WHERE name = ?",
+    "pause_schedule": "UPDATE schedules SET paused = ?, next_due = ? WHERE name = ?",
+    "due_schedules": "SELECT name, cron, tz, job, next_due, last_job FROM schedules WHERE NOT paused AND next_due <= ?",
+    # Only the pool that saw this due time moves it on (see core/schedules.py).
+    "advance_schedule": """UPDATE schedules SET next_due = ?, last_due = ?, last_job = coalesce(?, last_job)
+                           WHERE name = ? AND next_due = ? AND NOT paused""",
+    "job_state": "SELECT state FROM jobs WHERE id = ?",
+    "mark_scheduled": "UPDATE jobs SET schedule = ? WHERE id = ?",
+    "next_schedule_due": "SELECT min(next_due) FROM schedules WHERE NOT paused",
     "read_settings": "SELECT key, value FROM settings",
     "write_setting": ("INSERT INTO settings (key, value) VALUES (?, ?)"
                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
@@ -182,7 +197,7 @@ POSTGRES: dict[str, str] = {
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 7
+SQLITE_SCHEMA_VERSION = 8
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -321,6 +336,13 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     CREATE TABLE finished_gone (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
                                 PRIMARY KEY (queue, state)) WITHOUT ROWID;
     """,
+    # Recurring jobs (core/schedules.py), and the schedule that made a job.
+    8: """
+    CREATE TABLE schedules (name TEXT PRIMARY KEY, cron TEXT NOT NULL, tz TEXT NOT NULL, job TEXT NOT NULL,
+                            paused BOOLEAN NOT NULL DEFAULT false, next_due REAL NOT NULL, last_due REAL,
+                            last_job TEXT, created_at REAL NOT NULL);
+    ALTER TABLE jobs ADD COLUMN schedule TEXT;
+    """,
 }
 
 
@@ -337,7 +359,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 4
+POSTGRES_SCHEMA_VERSION = 5
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -412,5 +434,12 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     4: """
     CREATE TABLE finished_gone (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL,
                                 PRIMARY KEY (queue, state));
+    """,
+    # As SQLite's schema 8.
+    5: """
+    CREATE TABLE schedules (name TEXT PRIMARY KEY, cron TEXT NOT NULL, tz TEXT NOT NULL, job TEXT NOT NULL,
+                            paused BOOLEAN NOT NULL DEFAULT false, next_due DOUBLE PRECISION NOT NULL,
+                            last_due DOUBLE PRECISION, last_job TEXT, created_at DOUBLE PRECISION NOT NULL);
+    ALTER TABLE jobs ADD COLUMN schedule TEXT;
     """,
 }

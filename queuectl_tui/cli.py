@@ -220,9 +220,31 @@ def _add_metrics(sub, prog: str) -> None:
                    help="answer GET /metrics there (host 127.0.0.1 unless given) until SIGINT/SIGTERM")
 
 
+def _add_schedule(sub, prog: str) -> None:
+    schedule = sub.add_parser("schedule", help="recurring jobs: cron expressions in a time zone",
+                              **_example(f"{prog} schedule add nightly '30 2 * * *' "
+                                         f"'{{\"command\": \"backup.sh\"}}' --tz Europe/Berlin"))
+    ssub = schedule.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = ssub.add_parser("add", help="enqueue a job each time CRON matches in ZONE",
+                        description="CRON has 5 fields: minute hour day-of-month month day-of-week, with ranges "
+                                    "(1-5), steps (*/15), lists (1,15) and names (MON, JAN). JSON takes the enqueue "
+                                    "fields but id and run_at; each job's id is NAME:YYYYmmddTHHMMZ (its due time).",
+                        **_example(f"{prog} schedule add sync '*/15 * * * *' '{{\"command\": \"sync.sh\"}}'"))
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("cron", metavar="CRON")
+    p.add_argument("job", metavar="JSON")
+    p.add_argument("--tz", default="UTC", metavar="ZONE", help="IANA time zone, e.g. Europe/Berlin (default UTC)")
+    p = ssub.add_parser("list", help="schedules: next and last due time, last job", **_example(f"{prog} schedule list"))
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    for action, text in (("rm", "delete a schedule (its jobs stay)"), ("pause", "fire no more jobs until resumed"),
+                         ("resume", "fire again, from the next due time after now")):
+        p = ssub.add_parser(action, help=text, **_example(f"{prog} schedule {action} nightly"))
+        p.add_argument("name", metavar="NAME")
+
+
 SUBCOMMANDS = {"enqueue": _add_enqueue, "list": _add_list, "show": _add_show, "logs": _add_logs, "status": _add_status,
                "wait": _add_wait, "cancel": _add_cancel, "worker": _add_worker, "dlq": _add_dlq, "config": _add_config,
-               "prune": _add_prune, "metrics": _add_metrics}
+               "prune": _add_prune, "metrics": _add_metrics, "schedule": _add_schedule}
 
 
 # --- output helpers -----------------------------------------------------------------------------
@@ -605,15 +627,36 @@ def cmd_metrics(q: Queue, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schedule(q: Queue, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        found = q.add_schedule(args.name, args.cron, parse_json(args.job), args.tz)
+        out(f"{visible(found.name)}: next due {to_iso(found.next_due)}")
+    elif args.action == "list":
+        found = q.schedules()
+        if args.json:
+            print_json([s.to_dict() for s in found])
+        else:
+            table(["NAME", "CRON", "ZONE", "NEXT DUE (UTC)", "LAST DUE", "LAST JOB", "STATE", "PAUSED"],
+                  [[visible(s.name), s.cron, s.tz, to_iso(s.next_due) or "", to_iso(s.last_due) or "-",
+                    visible(s.last_job or "-"), s.last_state or "-", "yes" if s.paused else "no"] for s in found])
+    elif args.action == "rm":
+        q.remove_schedule(args.name)
+        out(f"removed schedule {visible(args.name)}")
+    else:
+        q.pause_schedule(args.name, args.action == "pause")
+        out(f"{'paused' if args.action == 'pause' else 'resumed'} schedule {visible(args.name)}")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
     "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "logs": cmd_logs, "status": cmd_status,
     "wait": cmd_wait, "cancel": cmd_cancel, "worker": cmd_worker, "dlq": cmd_dlq, "config": cmd_config,
-    "prune": cmd_prune, "metrics": cmd_metrics,
+    "prune": cmd_prune, "metrics": cmd_metrics, "schedule": cmd_schedule,
 }
 
 # The commands that create a missing database (a SQLite file, in an existing folder unless it is the
 # default location): the others need it to exist, so a mistyped --db makes nothing.
-CREATING = {("enqueue", None), ("worker", "start"), ("config", "set")}
+CREATING = {("enqueue", None), ("worker", "start"), ("config", "set"), ("schedule", "add")}
 
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:

@@ -1,0 +1,47 @@
+"""`queuectl schedule ...` with a real worker process firing a due schedule."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from core import Queue
+
+
+def test_a_running_worker_fires_a_due_schedule_once(db, cli, spawn_worker):
+    assert cli("schedule", "add", "beat", "* * * * *", '{"command": "echo from $QUEUECTL_JOB_ID"}').code == 0
+    due = int(time.time()) + 2.0
+    with Queue.open(db) as q:
+        q.store.pause_schedule("beat", False, due)  # due in two seconds rather than at the next minute
+    worker = spawn_worker()
+    deadline = time.monotonic() + 30
+    while not (jobs := cli("list", "--state", "completed", "--json").json()):
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.2)
+    time.sleep(1.5)  # more heartbeats: nothing more is fired for that due time
+    [job] = cli("list", "--json").json()
+    assert job["schedule"] == "beat" and job["id"].startswith("beat:") and job["state"] == "completed"
+    assert cli("logs", job["id"]).out == f"from {job['id']}\n"
+    [schedule] = cli("schedule", "list", "--json").json()
+    assert (schedule["last_job"], schedule["last_state"], schedule["paused"]) == (job["id"], "completed", False)
+    assert schedule["next_due"] > schedule["last_due"]
+
+
+def test_schedule_commands_and_their_errors(cli):
+    add = cli("schedule", "add", "nightly", "30 2 * * *", '{"command": "backup.sh"}', "--tz", "Europe/Berlin")
+    assert add.code == 0 and add.out.startswith("nightly: next due ")
+    assert cli("schedule", "add", "nightly", "* * * * *", '{"command": "x"}').code == 1
+    for args in (["bad", "61 * * * *", '{"command": "x"}'], ["bad", "* * * * *", '{"command": "x"}', "--tz", "No/Where"],
+                 ["bad", "* * * * *", '{"command": "x", "id": "y"}'], ["bad name", "* * * * *", '{"command": "x"}'],
+                 ["bad", "* * * * *", "not json"]):
+        result = cli("schedule", "add", *args)
+        assert result.code == 2 and len(result.err.strip().splitlines()) == 1, (args, result.err)
+    assert cli("schedule", "pause", "nightly").code == 0
+    [found] = cli("schedule", "list", "--json").json()
+    assert (found["name"], found["cron"], found["tz"], found["paused"]) == ("nightly", "30 2 * * *", "Europe/Berlin", True)
+    assert found["job"] == {"command": "backup.sh"} and found["last_job"] is None
+    assert "nightly" in cli("schedule", "list").out
+    assert cli("schedule", "resume", "nightly").code == 0 and not cli("schedule", "list", "--json").json()[0]["paused"]
+    assert cli("schedule", "rm", "nightly").code == 0 and cli("schedule", "list", "--json").json() == []
+    assert cli("schedule", "rm", "nightly").code == 1 and cli("schedule", "pause", "nightly").code == 1
+    assert json.loads(cli("list", "--json").out) == []
