@@ -28,6 +28,7 @@ from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .enqueue import EnqueueScreen
 from .help import HelpScreen, Key
+from .schedules import SchedulesScreen
 from .settings import SettingsScreen
 
 TABS = [v.id for v in VIEWS] + ["workers"]
@@ -59,6 +60,7 @@ class MainScreen(DbWork, Screen):
         Binding("p", "pause", "Pause", id="pause"),
         Binding("p", "resume", "Resume", id="resume"),
         Binding("c", "settings", "Config", id="settings"),
+        Binding("S", "schedules", "Schedules", key_display="S", id="schedules"),
         Binding("slash", "filter", "Find", key_display="/", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", key_display="esc", id="clear-filter"),
         Binding("tab,right_square_bracket", "next_tab", "Next tab", key_display="tab", id="next-tab"),
@@ -101,6 +103,8 @@ class MainScreen(DbWork, Screen):
         Key("p", "Pause the pool", "pause", "Pool", in_help=False),
         Key("p", "Resume the pool", "resume", "Pool", in_help=False),
         Key("c", "Edit the settings", "settings", "App"),
+        Key("S", "Schedules: next due time and last job of each; p pauses or resumes one", "schedules", "App",
+            command="Show the schedules"),
         Key("?", "Show every key", "help", "App"),
         Key("ctrl+p", "The command palette: every action that applies, by name", section="App"),
         Key("q", "Quit: the pool claims nothing more and running jobs finish; q again kills them", section="App"),
@@ -124,8 +128,8 @@ class MainScreen(DbWork, Screen):
     @property
     def FOOTER_SPARE(self) -> tuple[str, ...]:  # noqa: N802 - read by KeyFooter: dropped first when narrow
         if self.active_tab == "dead":
-            return ("filter", "settings", "next-tab", "retry-all", "shrink", "grow")
-        return ("filter", "retry-all", "settings", "next-tab", "shrink", "grow")
+            return ("schedules", "filter", "settings", "next-tab", "retry-all", "shrink", "grow")
+        return ("schedules", "filter", "retry-all", "settings", "next-tab", "shrink", "grow")
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
@@ -409,6 +413,9 @@ class MainScreen(DbWork, Screen):
                 self.notify("Saved " + ", ".join(changed), markup=False)
 
         self.app.push_screen(SettingsScreen(self.queue), saved)
+
+    def action_schedules(self) -> None:
+        self.app.push_screen(SchedulesScreen(self.queue, self.refresh_interval))
 
     def action_grow(self) -> None:
         self.pools.resize(+1)

@@ -1,0 +1,98 @@
+"""Schedules (`S`): each schedule's cron, next due time and last job; `p` pauses or resumes one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label
+
+from core.queue import Queue
+from core.schedules import Schedule
+
+from ..db_work import DbWork
+from ..messages import DbResult
+from ..render import safe, stamp
+from ..widgets.footer import KeyFooter
+
+COLUMNS = ("NAME", "NEXT DUE", "LAST JOB", "STATE", "CRON")
+
+
+class SchedulesScreen(DbWork, ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,S,q", "close", "Close", key_display="esc"),
+        Binding("p", "toggle_pause", "Pause/resume"),
+    ]
+
+    def __init__(self, queue: Queue, refresh_interval: float = 1.0) -> None:
+        super().__init__()
+        self.queue = queue
+        self.refresh_interval = refresh_interval
+        self.shown: list[Schedule] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="schedules"):
+            yield Label("Schedules (times in UTC; `queuectl schedule add` makes one)", classes="title", markup=False)
+            yield DataTable(id="schedules-table", cursor_type="row", zebra_stripes=True)
+            yield Label("", id="schedules-empty", markup=False)
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        table.focus()
+        self.reload()
+        self.set_interval(self.refresh_interval, self.reload)
+
+    def reload(self) -> None:
+        self.run_db("schedules", lambda q: q.schedules(), exclusive=True)
+
+    def on_db_result(self, message: DbResult) -> None:
+        if message.error is not None:
+            self.notify(f"{message.error}", severity="error", markup=False)
+        elif message.tag == "schedules":
+            self.show(message.result)
+        else:  # a pause or resume went through
+            self.reload()
+
+    def show(self, schedules: list[Schedule]) -> None:
+        """Update the rows by key, so the cursor stays on its schedule."""
+        table = self.query_one(DataTable)
+        self.shown = schedules
+        wanted = {s.name for s in schedules}
+        for key in [k.value for k in list(table.rows) if k.value not in wanted]:
+            table.remove_row(key)
+        for s in schedules:
+            cells = self.cells(s)
+            if s.name in {k.value for k in table.rows}:
+                for column, cell in zip(COLUMNS, cells):
+                    table.update_cell(s.name, column, cell)
+            else:
+                table.add_row(*cells, key=s.name)
+        self.query_one("#schedules-empty", Label).update("" if schedules else "No schedules yet.")
+
+    @staticmethod
+    def cells(s: Schedule) -> list[Text]:
+        due = Text("paused", style="bold") if s.paused else Text(stamp(s.next_due))
+        return [safe(s.name), due, safe(s.last_job or "-"), Text(s.last_state or "-"), safe(f"{s.cron} ({s.tz})")]
+
+    def selected(self) -> Schedule | None:
+        table = self.query_one(DataTable)
+        if not self.shown or table.cursor_row >= len(table.rows):
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return next((s for s in self.shown if s.name == key), None)
+
+    def action_toggle_pause(self) -> None:
+        found = self.selected()
+        if found is None:
+            return
+        pause = not found.paused
+        self.run_db("pause", lambda q: q.pause_schedule(found.name, pause))
+        self.notify(f"{'Paused' if pause else 'Resumed'} {found.name}", markup=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
