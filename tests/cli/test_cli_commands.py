@@ -322,13 +322,15 @@ def test_json_listings_of_an_empty_database(cli):
         result = cli(*argv, "--json")
         assert (result.code, json.loads(result.out)) == (0, [])
     status = cli("status", "--json").json()
-    assert status == {"counts": dict.fromkeys(STATES, 0), "workers": []}
+    assert status == {"counts": dict.fromkeys(STATES, 0), "workers": [], "latency_seconds": 0,
+                      "finished_total": {"completed": 0, "dead": 0}}
 
 
 def test_config_defaults_validation_and_persistence(cli):
     defaults = cli("config", "list", "--json").json()
     assert defaults == {"max-retries": 3, "backoff-base": 2, "backoff-max": 3600, "job-timeout": 0,
-                        "poll-interval": 0.5, "lease-timeout": 30, "worker-count": 1, "output-limit": 65536}
+                        "poll-interval": 0.5, "lease-timeout": 30, "worker-count": 1, "output-limit": 65536,
+                        "on-completed": "", "on-dead": "", "hook-timeout": 30}
     values = {"max-retries": "5", "backoff-base": "1.5", "backoff-max": "60", "job-timeout": "120",
               "poll-interval": "0.25", "lease-timeout": "10", "worker-count": "4", "output-limit": "1024"}
     for key, value in values.items():
@@ -336,7 +338,8 @@ def test_config_defaults_validation_and_persistence(cli):
         assert result.code == 0, result.err
     for key, value in values.items():  # each a new process: kept in the database
         assert float(cli("config", "get", key).out) == float(value)
-    assert cli("config", "list", "--json").json() == {k: float(v) for k, v in values.items()}
+    assert cli("config", "list", "--json").json() == {**{k: float(v) for k, v in values.items()},
+                                                      "on-completed": "", "on-dead": "", "hook-timeout": 30}
     human = cli("config", "list").out
     assert "poll-interval" in human and "0.25" in human
     assert cli("config", "set", "max-retries", "3").code == 0
