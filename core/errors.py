@@ -22,6 +22,8 @@ class StorageError(QueueError):
 
 
 class IdTaken(Conflict):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"job id {job_id!r} is already taken")
+    """job_id None: not an id but a unique_key, taken by another writer meanwhile."""
+
+    def __init__(self, job_id: str | None) -> None:
+        super().__init__(f"job id {job_id!r} is already taken" if job_id else "a unique_key was taken meanwhile")
         self.job_id = job_id

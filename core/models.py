@@ -98,6 +98,7 @@ class Job:
     worker: str | None = None
     lease_until: float | None = None
     schedule: str | None = None  # the schedule that made it
+    unique_key: str | None = None
     runs: tuple[Run, ...] = ()
 
     def to_dict(self, with_runs: bool = False) -> dict[str, Any]:
@@ -117,6 +118,7 @@ class Job:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             "worker": self.worker,
+            "unique_key": self.unique_key,
             "schedule": self.schedule,
         }
         if with_runs:
@@ -155,6 +157,7 @@ class JobSpec:
     priority: int
     run_at: float
     timeout: float | None
+    unique_key: str | None = None
 
 
 @record

@@ -147,7 +147,8 @@ class Queue:
 
     # enqueue ---------------------------------------------------------------------------------------
     def enqueue(self, command: str, **fields: Any) -> Job:
-        """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout."""
+        """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout,
+        unique_key (then the unfinished job that holds the key is returned if there is one)."""
         try:
             job_id = self.enqueue_many([{"command": command, **fields}])[0]
         except ItemError as exc:  # one job: the reason alone, no "item 1: "
@@ -155,9 +156,12 @@ class Queue:
         return self.job(job_id)
 
     def enqueue_many(
-        self, objects: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None
+        self, objects: Iterable[Mapping[str, Any]], progress: Callable[[int], None] | None = None,
+        existing: dict[int, str] | None = None,
     ) -> list[str]:
-        """Validate every job, then insert all in one transaction, or none. Returns the ids.
+        """Validate every job, then insert all in one transaction, or none. Returns the ids. A job
+        whose unique_key an unfinished job holds is not inserted: its place in the ids holds that
+        job's id, and `existing` (if given) is filled with {index: that id}.
         Raises InvalidItem (with the index) or Conflict (an id is taken). progress(n) is told
         how many jobs are done, now and then."""
         settings = self.settings()
@@ -181,18 +185,21 @@ class Queue:
             return []
         for _ in range(3):
             try:
-                self.store.insert_jobs(specs, ids, now)
+                held = self.store.insert_jobs(specs, ids, now)
                 break
             except IdTaken as exc:
                 if exc.job_id in given:
                     raise ItemConflict(given[exc.job_id], f"job id {exc.job_id!r} is already taken") from None
-                ids = [s.id or new_id() for s in specs]  # a generated id collided: draw again
+                ids = [s.id or new_id() for s in specs]  # a generated id collided (or a key was taken): again
         else:
             raise StorageError("could not generate unique job ids")
-        self.store.notify("work")
+        if len(held) < len(ids):
+            self.store.notify("work")
+        if existing is not None:
+            existing.update(held)
         if progress is not None:
             progress(len(ids))
-        return ids
+        return [held.get(index, job_id) for index, job_id in enumerate(ids)]
 
     # inspect ---------------------------------------------------------------------------------------
     def job(self, job_id: str, runs: bool = True, tail: int | None = None) -> Job:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
-    "started_at, finished_at, exit_code, last_error, worker, lease_until, schedule"
+    "started_at, finished_at, exit_code, last_error, worker, lease_until, schedule, unique_key"
 )
 def job_from_row(row: Sequence) -> Job:
     return Job(*row)
@@ -66,8 +66,11 @@ def like_pattern(text: str) -> str:
 
 
 WORKER_JOB = "(SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id ORDER BY j.started_at DESC LIMIT 1)"
+# A dead job whose unique_key an unfinished job holds now stays dead (the key is that job's).
 REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
-                    worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'"""
+                    worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'
+             AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.unique_key = jobs.unique_key
+                                                    AND o.state IN ('pending', 'failed', 'processing')))"""
 
 # The earliest run_at among claimable jobs, as a skip scan of jobs_ready: the first job of each
 # priority, found one priority after the other (min(run_at) alone reads every waiting job).
@@ -121,6 +124,8 @@ COMMON: dict[str, str] = {
     "advance_schedule": """UPDATE schedules SET next_due = ?, last_due = ?, last_job = coalesce(?, last_job)
                            WHERE name = ? AND next_due = ? AND NOT paused""",
     "job_state": "SELECT state FROM jobs WHERE id = ?",
+    "held_keys": ("SELECT unique_key, id FROM jobs WHERE unique_key {ids}"
+                  " AND state IN ('pending', 'failed', 'processing')"),  # jobs_unique
     "mark_scheduled": "UPDATE jobs SET schedule = ? WHERE id = ?",
     "next_schedule_due": "SELECT min(next_due) FROM schedules WHERE NOT paused",
     "read_settings": "SELECT key, value FROM settings",
@@ -167,7 +172,7 @@ SQLITE: dict[str, str] = {
     "counts": "SELECT state, n FROM job_counts",  # kept by triggers (schema 2)
     "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready"),
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    " updated_at, unique_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
 }
 
@@ -189,7 +194,8 @@ POSTGRES: dict[str, str] = {
     "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
     "next_due": NEXT_DUE.format(hint=""),
-    "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)"
+    "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at,"
+                    " unique_key)"
                     " FROM STDIN"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once
 }
@@ -197,7 +203,7 @@ POSTGRES: dict[str, str] = {
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 8
+SQLITE_SCHEMA_VERSION = 9
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -343,6 +349,13 @@ SQLITE_MIGRATIONS: dict[int, str] = {
                             last_job TEXT, created_at REAL NOT NULL);
     ALTER TABLE jobs ADD COLUMN schedule TEXT;
     """,
+    # unique_key: at most one unfinished job per key, enforced by the index (jobs without a key are
+    # not in it, so their claims and finishes write nothing more).
+    9: """
+    ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+    CREATE UNIQUE INDEX jobs_unique ON jobs(unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+    """,
 }
 
 
@@ -359,7 +372,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 5
+POSTGRES_SCHEMA_VERSION = 6
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -441,5 +454,11 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
                             paused BOOLEAN NOT NULL DEFAULT false, next_due DOUBLE PRECISION NOT NULL,
                             last_due DOUBLE PRECISION, last_job TEXT, created_at DOUBLE PRECISION NOT NULL);
     ALTER TABLE jobs ADD COLUMN schedule TEXT;
+    """,
+    # As SQLite's schema 9.
+    6: """
+    ALTER TABLE jobs ADD COLUMN unique_key TEXT;
+    CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key)
+        WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
     """,
 }

@@ -136,23 +136,45 @@ class SqlStore(Store):
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         """Which of these ids the database holds already, as a test."""
 
-    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
-        rows = [
-            (job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now)
-            for s, job_id in zip(specs, ids)
-        ]
+    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> dict[int, str]:
+        keyed = {}  # unique_key -> index of its first job in this batch
+        for index, spec in enumerate(specs):
+            if spec.unique_key is not None:
+                keyed.setdefault(spec.unique_key, index)
+
+        def insert(conn: Any) -> dict[int, str]:
+            held = self._held_keys(conn, list(keyed)) if keyed else {}
+            existing = {}  # index -> the unfinished job that holds its key
+            for index, spec in enumerate(specs):
+                key = spec.unique_key
+                if key is not None:
+                    holder = held.get(key) or (ids[keyed[key]] if keyed[key] != index else None)
+                    if holder is not None:
+                        existing[index] = holder
+            rows = [(job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now,
+                     s.unique_key) for index, (s, job_id) in enumerate(zip(specs, ids)) if index not in existing]
+            self._insert(conn, rows)
+            return existing
+
         try:
-            self._write(lambda c: self._insert(c, rows))
-        except self.TAKEN:
+            return self._write(insert)
+        except self.TAKEN:  # an id, or (a race with another enqueuer) a unique_key: see Queue.enqueue_many
             raise IdTaken(self._first_taken(ids)) from None
 
-    def _first_taken(self, ids: Sequence[str]) -> str:
+    def _held_keys(self, conn: Any, keys: list[str]) -> dict[str, str]:
+        held = {}
+        for at in range(0, len(keys), IDS_AT_ONCE):
+            sql, params = self._in("held_keys", keys[at:at + IDS_AT_ONCE])
+            held.update(conn.execute(sql, params).fetchall())
+        return held
+
+    def _first_taken(self, ids: Sequence[str]) -> str | None:
         taken, seen = self._taken(ids), set()
         for job_id in ids:
             if job_id in seen or taken(job_id):
                 return job_id
             seen.add(job_id)
-        return ids[0] if ids else "?"
+        return None  # none: a unique_key was taken meanwhile
 
     # listings: written for SQLite, turned into the dialect (dialect, _values, LIKE, _index) ------------
     LIKE = "LIKE"

@@ -33,8 +33,10 @@ class Store(abc.ABC):
 
     # jobs ----------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
-        """Insert all jobs in one transaction, or none. Raises IdTaken."""
+    def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> dict[int, str]:
+        """Insert all jobs in one transaction, or none; a job whose unique_key an unfinished job (or
+        an earlier one of these) holds is not inserted. Returns {index: id of the holder} of those.
+        Raises IdTaken (job_id None: a unique_key was taken by another writer meanwhile)."""
 
     @abc.abstractmethod
     def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:

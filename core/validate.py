@@ -15,7 +15,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core
 if TYPE_CHECKING:
     from typing import Any
 
-FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout")
+FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout", "unique_key")
+UNIQUE_KEY_MAX = 200
 MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule
 INT64 = 2**63 - 1
 
@@ -88,7 +89,15 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     timeout = None
     if obj.get("timeout") is not None:
         timeout = _seconds("timeout", obj["timeout"]) or None  # 0 = the configured job-timeout
-    return JobSpec(command, job_id, max_retries, priority, run_at, timeout)
+    return JobSpec(command, job_id, max_retries, priority, run_at, timeout, _unique_key(obj.get("unique_key")))
+
+
+def _unique_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= UNIQUE_KEY_MAX or "\x00" in value:
+        raise InvalidInput(f"unique_key must be a string of 1..{UNIQUE_KEY_MAX} characters, got {brief(value)}")
+    return value
 
 
 JOB_HINT = 'a job is a JSON object like {"command": "echo hi"}'

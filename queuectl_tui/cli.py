@@ -342,10 +342,12 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
     obj = parse_json(args.job)
+    existing: dict[int, str] = {}
     try:
-        ids = q.enqueue_many([obj])
+        ids = q.enqueue_many([obj], existing=existing)
     except ItemError as exc:  # one job: no "item 1: " before the reason
         raise exc.alone() from None
+    say_existing(existing, [obj], [""])
     out(ids[0])
     return EXIT_OK
 
@@ -366,11 +368,12 @@ def enqueue_stdin(q: Queue) -> int:
     if not objects:
         raise InvalidInput("no jobs on stdin (one JSON object per line)")
     progress = sys.stderr.isatty() and len(objects) >= 20_000
+    existing: dict[int, str] = {}
     try:
         if progress:
-            ids = with_progress(len(objects), lambda tick: q.enqueue_many(objects, progress=tick))
+            ids = with_progress(len(objects), lambda tick: q.enqueue_many(objects, tick, existing))
         else:
-            ids = q.enqueue_many(objects)
+            ids = q.enqueue_many(objects, existing=existing)
     except InvalidItem as exc:  # items are counted without the blank lines: name the line
         reason = exc.reason
         if exc.other is not None:
@@ -378,8 +381,17 @@ def enqueue_stdin(q: Queue) -> int:
         raise InvalidInput(f"line {lines[exc.index]}: {reason}") from None
     except ItemConflict as exc:
         raise Conflict(f"line {lines[exc.index]}: {exc.reason}") from None
+    say_existing(existing, objects, [f"line {n}" for n in lines])
     sys.stdout.write("".join(f"{i}\n" for i in ids))
     return EXIT_OK
+
+
+def say_existing(existing: dict[int, str], objects: Sequence[Any], names: Sequence[str]) -> None:
+    """A note on stderr for each job not inserted because an unfinished job holds its unique_key."""
+    for index, holder in existing.items():
+        key = objects[index].get("unique_key")
+        print(f"note: {names[index] + ': ' if names[index] else ''}job {visible(holder)} holds unique_key {visible(repr(key))} and is not"
+              f" finished: nothing enqueued", file=sys.stderr)
 
 
 def with_progress(total: int, work: Callable[[Callable[[int], None]], Any]) -> Any:
