@@ -99,7 +99,14 @@ class Job:
     lease_until: float | None = None
     schedule: str | None = None  # the schedule that made it
     unique_key: str | None = None
+    after_ids: str | None = None  # the ids in `after`, space-separated (ids hold no spaces)
+    waiting: int = 0  # of them, how many are not completed yet
     runs: tuple[Run, ...] = ()
+    waiting_on: tuple[str, ...] = ()  # those ids (filled in by Queue.job and Queue.jobs)
+
+    @property
+    def after(self) -> list[str]:
+        return self.after_ids.split() if self.after_ids else []
 
     def to_dict(self, with_runs: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -118,6 +125,8 @@ class Job:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             "worker": self.worker,
+            "after": self.after,
+            "waiting_on": list(self.waiting_on),
             "unique_key": self.unique_key,
             "schedule": self.schedule,
         }
@@ -158,6 +167,7 @@ class JobSpec:
     run_at: float
     timeout: float | None
     unique_key: str | None = None
+    after: tuple[str, ...] = ()
 
 
 @record

@@ -239,9 +239,7 @@ class PostgresStore(SqlStore):
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def _upgrade_to(self, conn: psycopg.Connection, target: int) -> None:
-        for statement in MIGRATIONS[target].split(";"):
-            if statement.strip():
-                conn.execute(statement)
+        conn.execute(MIGRATIONS[target])  # one script: a function body holds semicolons of its own
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(target),))
 

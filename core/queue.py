@@ -7,7 +7,7 @@ import time
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
-from .models import FINISHED, SETTINGS, STATES, Figures, Job, Settings, WorkerInfo, setting_rule
+from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
 from .validate import check_id, job_spec
@@ -183,6 +183,7 @@ class Queue:
                 progress(index)
         if not specs:
             return []
+        self._check_after(specs, given)
         for _ in range(3):
             try:
                 held = self.store.insert_jobs(specs, ids, now)
@@ -201,6 +202,29 @@ class Queue:
             progress(len(ids))
         return [held.get(index, job_id) for index, job_id in enumerate(ids)]
 
+    def _check_after(self, specs: list[JobSpec], given: dict[str, int]) -> None:
+        """Each id in `after` is a job that exists or one earlier in the same input: no cycle can form."""
+        outside: dict[str, int] = {}
+        for index, spec in enumerate(specs):
+            for after_id in spec.after:
+                if after_id in given:
+                    if given[after_id] >= index:
+                        raise InvalidItem(index, f"after: job {after_id!r} is not earlier in the input")
+                else:
+                    outside.setdefault(after_id, index)
+        if outside:
+            found = self.store.existing_ids(list(outside))
+            missing = [a for a in outside if a not in found]
+            if missing:
+                raise InvalidItem(outside[missing[0]], f"after: no job {missing[0]!r}")
+
+    def _with_waiting_on(self, jobs: list[Job]) -> list[Job]:
+        waiting = [job.id for job in jobs if job.waiting]
+        if not waiting:
+            return jobs
+        found = self.store.waiting_on(waiting)
+        return [job._replace(waiting_on=tuple(found.get(job.id, ()))) if job.waiting else job for job in jobs]
+
     # inspect ---------------------------------------------------------------------------------------
     def job(self, job_id: str, runs: bool = True, tail: int | None = None) -> Job:
         """One job, with its attempts (runs=True); tail=N reads only the last N bytes of each
@@ -208,7 +232,7 @@ class Queue:
         job = self.store.get_job(job_id, with_runs=runs, tail=tail)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
-        return job
+        return self._with_waiting_on([job])[0]
 
     def jobs(
         self,
@@ -221,7 +245,8 @@ class Queue:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput(f"limit must be an integer >= 1, got {limit!r}")
         # SQLite binds at most a signed 64-bit integer (and reads a negative LIMIT as "no limit")
-        return self.store.list_jobs(self._states(state), min(limit, MAX_LIMIT), search or None, order)
+        return self._with_waiting_on(self.store.list_jobs(self._states(state), min(limit, MAX_LIMIT), search or None,
+                                                          order))
 
     def count(self, state: str | Sequence[str] | None = None, search: str | None = None) -> int:
         return self.store.count_jobs(self._states(state), search or None)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
-    "started_at, finished_at, exit_code, last_error, worker, lease_until, schedule, unique_key"
+    "started_at, finished_at, exit_code, last_error, worker, lease_until, schedule, unique_key, after_ids, waiting"
 )
 def job_from_row(row: Sequence) -> Job:
     return Job(*row)
@@ -67,21 +67,29 @@ def like_pattern(text: str) -> str:
 
 WORKER_JOB = "(SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id ORDER BY j.started_at DESC LIMIT 1)"
 # A dead job whose unique_key an unfinished job holds now stays dead (the key is that job's).
+# A retried job waits again for its dependencies not completed (a dependency pruned counts as done).
 REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
-                    worker = NULL, lease_until = NULL WHERE state = 'dead' AND state != 'processing'
+                    worker = NULL, lease_until = NULL,
+                    waiting = (SELECT count(*) FROM deps d JOIN jobs a ON a.id = d.after_id
+                               WHERE d.job_id = jobs.id AND a.state != 'completed')
+             WHERE state = 'dead' AND state != 'processing'
              AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.unique_key = jobs.unique_key
                                                     AND o.state IN ('pending', 'failed', 'processing')))"""
+
+# A job that may be claimed once due: waiting, not running, no dependency left (jobs_ready's condition,
+# written out literally wherever that index is to be used).
+READY_WHERE = "state IN ('pending', 'failed') AND waiting = 0"
 
 # The earliest run_at among claimable jobs, as a skip scan of jobs_ready: the first job of each
 # priority, found one priority after the other (min(run_at) alone reads every waiting job).
 NEXT_DUE = """WITH RECURSIVE levels(p) AS (
-        SELECT (SELECT priority FROM jobs{hint} WHERE state IN ('pending', 'failed')
+        SELECT (SELECT priority FROM jobs{hint} WHERE {ready}
                 ORDER BY priority DESC, run_at, seq LIMIT 1)
         UNION ALL
-        SELECT (SELECT priority FROM jobs{hint} WHERE state IN ('pending', 'failed') AND priority < levels.p
+        SELECT (SELECT priority FROM jobs{hint} WHERE {ready} AND priority < levels.p
                 ORDER BY priority DESC, run_at, seq LIMIT 1)
         FROM levels WHERE levels.p IS NOT NULL)
-    SELECT min((SELECT run_at FROM jobs{hint} WHERE state IN ('pending', 'failed') AND priority = levels.p
+    SELECT min((SELECT run_at FROM jobs{hint} WHERE {ready} AND priority = levels.p
                 ORDER BY priority DESC, run_at, seq LIMIT 1))
     FROM levels WHERE levels.p IS NOT NULL"""
 
@@ -124,6 +132,20 @@ COMMON: dict[str, str] = {
     "advance_schedule": """UPDATE schedules SET next_due = ?, last_due = ?, last_job = coalesce(?, last_job)
                            WHERE name = ? AND next_due = ? AND NOT paused""",
     "job_state": "SELECT state FROM jobs WHERE id = ?",
+    "add_deps": "INSERT INTO deps (after_id, job_id) VALUES (?, ?)",
+    "has_dependents": "UPDATE jobs SET has_dependents = true WHERE id {ids} AND NOT has_dependents",
+    "dead_dependency": """UPDATE jobs SET state = 'dead', last_error = ?, finished_at = ?, updated_at = ?
+                          WHERE id = ? AND state = 'pending'""",
+    "waiting_on": """SELECT d.job_id, d.after_id FROM deps d JOIN jobs a ON a.id = d.after_id
+                     WHERE d.job_id {ids} AND a.state != 'completed' ORDER BY d.job_id, d.after_id""",
+    "existing_ids": "SELECT id FROM jobs WHERE id {ids}",
+    # retried jobs whose dependency is dead (not retried with them) are dead again at once
+    "redead": """UPDATE jobs SET state = 'dead', finished_at = ?, updated_at = ?,
+                        last_error = 'dependency ' || (SELECT min(a.id) FROM deps d JOIN jobs a ON a.id = d.after_id
+                                                       WHERE d.job_id = jobs.id AND a.state = 'dead') || ' is dead'
+                 WHERE id {ids} AND state = 'pending' AND waiting > 0
+                   AND EXISTS (SELECT 1 FROM deps d JOIN jobs a ON a.id = d.after_id
+                               WHERE d.job_id = jobs.id AND a.state = 'dead')""",
     "held_keys": ("SELECT unique_key, id FROM jobs WHERE unique_key {ids}"
                   " AND state IN ('pending', 'failed', 'processing')"),  # jobs_unique
     "mark_scheduled": "UPDATE jobs SET schedule = ? WHERE id = ?",
@@ -161,18 +183,19 @@ SQLITE: dict[str, str] = {
     # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
     "claim": f"""{CLAIM_SET}
         WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
-                     WHERE state IN ('pending', 'failed') AND run_at <= ?
+                     WHERE {READY_WHERE} AND run_at <= ?
                      ORDER BY priority DESC, run_at, seq LIMIT 1)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
+          AND {READY_WHERE} {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}""",
     "finish": FINISH_SET,
     "finish_if_lease": FINISH_SET + " AND lease_until <= ?",
     # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
     "expired": f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?",
     "counts": "SELECT state, n FROM job_counts",  # kept by triggers (schema 2)
-    "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready"),
+    "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready", ready=READY_WHERE),
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
-                    " updated_at, unique_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    " updated_at, unique_key, after_ids, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+    "after_states": "SELECT id, state FROM jobs WHERE id {ids}",
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
 }
 
@@ -185,17 +208,19 @@ def postgres(sql: str) -> str:
 POSTGRES: dict[str, str] = {
     **{name: postgres(sql) for name, sql in COMMON.items()},
     "claim": postgres(f"""{CLAIM_SET}
-        WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
+        WHERE seq = (SELECT seq FROM jobs WHERE {READY_WHERE} AND run_at <= ?
                      ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
+          AND {READY_WHERE} {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}"""),
     "finish": postgres(FINISH_SET),
     "finish_if_lease": postgres(FINISH_SET + " AND lease_until <= ?"),
     "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
-    "next_due": NEXT_DUE.format(hint=""),
+    "next_due": NEXT_DUE.format(hint="", ready=READY_WHERE),
+    # locked: a dependency that finishes meanwhile waits for this insert, then sees its dependents
+    "after_states": "SELECT id, state FROM jobs WHERE id = ANY(%s) FOR SHARE",
     "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at,"
-                    " unique_key)"
+                    " unique_key, after_ids, waiting)"
                     " FROM STDIN"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once
 }
@@ -203,7 +228,7 @@ POSTGRES: dict[str, str] = {
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 9
+SQLITE_SCHEMA_VERSION = 10
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -356,6 +381,28 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     CREATE UNIQUE INDEX jobs_unique ON jobs(unique_key)
         WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
     """,
+    # Dependencies (`after`): deps lists them; waiting counts a job's dependencies not completed yet,
+    # and a waiting job is left out of jobs_ready, so claims never walk past it. The writes that
+    # finish a job keep the counts, through a trigger that runs only for a job that has dependents.
+    10: """
+    ALTER TABLE jobs ADD COLUMN after_ids TEXT;
+    ALTER TABLE jobs ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN has_dependents BOOLEAN NOT NULL DEFAULT false;
+    CREATE TABLE deps (after_id TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (after_id, job_id)) WITHOUT ROWID;
+    DROP INDEX jobs_ready;
+    CREATE INDEX jobs_ready ON jobs(priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
+    CREATE INDEX jobs_waiting ON jobs(seq) WHERE waiting > 0;
+    CREATE TRIGGER deps_completed AFTER UPDATE OF state ON jobs
+        WHEN NEW.has_dependents AND NEW.state = 'completed' AND OLD.state IS NOT 'completed' BEGIN
+        UPDATE jobs SET waiting = waiting - 1 WHERE id IN (SELECT job_id FROM deps WHERE after_id = NEW.id);
+    END;
+    CREATE TRIGGER deps_dead AFTER UPDATE OF state ON jobs
+        WHEN NEW.has_dependents AND NEW.state = 'dead' AND OLD.state IS NOT 'dead' BEGIN
+        UPDATE jobs SET state = 'dead', last_error = 'dependency ' || NEW.id || ' is dead',
+                        finished_at = NEW.finished_at, updated_at = NEW.updated_at
+            WHERE id IN (SELECT job_id FROM deps WHERE after_id = NEW.id) AND state = 'pending';
+    END;
+    """,
 }
 
 
@@ -372,7 +419,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 6
+POSTGRES_SCHEMA_VERSION = 7
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -460,5 +507,29 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     ALTER TABLE jobs ADD COLUMN unique_key TEXT;
     CREATE UNIQUE INDEX jobs_unique ON jobs (unique_key)
         WHERE unique_key IS NOT NULL AND state IN ('pending', 'failed', 'processing');
+    """,
+    # As SQLite's schema 10; the trigger's function runs only for a job that has dependents.
+    7: """
+    ALTER TABLE jobs ADD COLUMN after_ids TEXT,
+                     ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0,
+                     ADD COLUMN has_dependents BOOLEAN NOT NULL DEFAULT false;
+    CREATE TABLE deps (after_id TEXT NOT NULL, job_id TEXT NOT NULL, PRIMARY KEY (after_id, job_id));
+    DROP INDEX jobs_ready;
+    CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
+    CREATE INDEX jobs_waiting ON jobs (seq) WHERE waiting > 0;
+    CREATE FUNCTION deps_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.state = 'completed' THEN
+            UPDATE jobs SET waiting = waiting - 1 WHERE id IN (SELECT job_id FROM deps WHERE after_id = NEW.id);
+        ELSE
+            UPDATE jobs SET state = 'dead', last_error = 'dependency ' || NEW.id || ' is dead',
+                            finished_at = NEW.finished_at, updated_at = NEW.updated_at
+                WHERE id IN (SELECT job_id FROM deps WHERE after_id = NEW.id) AND state = 'pending';
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER deps_follow AFTER UPDATE OF state ON jobs FOR EACH ROW
+        WHEN (NEW.has_dependents AND NEW.state IN ('completed', 'dead') AND OLD.state IS DISTINCT FROM NEW.state)
+        EXECUTE FUNCTION deps_follow();
     """,
 }

@@ -29,6 +29,7 @@ ORDERS = {
     "claim": "priority DESC, run_at, seq",
     "finished": "finished_at DESC NULLS LAST, seq DESC",
     "started": "started_at DESC NULLS LAST, seq DESC",
+    "waiting": "seq",  # jobs waiting for their dependencies, oldest first
 }
 IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
 
@@ -151,15 +152,65 @@ class SqlStore(Store):
                     holder = held.get(key) or (ids[keyed[key]] if keyed[key] != index else None)
                     if holder is not None:
                         existing[index] = holder
+            alias = {ids[index]: holder for index, holder in existing.items()}  # an `after` of a job not made
+            after = [tuple(alias.get(a, a) for a in s.after) for s in specs]
+            fresh = {job_id for index, job_id in enumerate(ids) if index not in existing}
+            states = self._after_states(conn, {a for ids_ in after for a in ids_} - fresh)
             rows = [(job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now,
-                     s.unique_key) for index, (s, job_id) in enumerate(zip(specs, ids)) if index not in existing]
+                     s.unique_key, " ".join(after[index]) or None,
+                     sum(1 for a in after[index] if a in fresh or states.get(a, "completed") != "completed"))
+                    for index, (s, job_id) in enumerate(zip(specs, ids)) if index not in existing]
             self._insert(conn, rows)
+            if any(after):
+                self._add_deps(conn, [(ids[i], a) for i, ids_ in enumerate(after) if i not in existing for a in ids_],
+                               states, now)
             return existing
-
         try:
             return self._write(insert)
         except self.TAKEN:  # an id, or (a race with another enqueuer) a unique_key: see Queue.enqueue_many
             raise IdTaken(self._first_taken(ids)) from None
+
+    def _after_states(self, conn: Any, after_ids: set[str]) -> dict[str, str]:
+        """The states of the jobs waited for (PostgreSQL: locked till commit, so none finishes unseen)."""
+        found: dict[str, str] = {}
+        wanted = sorted(after_ids)
+        for at in range(0, len(wanted), IDS_AT_ONCE):
+            sql, params = self._in("after_states", wanted[at:at + IDS_AT_ONCE])
+            found.update(conn.execute(sql, params).fetchall())
+        return found
+
+    def _add_deps(self, conn: Any, pairs: list[tuple[str, str]], states: dict[str, str], now: float) -> None:
+        """Record who waits for whom; a job waiting for a dead one is dead at once (and so are its own)."""
+        cursor = conn.cursor()  # executemany: a cursor's in both drivers
+        cursor.executemany(self.Q["add_deps"], [(a, job_id) for job_id, a in pairs])
+        cursor.close()
+        waited = sorted({a for _, a in pairs})
+        for at in range(0, len(waited), IDS_AT_ONCE):
+            sql, params = self._in("has_dependents", waited[at:at + IDS_AT_ONCE])
+            conn.execute(sql, params)
+        for job_id, a in pairs:
+            if states.get(a) == "dead":
+                conn.execute(self.Q["dead_dependency"], (f"dependency {a} is dead", now, now, job_id))
+
+    def waiting_on(self, job_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For jobs waiting for dependencies: the ids of those not completed yet."""
+        found: dict[str, list[str]] = {}
+
+        def read(conn: Any) -> None:
+            for at in range(0, len(job_ids), IDS_AT_ONCE):
+                sql, params = self._in("waiting_on", job_ids[at:at + IDS_AT_ONCE])
+                for job_id, after_id in conn.execute(sql, params):
+                    found.setdefault(job_id, []).append(after_id)
+
+        self._read(read)
+        return found
+
+    def existing_ids(self, job_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for at in range(0, len(job_ids), IDS_AT_ONCE):
+            sql, params = self._in("existing_ids", list(job_ids[at:at + IDS_AT_ONCE]))
+            found.update(r[0] for r in self._read(lambda c: c.execute(sql, params).fetchall()))
+        return found
 
     def _held_keys(self, conn: Any, keys: list[str]) -> dict[str, str]:
         held = {}
@@ -211,7 +262,17 @@ class SqlStore(Store):
     def list_jobs(
         self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
     ) -> list[Job]:
+        if order == "claim" and states and tuple(states) == READY:
+            # as they will run: the ready jobs, then those waiting for their `after` jobs
+            ready = self._list(states, limit, search, order, " AND waiting = 0")
+            return ready + self._list(states, limit - len(ready), search, "waiting", " AND waiting > 0")
+        return self._list(states, limit, search, order, "")
+
+    def _list(self, states: Sequence[str] | None, limit: int, search: str | None, order: str, more: str) -> list[Job]:
+        if limit <= 0:
+            return []
         where, params = self._where(states, search)
+        where += more
         if order == "finished" and states and set(states) <= {"completed", "dead"}:
             where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
         sql = self.dialect(f"SELECT {JOB_COLUMNS} FROM jobs{self._index(states, order)}{where}"
@@ -295,22 +356,22 @@ class SqlStore(Store):
         return self._read(lambda c: [job_from_row(r) for r in c.execute(self.Q["expired"], (now,))])
 
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
-        if job_ids is None:
-            def requeue_all(conn: Any) -> list[str]:
-                moved = [r[0] for r in conn.execute(self.Q["requeue_all"], (now, now))]
-                self._add_gone(conn, [("default", "dead")] * len(moved))
-                return moved
-
-            return self._write(requeue_all)
-        wanted = list(dict.fromkeys(job_ids))
+        wanted = None if job_ids is None else list(dict.fromkeys(job_ids))
 
         def requeue(conn: Any) -> list[str]:
-            moved: set[str] = set()
-            for at in range(0, len(wanted), IDS_AT_ONCE):
-                sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
-                moved.update(r[0] for r in conn.execute(sql, (now, now, *ids)))
+            if wanted is None:
+                moved = [r[0] for r in conn.execute(self.Q["requeue_all"], (now, now))]
+            else:
+                found: set[str] = set()
+                for at in range(0, len(wanted), IDS_AT_ONCE):
+                    sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
+                    found.update(r[0] for r in conn.execute(sql, (now, now, *ids)))
+                moved = [job_id for job_id in wanted if job_id in found]
             self._add_gone(conn, [("default", "dead")] * len(moved))
-            return [job_id for job_id in wanted if job_id in moved]
+            for at in range(0, len(moved), IDS_AT_ONCE):  # a dependency still dead: dead again
+                sql, ids = self._in("redead", moved[at:at + IDS_AT_ONCE])
+                conn.execute(sql, (now, now, *ids))
+            return moved
 
         return self._write(requeue)
 

@@ -87,6 +87,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
                 if mode.lower() != "wal":
                     raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
                 conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA recursive_triggers = ON")  # a dead job's dependents die, and theirs (schema 10)
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
         return conn
@@ -153,6 +154,8 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
         if order == "claim" and states and tuple(states) == READY:
             return " INDEXED BY jobs_ready"
+        if order == "waiting":
+            return " INDEXED BY jobs_waiting"
         if states and tuple(states) == ("processing",):
             return " INDEXED BY jobs_running"
         return ""

@@ -15,7 +15,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core
 if TYPE_CHECKING:
     from typing import Any
 
-FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout", "unique_key")
+FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout", "unique_key", "after")
+AFTER_MAX = 1000
 UNIQUE_KEY_MAX = 200
 MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule
 INT64 = 2**63 - 1
@@ -89,7 +90,19 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     timeout = None
     if obj.get("timeout") is not None:
         timeout = _seconds("timeout", obj["timeout"]) or None  # 0 = the configured job-timeout
-    return JobSpec(command, job_id, max_retries, priority, run_at, timeout, _unique_key(obj.get("unique_key")))
+    return JobSpec(command, job_id, max_retries, priority, run_at, timeout, _unique_key(obj.get("unique_key")),
+                   _after(obj.get("after"), job_id))
+
+
+def _after(value: Any, job_id: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > AFTER_MAX:
+        raise InvalidInput(f"after must be a list of at most {AFTER_MAX} job ids, got {brief(value)}")
+    ids = tuple(dict.fromkeys(check_id(v) for v in value))
+    if job_id is not None and job_id in ids:
+        raise InvalidInput(f"after: a job cannot wait for itself ({job_id!r})")
+    return ids
 
 
 def _unique_key(value: Any) -> str | None:

@@ -167,6 +167,12 @@ class DetailScreen(DbWork, Screen):
         whole.add_column()
         whole.add_row("command", safe(job.command, one_line=False))
         whole.add_row("last error", safe(job.last_error or "-"))
+        if job.after:  # only for jobs that have them: an 80x24 screen keeps its room for the output
+            waits = f"  (waiting on {' '.join(job.waiting_on)})" if job.waiting_on and job.state == "pending" else ""
+            whole.add_row("after", safe(" ".join(job.after) + waits))
+        for name, value in (("unique key", job.unique_key), ("schedule", job.schedule)):
+            if value:
+                whole.add_row(name, safe(value))
         outer = Table.grid()
         outer.add_row(whole)
         outer.add_row(grid)

@@ -44,6 +44,14 @@ def _state(job: Job, now: float) -> Text:
     return Text(job.state)
 
 
+def _due(job: Job, now: float) -> Text:
+    if job.waiting:  # waits for its `after` jobs: say for which (the detail lists them all)
+        first = job.waiting_on[0] if job.waiting_on else "?"
+        more = f" +{job.waiting - 1}" if job.waiting > 1 else ""
+        return Text.assemble("after ", safe(first), more, style="$secondary")
+    return Text(due(job.run_at, now))
+
+
 def _tries(job: Job, now: float) -> str:
     return f"{job.attempts}/{job.max_retries + 1}"
 
@@ -61,7 +69,7 @@ TRIES = Column("tries", "TRIES", _tries)
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
         ID, Column("state", "STATE", _state), Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
-        Column("due", "DUE", lambda j, n: due(j.run_at, n)), COMMAND,
+        Column("due", "DUE", _due, max_width=24), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
         ID, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
