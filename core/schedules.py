@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 _WARNED: set[tuple[str, float]] = set()
 NAME_MAX = 100  # the job ids it makes add `:YYYYmmddTHHMMZ` and stay within the 128 of an id
-NOT_IN_A_SCHEDULE = ("id", "run_at")  # a job made at each due time has its own id and runs at once
+NOT_IN_A_SCHEDULE = ("id", "run_at", "after")  # each due time makes a job of its own that runs at once
 
 
 @record

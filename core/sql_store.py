@@ -34,6 +34,13 @@ ORDERS = {
 IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
 
 
+def job_row(spec: JobSpec, job_id: str, now: float, after: Sequence[str] = (), waiting: int = 0) -> tuple:
+    """The values of insert_jobs for one new job (id, command, state, max_retries, priority, run_at,
+    timeout, created_at, updated_at, unique_key, after_ids, waiting)."""
+    return (job_id, spec.command, "pending", spec.max_retries, spec.priority, spec.run_at, spec.timeout, now, now,
+            spec.unique_key, " ".join(after) or None, waiting)
+
+
 class SqlStore(Store):
     Q: dict[str, str]  # the named statements of this dialect
     TAIL: str  # SQL for the last {n} bytes of a stream column {col}
@@ -131,7 +138,7 @@ class SqlStore(Store):
 
     @abc.abstractmethod
     def _insert(self, conn: Any, rows: list[tuple]) -> None:
-        """Insert job rows (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)."""
+        """Insert job rows (see job_row)."""
 
     @abc.abstractmethod
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
@@ -156,9 +163,8 @@ class SqlStore(Store):
             after = [tuple(alias.get(a, a) for a in s.after) for s in specs]
             fresh = {job_id for index, job_id in enumerate(ids) if index not in existing}
             states = self._after_states(conn, {a for ids_ in after for a in ids_} - fresh)
-            rows = [(job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now,
-                     s.unique_key, " ".join(after[index]) or None,
-                     sum(1 for a in after[index] if a in fresh or states.get(a, "completed") != "completed"))
+            rows = [job_row(s, job_id, now, after[index],
+                            sum(1 for a in after[index] if a in fresh or states.get(a, "completed") != "completed"))
                     for index, (s, job_id) in enumerate(zip(specs, ids)) if index not in existing]
             self._insert(conn, rows)
             if any(after):
@@ -452,17 +458,17 @@ class SqlStore(Store):
         """In one transaction: move the schedule from the due time seen to the following one, and
         insert its job, unless its last job is unfinished (then the due time is skipped). Returns
         'fired', 'skipped', or 'lost' (another pool moved it first: nothing written)."""
-        row = (job_id, spec.command, "pending", spec.max_retries, spec.priority, now, spec.timeout, now, now)
-
         def fire(conn: Any) -> str:
             found = conn.execute(self.Q["job_state"], (last_job,)).fetchone() if last_job else None
-            skip = found is not None and found[0] in ("pending", "failed", "processing")
+            skip = (found is not None and found[0] in ("pending", "failed", "processing")
+                    or (spec.unique_key is not None and bool(self._held_keys(conn, [spec.unique_key])))
+                    or conn.execute(self.Q["job_state"], (job_id,)).fetchone() is not None)
             moved = conn.execute(self.Q["advance_schedule"], (following, seen, None if skip else job_id, name, seen))
             if moved.rowcount != 1:
                 return "lost"
-            if skip or conn.execute(self.Q["job_state"], (job_id,)).fetchone() is not None:
+            if skip:
                 return "skipped"
-            self._insert(conn, [row])
+            self._insert(conn, [job_row(spec, job_id, now)])
             conn.execute(self.Q["mark_scheduled"], (name, job_id))
             return "fired"
 
