@@ -35,6 +35,8 @@ class JobState(str, enum.Enum):
 STATES = tuple(s.value for s in JobState)
 FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+QUEUE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+DEFAULT_QUEUE = "default"
 
 
 @record
@@ -97,6 +99,9 @@ class Job:
     last_error: str | None = None
     worker: str | None = None
     lease_until: float | None = None
+    queue: str = "default"
+    cwd: str | None = None  # absolute; None: the worker's own directory
+    env: dict[str, str] | None = None  # added to the worker's environment
     runs: tuple[Run, ...] = ()
 
     def to_dict(self, with_runs: bool = False) -> dict[str, Any]:
@@ -116,6 +121,9 @@ class Job:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             "worker": self.worker,
+            "queue": self.queue,
+            "cwd": self.cwd,
+            "env": dict(self.env) if self.env else {},
         }
         if with_runs:
             out["runs"] = [r.to_dict() for r in self.runs]
@@ -153,6 +161,27 @@ class JobSpec:
     priority: int
     run_at: float
     timeout: float | None
+    queue: str = "default"
+    cwd: str | None = None
+    env: dict[str, str] | None = None
+
+
+@record
+class QueueInfo:
+    """A queue: its jobs per state (every state present), its limit (0: none) and whether it is paused."""
+
+    name: str
+    counts: dict[str, int]
+    limit: int = 0
+    paused: bool = False
+
+    @property
+    def running(self) -> int:
+        return self.counts.get("processing", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "counts": dict(self.counts), "running": self.running, "limit": self.limit,
+                "paused": self.paused}
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -22,10 +22,17 @@ if TYPE_CHECKING:
 
 JOB_COLUMNS = (
     "id, command, state, attempts, max_retries, priority, run_at, timeout, created_at, updated_at, "
-    "started_at, finished_at, exit_code, last_error, worker, lease_until"
+    "started_at, finished_at, exit_code, last_error, worker, lease_until, queue, cwd, env"
 )
+ENV_AT = 18  # the env column's place in JOB_COLUMNS: JSON text or NULL
+
+
 def job_from_row(row: Sequence) -> Job:
-    return Job(*row)
+    if row[ENV_AT] is None:
+        return Job(*row)
+    import json  # only for jobs that have an env: `status` and most claims never load it
+
+    return Job(*row[:ENV_AT], json.loads(row[ENV_AT]), *row[ENV_AT + 1:])
 
 
 def records_run(outcome: Outcome) -> bool:
@@ -74,7 +81,6 @@ COMMON: dict[str, str] = {
     "runs": f"SELECT {run_columns()} FROM runs WHERE job_id = ? ORDER BY id",
     "runs_tail": "SELECT {columns} FROM runs WHERE job_id = ? ORDER BY id",  # {columns}: run_columns(tail)
     "completed_since": "SELECT count(*) FROM jobs WHERE state = 'completed' AND finished_at >= ?",
-    "next_due": "SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed')",
     # A claim undone; a cancel requested meanwhile is honoured: dead, 'cancelled', as if it was waiting.
     "release": """UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'dead' WHEN attempts > 1 THEN 'failed'
                                           ELSE 'pending' END,
@@ -102,6 +108,13 @@ COMMON: dict[str, str] = {
                               started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
                               stop_requested = false""",
     "remove_worker": "DELETE FROM workers WHERE id = ?",
+    # queues: a row only while the queue has a limit or is paused (the claim's fast path needs none)
+    "queue_settings": "SELECT name, max_running, paused FROM queues ORDER BY name",
+    "queue_limit": ("INSERT INTO queues (name, max_running, paused) VALUES (?, ?, false)"
+                    " ON CONFLICT (name) DO UPDATE SET max_running = excluded.max_running"),
+    "queue_pause": ("INSERT INTO queues (name, max_running, paused) VALUES (?, 0, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused"),
+    "queue_tidy": "DELETE FROM queues WHERE name = ? AND max_running = 0 AND NOT paused",
     # A worker's current job is the processing job that names it (workers.job_id is unused).
     "list_workers": f"""SELECT w.id, w.host, w.pid, {WORKER_JOB}, w.started_at, w.heartbeat_at, w.stop_requested
                         FROM workers w WHERE w.heartbeat_at >= ? ORDER BY w.started_at, w.id""",
@@ -112,6 +125,13 @@ COMMON: dict[str, str] = {
 
 CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
                       updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = false"""
+# A job's queue may be claimed from unless it is paused or has its limit of processing jobs. The
+# first test is uncorrelated (evaluated once per statement): with no paused or limited queue, the
+# common case, the claim costs what it did before queues. {served} is "" or a list of queues.
+QUEUE_OK = """(NOT EXISTS (SELECT 1 FROM queues) OR NOT EXISTS (
+        SELECT 1 FROM queues q WHERE q.name = r.queue AND (q.paused OR (q.max_running > 0 AND q.max_running <=
+            (SELECT count(*) FROM jobs p{running} WHERE p.state = 'processing' AND p.queue = q.name)))))"""
+NOT_PAUSED = "(NOT EXISTS (SELECT 1 FROM queues) OR queue NOT IN (SELECT name FROM queues WHERE paused))"
 # A worker asked to stop claims nothing from the moment `worker stop` commits, not from the moment its
 # heartbeat hears of it: the request and a claim at the end of a job could otherwise cross.
 NOT_STOPPING = "AND NOT EXISTS (SELECT 1 FROM workers WHERE id = ? AND stop_requested)"
@@ -125,18 +145,21 @@ SQLITE: dict[str, str] = {
     # INDEXED BY: without statistics the planner picks jobs(state, ...) and sorts every ready job
     # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
     "claim": f"""{CLAIM_SET}
-        WHERE seq = (SELECT seq FROM jobs INDEXED BY jobs_ready
-                     WHERE state IN ('pending', 'failed') AND run_at <= ?
-                     ORDER BY priority DESC, run_at, seq LIMIT 1)
+        WHERE seq = (SELECT r.seq FROM jobs AS r INDEXED BY jobs_ready
+                     WHERE r.state IN ('pending', 'failed') AND r.run_at <= ?{{served}}
+                       AND {QUEUE_OK.format(running=" INDEXED BY jobs_running")}
+                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1)
           AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}""",
+    "next_due": f"SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed'){{served}} AND {NOT_PAUSED}",
     "finish": FINISH_SET,
     "finish_if_lease": FINISH_SET + " AND lease_until <= ?",
     # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
     "expired": f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?",
-    "counts": "SELECT state, n FROM job_counts",  # kept by triggers (schema 2)
+    "counts": "SELECT state, sum(n) FROM job_counts GROUP BY state",  # kept by triggers (schemas 2, 7)
+    "queue_counts": "SELECT queue, state, n FROM job_counts WHERE n != 0",
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    " updated_at, queue, cwd, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
 }
 
@@ -148,23 +171,30 @@ def _postgres(sql: str) -> str:
 POSTGRES: dict[str, str] = {
     **{name: _postgres(sql) for name, sql in COMMON.items()},
     "claim": _postgres(f"""{CLAIM_SET}
-        WHERE seq = (SELECT seq FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= ?
-                     ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+        WHERE seq = (SELECT r.seq FROM jobs r WHERE r.state IN ('pending', 'failed') AND r.run_at <= ?{{served}}
+                       AND {QUEUE_OK.format(running="")}
+                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
           AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}"""),
+    "next_due": _postgres(f"SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed'){{served}} AND {NOT_PAUSED}"),
+    # Taken before the claims of a transaction: claims that may take from a limited queue run one at a
+    # time, and each counts that queue's processing jobs in a statement started after the lock, so it
+    # sees every claim committed before (see README, "Queues"). An empty table: a no-op.
+    "lock_limited": "SELECT name FROM queues WHERE max_running > 0{served} ORDER BY name FOR UPDATE",
     "finish": _postgres(FINISH_SET),
     "finish_if_lease": _postgres(FINISH_SET + " AND lease_until <= ?"),
     "expired": _postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
-    "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at)"
-                    " FROM STDIN"),
+    "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at,"
+                    " queue, cwd, env) FROM STDIN"),
+    "queue_counts": "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state",
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once
 }
 
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 6
+SQLITE_SCHEMA_VERSION = 7
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -297,6 +327,32 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs_new RENAME TO runs;
     CREATE INDEX runs_job ON runs(job_id, id);
     """,
+    # Queues (issue 13): a job's queue, working directory and variables (JSON text); counts per
+    # queue and state; the queues with a limit or paused. jobs_ready carries the queue, so a claim
+    # that skips some queues reads it from the index, not from each row.
+    7: """
+    ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE jobs ADD COLUMN cwd TEXT;
+    ALTER TABLE jobs ADD COLUMN env TEXT;
+    DROP INDEX jobs_ready;
+    CREATE INDEX jobs_ready ON jobs(priority DESC, run_at, seq, queue) WHERE state IN ('pending', 'failed');
+    DROP TRIGGER job_counts_delete;
+    DROP TRIGGER job_counts_update;
+    CREATE TABLE job_counts_new (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
+                                 PRIMARY KEY (queue, state)) WITHOUT ROWID;
+    INSERT INTO job_counts_new (queue, state, n) SELECT 'default', state, n FROM job_counts;
+    DROP TABLE job_counts;
+    ALTER TABLE job_counts_new RENAME TO job_counts;
+    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+    END;
+    CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state IS NOT NEW.state BEGIN
+        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+        UPDATE job_counts SET n = n + 1 WHERE queue = NEW.queue AND state = NEW.state;
+    END;
+    CREATE TABLE queues (name TEXT PRIMARY KEY, max_running INTEGER NOT NULL DEFAULT 0,
+                         paused INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+    """,
 }
 
 
@@ -313,7 +369,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 2
+POSTGRES_SCHEMA_VERSION = 3
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -371,5 +427,11 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE runs ADD COLUMN stdout_dropped BIGINT NOT NULL DEFAULT 0,
                          ADD COLUMN stderr_dropped BIGINT NOT NULL DEFAULT 0;
+    """,
+    # As SQLite's schema 7 (queues, cwd, env); counts per queue come from jobs itself here.
+    3: """
+    ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default', ADD COLUMN cwd TEXT, ADD COLUMN env TEXT;
+    CREATE TABLE queues (name TEXT PRIMARY KEY, max_running BIGINT NOT NULL DEFAULT 0,
+                         paused BOOLEAN NOT NULL DEFAULT false);
     """,
 }

@@ -128,8 +128,14 @@ class SqlStore(Store):
         """Which of these ids the database holds already, as a test."""
 
     def insert_jobs(self, specs: Sequence[JobSpec], ids: Sequence[str], now: float) -> None:
+        dumps = None
+        if any(s.env for s in specs):
+            import json  # only for jobs with an env
+
+            dumps = json.dumps
         rows = [
-            (job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now)
+            (job_id, s.command, "pending", s.max_retries, s.priority, s.run_at, s.timeout, now, now, s.queue, s.cwd,
+             dumps(s.env, ensure_ascii=False) if s.env else None)
             for s, job_id in zip(specs, ids)
         ]
         try:
@@ -165,15 +171,24 @@ class SqlStore(Store):
     def completed_since(self, since: float) -> int:
         return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])
 
-    def next_due(self) -> float | None:
-        return self._read(lambda c: c.execute(self.Q["next_due"]).fetchone()[0])
+    SERVED = {"claim": "r.queue", "next_due": "queue", "lock_limited": "name"}  # the column each compares
 
-    def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float) -> Job | None:
-        row = conn.execute(self.Q["claim"], (worker_id, now, now, lease_until, now, worker_id)).fetchone()
+    @abc.abstractmethod
+    def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
+        """The named statement limited to these queues (None: every queue), and their parameters."""
+
+    def next_due(self, queues: Sequence[str] | None = None) -> float | None:
+        sql, served = self._served("next_due", queues)
+        return self._read(lambda c: c.execute(sql, served).fetchone()[0])
+
+    def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
+               queues: Sequence[str] | None = None) -> Job | None:
+        sql, served = self._served("claim", queues)
+        row = conn.execute(sql, (worker_id, now, now, lease_until, now, *served, worker_id)).fetchone()
         return None if row is None else job_from_row(row)
 
-    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
-        return self._run(lambda c: self._claim(c, worker_id, now, lease_until))
+    def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:
+        return self._run(lambda c: self._claim(c, worker_id, now, lease_until, queues))
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -258,6 +273,27 @@ class SqlStore(Store):
 
     def write_setting(self, key: str, value: str) -> None:
         self._write_one(lambda c: c.execute(self.Q["write_setting"], (key, value)))
+
+    # queues ----------------------------------------------------------------------------------------
+    def queue_settings(self) -> dict[str, tuple[int, bool]]:
+        rows = self._read(lambda c: c.execute(self.Q["queue_settings"]).fetchall())
+        return {name: (int(limit), bool(paused)) for name, limit, paused in rows}
+
+    def queue_counts(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for queue, state, n in self._read(lambda c: c.execute(self.Q["queue_counts"]).fetchall()):
+            found.setdefault(queue, {})[state] = int(n)
+        return found
+
+    def set_queue(self, name: str, limit: int | None = None, paused: bool | None = None) -> None:
+        def change(conn: Any) -> None:
+            if limit is not None:
+                conn.execute(self.Q["queue_limit"], (name, limit))
+            if paused is not None:
+                conn.execute(self.Q["queue_pause"], (name, paused))
+            conn.execute(self.Q["queue_tidy"], (name,))
+
+        self._write(change)
 
     # workers ---------------------------------------------------------------------------------------
     def register_worker(self, info: WorkerInfo) -> None:

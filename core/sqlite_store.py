@@ -17,6 +17,7 @@ from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
 from .outcome import Ended, Outcome
+from .models import STATES
 from .store import READY
 from .wake import Listener, SocketListener, SocketNotifier
 
@@ -149,6 +150,16 @@ class SQLiteStore(SQLiteFiles, SqlStore):
     def _in(self, name: str, values: Sequence) -> tuple[str, tuple]:
         return self.Q[name].replace("{ids}", f"IN ({', '.join('?' * len(values))})"), tuple(values)
 
+    _served_sql: dict[tuple[str, int], str] = {}  # by statement and number of queues: built once
+
+    def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
+        n = len(queues) if queues else 0
+        sql = self._served_sql.get((name, n))
+        if sql is None:
+            served = f" AND {self.SERVED[name]} IN ({', '.join('?' * n)})" if n else ""
+            sql = self._served_sql[(name, n)] = self.Q[name].replace("{served}", served)
+        return sql, tuple(queues or ())
+
     def _version(self, conn: sqlite3.Connection) -> int:
         return conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -171,14 +182,25 @@ class SQLiteStore(SQLiteFiles, SqlStore):
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         conn.executemany(self.Q["insert_jobs"], rows)
-        # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2
-        conn.execute("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", (len(rows),))
+        # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2. A
+        # new queue gets its five rows, which the triggers of schema 7 then only update.
+        added: dict[str, int] = {}
+        for row in rows:
+            added[row[9]] = added.get(row[9], 0) + 1
+        conn.executemany("INSERT OR IGNORE INTO job_counts (queue, state, n) VALUES (?, ?, 0)",
+                         [(queue, state) for queue in added for state in STATES])
+        conn.executemany("UPDATE job_counts SET n = n + ? WHERE queue = ? AND state = 'pending'",
+                         [(n, queue) for queue, n in added.items()])
 
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         return lambda job_id: self.get_job(job_id) is not None  # one look-up each, up to the first taken
 
-    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
+    def _where(self, states: Sequence[str] | None, search: str | None,
+               queues: Sequence[str] | None = None) -> tuple[str, list]:
         clauses, params = [], []
+        if queues:
+            clauses.append(f"queue IN ({', '.join('?' * len(queues))})")
+            params.extend(queues)
         if states and tuple(states) == READY:
             clauses.append("state IN ('pending', 'failed')")  # literal, so the partial index jobs_ready applies
         elif states and tuple(states) == ("processing",):
@@ -189,14 +211,15 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         if states and "processing" not in states:
             clauses.append("state != 'processing'")  # literal, so the partial index jobs_state_seq applies
         if search:
-            clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\')")
-            params.extend([like_pattern(search)] * 2)
+            clauses.append("(id LIKE ? ESCAPE '\\' OR command LIKE ? ESCAPE '\\' OR queue LIKE ? ESCAPE '\\')")
+            params.extend([like_pattern(search)] * 3)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_jobs(
-        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created",
+        queues: Sequence[str] | None = None,
     ) -> list[Job]:
-        where, params = self._where(states, search)
+        where, params = self._where(states, search, queues)
         if order == "finished" and states and set(states) <= {"completed", "dead"}:
             where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
         # Without stats the planner prefers the state index and sorts every ready job, or walks the
@@ -209,26 +232,35 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         sql = f"SELECT {JOB_COLUMNS} FROM jobs{index}{where} ORDER BY {ORDERS[order]} LIMIT ?"
         return self._run(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
-    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None,
+                   queues: Sequence[str] | None = None) -> int:
         if not search:  # from the counters the triggers keep
-            found = self.counts()
+            found = self.counts() if not queues else self._counts_of(queues)
             return sum(n for state, n in found.items() if states is None or state in states)
-        where, params = self._where(states, search)
+        where, params = self._where(states, search, queues)
         return self._run(lambda c: c.execute(f"SELECT count(*) FROM jobs{where}", params).fetchone()[0])
 
     def counts(self) -> dict[str, int]:
         return self._run(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
 
+    def _counts_of(self, queues: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for queue, by_state in self.queue_counts().items():
+            if queue in queues:
+                for state, n in by_state.items():
+                    found[state] = found.get(state, 0) + n
+        return found
+
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
-        release: Sequence[tuple[str, int]] = (),
+        release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
     ) -> tuple[list[bool], list[Job]]:
         def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job]]:
             finished = [self._finish(conn, e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
             for job_id, attempt in release:
                 conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt))
             claimed = []
-            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until)) is not None:
+            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until, queues)) is not None:
                 claimed.append(job)
             return finished, claimed
 
