@@ -128,6 +128,7 @@ CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, wo
 # A job's queue may be claimed from unless it is paused or has its limit of processing jobs. The
 # first test is uncorrelated (evaluated once per statement): with no paused or limited queue, the
 # common case, the claim costs what it did before queues. {served} is "" or a list of queues.
+# A claim that skips jobs (paused, full or unserved queues) reads each skipped job's row for its queue.
 QUEUE_OK = """(NOT EXISTS (SELECT 1 FROM queues) OR NOT EXISTS (
         SELECT 1 FROM queues q WHERE q.name = r.queue AND (q.paused OR (q.max_running > 0 AND q.max_running <=
             (SELECT count(*) FROM jobs p{running} WHERE p.state = 'processing' AND p.queue = q.name)))))"""
@@ -154,10 +155,14 @@ SQLITE: dict[str, str] = {
     "next_due": f"SELECT min(run_at) FROM jobs WHERE state IN ('pending', 'failed'){{served}} AND {NOT_PAUSED}",
     "finish": FINISH_SET,
     "finish_if_lease": FINISH_SET + " AND lease_until <= ?",
+    # Not run: the claim itself holds SQLite's one write lock (PostgreSQL's text says why it locks).
+    "lock_limited": "SELECT name FROM queues WHERE max_running > 0{served} ORDER BY name",
     # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
     "expired": f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?",
-    "counts": "SELECT state, sum(n) FROM job_counts GROUP BY state",  # kept by triggers (schemas 2, 7)
-    "queue_counts": "SELECT queue, state, n FROM job_counts WHERE n != 0",
+    # kept by triggers (schemas 2, 7); a row's key is "STATE QUEUE"
+    "counts": "SELECT substr(k, 1, instr(k, ' ') - 1) AS state, sum(n) FROM queue_counts GROUP BY state",
+    "queue_counts": ("SELECT substr(k, instr(k, ' ') + 1), substr(k, 1, instr(k, ' ') - 1), n FROM queue_counts"
+                     " WHERE n != 0"),
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
                     " updated_at, queue, cwd, env) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
@@ -327,28 +332,25 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs_new RENAME TO runs;
     CREATE INDEX runs_job ON runs(job_id, id);
     """,
-    # Queues (issue 13): a job's queue, working directory and variables (JSON text); counts per
-    # queue and state; the queues with a limit or paused. jobs_ready carries the queue, so a claim
-    # that skips some queues reads it from the index, not from each row.
+    # Queues (issue 13): a job's queue, working directory and variables (JSON text); the queues
+    # with a limit or paused; counts per state and queue in place of job_counts. Their key is one
+    # text, "STATE QUEUE": SQLite compares a one-column key on a fast path, and the triggers run
+    # at every claim and finish (a (queue, state) key cost 6% more instructions per job).
     7: """
     ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
     ALTER TABLE jobs ADD COLUMN cwd TEXT;
     ALTER TABLE jobs ADD COLUMN env TEXT;
-    DROP INDEX jobs_ready;
-    CREATE INDEX jobs_ready ON jobs(priority DESC, run_at, seq, queue) WHERE state IN ('pending', 'failed');
     DROP TRIGGER job_counts_delete;
     DROP TRIGGER job_counts_update;
-    CREATE TABLE job_counts_new (queue TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,
-                                 PRIMARY KEY (queue, state)) WITHOUT ROWID;
-    INSERT INTO job_counts_new (queue, state, n) SELECT 'default', state, n FROM job_counts;
+    CREATE TABLE queue_counts (k TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO queue_counts (k, n) SELECT state || ' default', n FROM job_counts;
     DROP TABLE job_counts;
-    ALTER TABLE job_counts_new RENAME TO job_counts;
-    CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
-        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
+    CREATE TRIGGER queue_counts_delete AFTER DELETE ON jobs BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE k = OLD.state || ' ' || OLD.queue;
     END;
-    CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state IS NOT NEW.state BEGIN
-        UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
-        UPDATE job_counts SET n = n + 1 WHERE queue = NEW.queue AND state = NEW.state;
+    CREATE TRIGGER queue_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state IS NOT NEW.state BEGIN
+        UPDATE queue_counts SET n = n - 1 WHERE k = OLD.state || ' ' || NEW.queue;
+        UPDATE queue_counts SET n = n + 1 WHERE k = NEW.state || ' ' || NEW.queue;
     END;
     CREATE TABLE queues (name TEXT PRIMARY KEY, max_running INTEGER NOT NULL DEFAULT 0,
                          paused INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;

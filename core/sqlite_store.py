@@ -183,14 +183,14 @@ class SQLiteStore(SQLiteFiles, SqlStore):
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         conn.executemany(self.Q["insert_jobs"], rows)
         # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2. A
-        # new queue gets its five rows, which the triggers of schema 7 then only update.
+        # new queue gets its five rows, which the triggers (schema 7) then only update.
         added: dict[str, int] = {}
         for row in rows:
             added[row[9]] = added.get(row[9], 0) + 1
-        conn.executemany("INSERT OR IGNORE INTO job_counts (queue, state, n) VALUES (?, ?, 0)",
-                         [(queue, state) for queue in added for state in STATES])
-        conn.executemany("UPDATE job_counts SET n = n + ? WHERE queue = ? AND state = 'pending'",
-                         [(n, queue) for queue, n in added.items()])
+        conn.executemany("INSERT OR IGNORE INTO queue_counts (k, n) VALUES (?, 0)",
+                         [(f"{state} {queue}",) for queue in added for state in STATES])
+        conn.executemany("UPDATE queue_counts SET n = n + ? WHERE k = ?",
+                         [(n, f"pending {queue}") for queue, n in added.items()])
 
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         return lambda job_id: self.get_job(job_id) is not None  # one look-up each, up to the first taken
