@@ -157,7 +157,7 @@ def test_default_schema_is_queuectl(pg_server):
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'queuectl'")}
         version = conn.execute("SELECT value FROM queuectl.meta WHERE key = 'schema_version'").fetchone()[0]
-    assert tables == {"jobs", "runs", "settings", "workers", "meta"} and version == "2"
+    assert tables == {"jobs", "runs", "settings", "workers", "meta", "queues"} and version == "3"
 
 
 def test_many_processes_create_the_schema_at_once(pg_db: str):
@@ -274,7 +274,8 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
-        assert sent.count("Sync") == 1 and sent.count("Execute") == 4, sent  # BEGIN, finish, claim, COMMIT
+        # BEGIN, finish, the limited queues' lock (see README, "Queue limits"), claim, COMMIT
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 5, sent
         assert (finished, nxt.id) == (True, "b")
         assert [r.attempt for r in q.job("a").runs] == [1]
         # a chain: two ended attempts, one claim given back, two claims, still one round trip
@@ -289,7 +290,7 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
-        assert sent.count("Sync") == 1 and sent.count("Execute") == 7, sent
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 8, sent
         assert finished == [False, True]  # a was recorded above: no longer this worker's to record
         assert [j.id for j in claimed] == ["c", "d"]  # c given back first, then claimed again
         assert (q.job("c").attempts, q.job("e").state) == (1, "pending")
