@@ -328,3 +328,35 @@ def test_finish_and_claim_on_a_lost_connection_is_not_retried(pg_server, pg_db: 
             finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)
         assert (q.job("a").state, q.job("b").state) == ("processing", "pending")  # nothing was written
         assert finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)[1].id == "b"  # reconnected
+
+
+def test_a_claim_waits_for_a_claim_of_a_limited_queue_not_yet_committed(pg_server, pg_db: str):
+    """Issue 13: two hosts claim from a queue with a limit of 1 at the same moment. The second claim's
+    snapshot cannot see the first's uncommitted claim (and SKIP LOCKED skips its row), so without the
+    queue row's lock it would take a second job. With it, it waits for the first to commit, then
+    counts that claim and takes nothing."""
+    import threading
+
+    import psycopg
+
+    from core.sql import POSTGRES
+
+    with Queue.open(pg_db) as q:
+        q.enqueue_many([{"command": "true", "id": f"g{i}", "queue": "gpu"} for i in range(3)])
+        q.set_queue_limit("gpu", 1)
+        now = time.time()
+        with psycopg.connect(pg_server.url()) as first:  # another host's claim transaction, open
+            first.execute("SELECT set_config('search_path', %s, false)", (f'"{q.store.schema}"',))
+            first.execute(POSTGRES["lock_limited"].replace("{served}", ""))
+            claim = POSTGRES["claim"].replace("{served}", "")
+            assert first.execute(claim, ("w1", now, now, now + 30, now, "w1")).fetchone()[0] == "g0"
+            got: list = []
+            second = threading.Thread(target=lambda: got.append(q.store.claim("w2", now, now + 30)))
+            second.start()
+            second.join(1.0)
+            assert second.is_alive() and got == []  # waiting for the first claim's transaction
+            first.commit()
+        second.join(10)
+        assert got == [None]
+        assert [(j.id, j.state) for j in q.jobs(queue="gpu", order="claim")] == [
+            ("g0", "processing"), ("g1", "pending"), ("g2", "pending")]
