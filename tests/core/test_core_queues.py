@@ -118,3 +118,28 @@ def test_schema_7_keeps_the_jobs_and_counts_of_a_schema_6_database(tmp_path):
     run_burst(q)
     assert q.queues()[0].counts["completed"] == 1
     q.close()
+
+
+def test_a_worker_held_back_by_a_limit_is_woken_when_a_slot_frees(queue):
+    """Polls are 30 s apart here: only the wake-up sent when the limited job's end is recorded can
+    start the next job within seconds (its own worker, paused, claims nothing more)."""
+    from tests.helpers import configure, wait_until
+
+    configure(queue, poll_interval=30)
+    queue.set_queue_limit("gpu", 1)
+    queue.enqueue("sleep 1", id="g0", queue="gpu")
+    queue.enqueue("true", id="g1", queue="gpu")
+    first = Pool(queue, 1).start()
+    second = None
+    try:
+        wait_until(lambda: queue.job("g0").state == "processing", 10, what="g0 running")
+        second = Pool(queue, 1).start()  # finds the queue full: waits for a wake-up (or 30 s)
+        wait_until(lambda: second.snapshot() and second.settings(), 5)
+        first.pause()  # so the slot g0 frees is not taken by its own worker's next claim
+        wait_until(lambda: queue.job("g1").state == "completed", 10, what="g1, woken by g0's end")
+        assert queue.job("g1").worker.startswith(f"{second.host}:{second.pid}:{second.token}")
+    finally:
+        for pool in (first, second):
+            if pool is not None:
+                pool.stop()
+                pool.join(10)
