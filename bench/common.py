@@ -165,13 +165,19 @@ class Scratch:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def seed_true_jobs(db: str, n: int) -> None:
-    """n pending `true` jobs through the engine's own bulk enqueue (not timed)."""
+def seed_true_jobs(db: str, n: int, queues: int = 0, limit: int = 0) -> None:
+    """n pending `true` jobs through the engine's own bulk enqueue (not timed); with queues, spread
+    round-robin over queues q0, q1, ...; with limit, the `default` queue gets that limit."""
     sys.path.insert(0, str(ROOT))
     from core import Queue
 
     with Queue.open(db) as q:
-        q.enqueue_many([{"command": "true"}] * n)
+        if queues:
+            q.enqueue_many([{"command": "true", "queue": f"q{i % queues}"} for i in range(n)])
+        else:
+            q.enqueue_many([{"command": "true"}] * n)
+        if limit:
+            q.set_queue_limit("default", limit)
 
 
 def count_states(db: str) -> dict[str, int]:

@@ -96,13 +96,15 @@ def claim_loop_floor(n: int) -> Drain:
         return timed(n, [PYTHON, "-c", CLAIM_LOOP, db, str(n), "run"])
 
 
-def queuectl_drain(n: int, db: str | None = None) -> Drain:
+def queuectl_drain(n: int, db: str | None = None, queues: int = 0, limit: int = 0) -> Drain:
     """`worker start --count 4 --burst` over n `true` jobs, on db (a fresh, empty queue) or on a
-    SQLite file in a scratch folder."""
+    SQLite file in a scratch folder. queues: the jobs spread over that many queues, all of them named
+    with --queue; limit: the `default` queue limited to that many at once."""
     with Scratch() as tmp:
         db = db or str(tmp / "jobs.db")
-        seed_true_jobs(db, n)
-        drained = timed(n, [QUEUECTL, "--db", db, "worker", "start", "--count", "4", "--burst"])
+        seed_true_jobs(db, n, queues, limit)
+        served = ["--queue", ",".join(f"q{i}" for i in range(queues))] if queues else []
+        drained = timed(n, [QUEUECTL, "--db", db, "worker", "start", "--count", "4", "--burst", *served])
         counts = count_states(db)
         if counts["completed"] != n:
             raise RuntimeError(f"queuectl drain finished with {counts}")
@@ -203,17 +205,21 @@ def run(quick: bool) -> list[Row]:
     peer or a floor that happened to run in a quiet or a busy moment of a shared machine does not
     decide a ratio alone."""
     n, rounds = size(quick), 1 if quick else ROUNDS
-    samples: dict[str, list[Drain]] = {"xargs": [], "python": [], "loop": [], "ours": [], "huey": []}
+    samples: dict[str, list[Drain]] = {"xargs": [], "python": [], "loop": [], "ours": [], "huey": [], "limited": [],
+                                       "queues": []}
     huey_note = ""
     for _ in range(rounds):
         samples["xargs"].append(xargs_floor(n))
         samples["python"].append(python_floor(n))
         samples["loop"].append(claim_loop_floor(n))
         samples["ours"].append(queuectl_drain(n))
+        samples["limited"].append(queuectl_drain(n, limit=4))
+        samples["queues"].append(queuectl_drain(n, queues=4))
         huey_round, huey_note = huey_drain(n)
         if huey_round is not None:
             samples["huey"].append(huey_round)
-    xargs, pyloop, loop, ours = (median(samples[k]) for k in ("xargs", "python", "loop", "ours"))
+    xargs, pyloop, loop, ours, limited, queues = (median(samples[k]) for k in (
+        "xargs", "python", "loop", "ours", "limited", "queues"))
     huey = median(samples["huey"]) if len(samples["huey"]) == rounds else None
     if rounds > 1:
         huey_note = f"{huey_note}; median of {rounds} rounds" if huey else huey_note
@@ -232,6 +238,11 @@ def run(quick: bool) -> list[Row]:
             ours.rate >= 0.75 * xargs.rate, cpu),
         Row(name, ours.rate, "jobs/s", f"Python loop {pyloop.rate:,.0f} jobs/s", ours.rate / pyloop.rate, "(ratio only)"),
         Row(name, ours.rate, "jobs/s", f"claim loop {loop.rate:,.0f} jobs/s", ours.rate / loop.rate, "(ratio only)"),
+        Row(f"drain {n} `true`, queue limit 4, 4 workers", limited.rate, "jobs/s", f"no limit {ours.rate:,.0f} jobs/s",
+            limited.rate / ours.rate, "(ratio only)", None, f"CPU {limited.cpu_ms:.2f} ms/job; every claim counts"),
+        Row(f"drain {n} `true` in 4 queues, worker start --queue q0,q1,q2,q3", queues.rate, "jobs/s",
+            f"every queue {ours.rate:,.0f} jobs/s", queues.rate / ours.rate, "(ratio only)", None,
+            f"CPU {queues.cpu_ms:.2f} ms/job"),
     ]
     if huey is None:
         rows.append(Row(name, ours.rate, "jobs/s", "huey: skipped", None, ">= 2x huey", None, huey_note))

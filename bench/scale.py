@@ -15,6 +15,7 @@ from pathlib import Path
 from common import PYTHON, QUEUECTL, RESULTS, ROOT, Row, Scratch, create_db, median_wall, wall
 
 MIX = (("completed", 0.70), ("dead", 0.10), ("pending", 0.20))
+QUEUES = 10  # the jobs spread over q0 .. q9 (issue 13: the figures hold with 10 queues)
 
 
 def generate(path: Path, n: int) -> None:
@@ -49,12 +50,14 @@ def generate(path: Path, n: int) -> None:
             yield (f"job-{i:07d}", f"python3 process.py --item {i} --out /data/out/{i}.json", state, attempts, 3,
                    rng.choice((0, 0, 0, 5)), created, None, created, finished or created, started, finished,
                    None if state == "pending" else (0 if state == "completed" else 1),
-                   "exit code 1" if state == "dead" else None, "host:1234:abc:1" if started else None)
+                   "exit code 1" if state == "dead" else None, "host:1234:abc:1" if started else None,
+                   f"q{i % QUEUES}")
 
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout, created_at,"
-        " updated_at, started_at, finished_at, exit_code, last_error, worker) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " updated_at, started_at, finished_at, exit_code, last_error, worker, queue)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         jobs())
     conn.execute(
         "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
@@ -63,7 +66,11 @@ def generate(path: Path, n: int) -> None:
         " CASE WHEN state = 'dead' THEN CAST('Traceback: error' AS BLOB) ELSE x'' END"
         " FROM jobs WHERE state != 'pending'")
     # the engine counts inserts in insert_jobs, not in a trigger: bring its counters up to date
-    conn.execute("UPDATE job_counts SET n = (SELECT count(*) FROM jobs WHERE jobs.state = job_counts.state)")
+    conn.execute("DELETE FROM queue_counts")
+    conn.execute("INSERT INTO queue_counts (k, n) SELECT state || ' ' || queue, count(*) FROM jobs GROUP BY queue, state")
+    conn.executemany("INSERT OR IGNORE INTO queue_counts (k, n) VALUES (?, 0)",
+                     [(f"{state} q{q}",) for q in range(QUEUES)
+                      for state in ("pending", "processing", "completed", "failed", "dead")])
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()

@@ -35,6 +35,8 @@ class JobState(str, enum.Enum):
 STATES = tuple(s.value for s in JobState)
 FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+QUEUE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+DEFAULT_QUEUE = "default"
 
 
 @record
@@ -97,6 +99,9 @@ class Job:
     last_error: str | None = None
     worker: str | None = None
     lease_until: float | None = None
+    queue: str = "default"
+    cwd: str | None = None  # absolute; None: the worker's own directory
+    env: dict[str, str] | None = None  # added to the worker's environment
     schedule: str | None = None  # the schedule that made it
     unique_key: str | None = None
     after_ids: str | None = None  # the ids in `after`, space-separated (ids hold no spaces)
@@ -125,6 +130,9 @@ class Job:
             "exit_code": self.exit_code,
             "last_error": self.last_error,
             "worker": self.worker,
+            "queue": self.queue,
+            "cwd": self.cwd,
+            "env": dict(self.env) if self.env else {},
             "after": self.after,
             "waiting_on": list(self.waiting_on),
             "unique_key": self.unique_key,
@@ -166,8 +174,29 @@ class JobSpec:
     priority: int
     run_at: float
     timeout: float | None
+    queue: str = "default"
+    cwd: str | None = None
+    env: dict[str, str] | None = None
     unique_key: str | None = None
     after: tuple[str, ...] = ()
+
+
+@record
+class QueueInfo:
+    """A queue: its jobs per state (every state present), its limit (0: none) and whether it is paused."""
+
+    name: str
+    counts: dict[str, int]
+    limit: int = 0
+    paused: bool = False
+
+    @property
+    def running(self) -> int:
+        return self.counts.get("processing", 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "counts": dict(self.counts), "running": self.running, "limit": self.limit,
+                "paused": self.paused}
 
 
 @record
@@ -179,6 +208,8 @@ class Figures:
     workers: list  # the live workers (WorkerInfo)
     latency: float  # seconds the oldest due job has waited to run; 0 if none waits
     finished: dict  # (queue, state) -> jobs that ever reached completed or dead there
+    queues: list  # QueueInfo of every queue with jobs or settings
+    latencies: dict  # queue -> its latency (a paused queue's jobs are not waiting to run: 0)
 
 
 # --- settings -----------------------------------------------------------------------------------

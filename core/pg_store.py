@@ -215,6 +215,11 @@ class PostgresStore(SqlStore):
 
     LIKE = "ILIKE"  # SQLite's LIKE ignores case
     dialect = staticmethod(postgres)
+    _served_sql = {(name, n): POSTGRES[name].replace("{served}", f" AND {column} = ANY(%s)" if n else "")
+                   for name, column in SqlStore.SERVED.items() for n in (0, 1)}
+
+    def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
+        return (self._served_sql[(name, 1)], (list(queues),)) if queues else (self._served_sql[(name, 0)], ())
 
     # migrations ------------------------------------------------------------------------------------
     def _version(self, conn: psycopg.Connection) -> int:
@@ -257,7 +262,7 @@ class PostgresStore(SqlStore):
 
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
-        release: Sequence[tuple[str, int]] = (),
+        release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
     ) -> tuple[list[bool], list[Job]]:
         """As SQLiteStore: the guarded finishes (with their run rows), the releases, then the claims,
         in one transaction; the claims happen whether or not the finishes were still ours to record.
@@ -266,8 +271,10 @@ class PostgresStore(SqlStore):
         BEGIN, the statements and COMMIT in one network round trip. A failure is a StorageError like
         any write's: the caller cannot know if it committed."""
         finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
-        claim_sql, release_sql = self.Q["claim"], self.Q["release"]
-        claim_params = (worker_id, now, now, lease_until, now, worker_id)
+        release_sql = self.Q["release"]
+        claim_sql, served = self._served("claim", queues)
+        lock_sql, _ = self._served("lock_limited", queues)
+        claim_params = (worker_id, now, now, lease_until, now, *served, worker_id)
 
         def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
             # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent
@@ -279,12 +286,19 @@ class PostgresStore(SqlStore):
                 finished = [conn.execute(sql, params) for sql, params in finishes]
                 for job_id, attempt in release:
                     conn.execute(release_sql, (now, now, job_id, worker_id, attempt))
+                if claim:
+                    conn.execute(lock_sql, served)
                 claimed = [conn.execute(claim_sql, claim_params) for _ in range(claim)]
                 conn.execute("COMMIT")
             rows = [cur.fetchone() for cur in claimed]
             return [cur.rowcount == 1 for cur in finished], [job_from_row(row) for row in rows if row is not None]
 
         return self._run(all_in_one)
+
+    def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:
+        """One claim, in a transaction with the lock of the limited queues (see record_and_claim)."""
+        claimed = self.record_and_claim((), worker_id, now, lease_until, 1, (), queues)[1]
+        return claimed[0] if claimed else None
 
     def _finish(self, conn: psycopg.Connection, job_id: str, worker_id: str, attempt: int, outcome: Outcome,
                 lease_seen: float | None) -> bool:

@@ -21,7 +21,7 @@ from .worker import Worker
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
-    from typing import Callable
+    from typing import Callable, Sequence
 
 log = logging.getLogger("queuectl.worker")
 
@@ -62,11 +62,12 @@ class Pool:
     """N worker threads over one Queue. start(), then stop() (graceful) or kill(); join()."""
 
     def __init__(self, queue: Queue, size: int, burst: bool = False,
-                 on_job_end: Callable[[Job, Outcome], None] | None = None) -> None:
+                 on_job_end: Callable[[Job, Outcome], None] | None = None, queues: Sequence[str] | None = None) -> None:
         if queue.store.read_only:
             raise StorageError(f"{queue.location} is read-only: workers need to write to it")
         self.queue = queue
         self.burst = burst
+        self.queues = list(queues) if queues else None  # the queues its workers serve; None: every queue
         self.on_job_end = on_job_end  # called in the worker's thread once an attempt's end is recorded
         self.host = this_host()
         self.pid = os.getpid()
@@ -90,6 +91,7 @@ class Pool:
         self._threads: list[threading.Thread] = []
         self._settings: Settings | None = None
         self._settings_read = 0.0
+        self._limits: dict[str, int] = {}  # queue -> limit, read with the settings
         self._leases = LeaseWatch()
 
     # lifecycle -------------------------------------------------------------------------------------
@@ -189,8 +191,18 @@ class Pool:
         cached = self._settings
         if cached is None or now - self._settings_read >= min(cached.poll_interval, 1.0):
             cached = self._settings = self.queue.settings()
+            self._limits = {name: limit for name, (limit, _) in self.queue.store.queue_settings().items() if limit}
             self._settings_read = now
         return cached
+
+    def limited(self) -> bool:
+        """Whether some queue has a limit (as of the last settings read)."""
+        return bool(self._limits)
+
+    def frees_slot(self, ended: Sequence[tuple[Job, Outcome]]) -> bool:
+        """Whether recording these attempts frees a slot of a limited queue: idle workers are woken."""
+        limits = self._limits
+        return bool(limits) and any(job.queue in limits for job, _ in ended)
 
     def sleep(self, timeout: float | None) -> None:
         with self.lock:

@@ -27,10 +27,11 @@ class ProcessPool:
     the first finishes the running job, the second kills it. A child whose parent is gone stops
     as if told to."""
 
-    def __init__(self, location: str, size: int, burst: bool = False) -> None:
+    def __init__(self, location: str, size: int, burst: bool = False, queues: list[str] | None = None) -> None:
         self.location = location
         self.size = size
         self.burst = burst
+        self.queues = queues
         self.children: list = []  # multiprocessing.Process or subprocess.Popen
         self.errors: list[str] = []
         self._signals = 0
@@ -54,7 +55,7 @@ class ProcessPool:
 
             context = multiprocessing.get_context("fork")
             parent = os.getpid()
-            self.children = [context.Process(target=_child, args=(self.location, self.burst, parent),
+            self.children = [context.Process(target=_child, args=(self.location, self.burst, parent, self.queues),
                                              name=f"queuectl-worker-{i + 1}") for i in range(self.size)]
             for child in self.children:
                 child.start()
@@ -65,6 +66,7 @@ class ProcessPool:
             # a PostgreSQL URL may hold a password.
             args = [sys.executable, "-m", "core.process_pool", "--location-on-stdin"]
             args += ["--burst"] if self.burst else []
+            args += ["--queues", ",".join(self.queues)] if self.queues else []
             self.children = []
             for _ in range(self.size):
                 child = subprocess.Popen(args, stdin=subprocess.PIPE)
@@ -113,12 +115,12 @@ class ProcessPool:
         return True
 
 
-def _child(location: str, burst: bool, parent: int) -> None:
+def _child(location: str, burst: bool, parent: int, queues: list[str] | None = None) -> None:
     """One worker process of a ProcessPool: a Pool of one. Exits with 1 if a worker failed."""
     import signal
 
     with Queue.open(location) as queue:  # its own connections: nothing of the parent's is used
-        pool = Pool(queue, 1, burst=burst, on_job_end=print_job_end)
+        pool = Pool(queue, 1, burst=burst, on_job_end=print_job_end, queues=queues)
         signals = {"n": 0}
 
         def on_term(signum: int, frame: object) -> None:
@@ -138,15 +140,16 @@ def _child(location: str, burst: bool, parent: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m core.process_pool [--burst] [--location-on-stdin]`: one worker process on $QUEUECTL_DB, or on
-    the location read from the first line of stdin."""
+    """`python -m core.process_pool [--burst] [--location-on-stdin] [--queues a,b]`: one worker process on
+    $QUEUECTL_DB, or on the location read from the first line of stdin."""
     argv = sys.argv[1:] if argv is None else argv
     configure_logging()
     if "--location-on-stdin" in argv:
         location = sys.stdin.readline().rstrip("\n")
     else:
         location = os.environ["QUEUECTL_DB"]
-    _child(location, "--burst" in argv, os.getppid())
+    queues = argv[argv.index("--queues") + 1].split(",") if "--queues" in argv else None
+    _child(location, "--burst" in argv, os.getppid(), queues)
 
 
 if __name__ == "__main__":

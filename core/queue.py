@@ -7,10 +7,10 @@ import time
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
-from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, Settings, WorkerInfo, setting_rule
+from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
-from .validate import check_id, job_spec
+from .validate import check_id, check_queue, job_spec
 from . import schedules as scheduling
 from .schedules import Schedule
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MAX_LIMIT = 2**63 - 1
+MAX_QUEUE_LIMIT = 1_000_000
 
 
 class ItemError(QueueError):
@@ -147,8 +148,9 @@ class Queue:
 
     # enqueue ---------------------------------------------------------------------------------------
     def enqueue(self, command: str, **fields: Any) -> Job:
-        """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout,
-        unique_key (then the unfinished job that holds the key is returned if there is one)."""
+        """Enqueue one job. fields: id, max_retries, priority, run_at (ISO 8601), delay, timeout, queue,
+        cwd (an absolute path), env (a dict of names to strings), after (job ids), unique_key (then the
+        unfinished job that holds the key is returned if there is one)."""
         try:
             job_id = self.enqueue_many([{"command": command, **fields}])[0]
         except ItemError as exc:  # one job: the reason alone, no "item 1: "
@@ -240,16 +242,25 @@ class Queue:
         limit: int = 50,
         search: str | None = None,
         order: str = "created",
+        queue: str | Sequence[str] | None = None,
     ) -> list[Job]:
-        """Jobs newest first (order='created'), or 'claim' (next to run first), 'finished', 'started'."""
+        """Jobs newest first (order='created'), or 'claim' (next to run first), 'finished', 'started';
+        queue: only those of this queue (or these)."""
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput(f"limit must be an integer >= 1, got {limit!r}")
         # SQLite binds at most a signed 64-bit integer (and reads a negative LIMIT as "no limit")
         return self._with_waiting_on(self.store.list_jobs(self._states(state), min(limit, MAX_LIMIT), search or None,
-                                                          order))
+                                                          order, self._queues(queue)))
 
-    def count(self, state: str | Sequence[str] | None = None, search: str | None = None) -> int:
-        return self.store.count_jobs(self._states(state), search or None)
+    def count(self, state: str | Sequence[str] | None = None, search: str | None = None,
+              queue: str | Sequence[str] | None = None) -> int:
+        return self.store.count_jobs(self._states(state), search or None, self._queues(queue))
+
+    @staticmethod
+    def _queues(queue: str | Sequence[str] | None) -> list[str] | None:
+        if queue is None:
+            return None
+        return [check_queue(q) for q in ([queue] if isinstance(queue, str) else queue)] or None
 
     @staticmethod
     def _states(state: str | Sequence[str] | None) -> list[str] | None:
@@ -269,9 +280,12 @@ class Queue:
     def figures(self) -> Figures:
         """Counts, live workers, latency and finished totals: the one place they are computed."""
         now = self.clock.now()
-        due = self.store.next_due()
-        latency = 0.0 if due is None else max(0.0, now - due)
-        return Figures(now, self.counts(), self.workers(), latency, self.store.finished_totals())
+        queues, latencies = self.queues(), {}
+        for info in queues:
+            due = self.store.next_due([info.name]) if info.counts["pending"] or info.counts["failed"] else None
+            latencies[info.name] = 0.0 if due is None else max(0.0, now - due)
+        return Figures(now, self.counts(), self.workers(), max(latencies.values(), default=0.0),
+                       self.store.finished_totals(), queues, latencies)
 
     def completed_per_minute(self) -> int:
         return self.store.completed_since(self.clock.now() - 60)
@@ -283,6 +297,34 @@ class Queue:
         here = this_host()
         found = self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
         return [w for w in found if w.host != here or process_exists(w.pid)]
+
+    # queues ----------------------------------------------------------------------------------------
+    def queues(self) -> list[QueueInfo]:
+        """Every queue that has jobs, a limit or a pause, by name."""
+        counts, settings = self.store.queue_counts(), self.store.queue_settings()
+        names = sorted({q for q, by_state in counts.items() if any(by_state.values())} | set(settings))
+        return [QueueInfo(name, {s: counts.get(name, {}).get(s, 0) for s in STATES}, *settings.get(name, (0, False)))
+                for name in names]
+
+    def set_queue_limit(self, name: str, limit: Any) -> int:
+        """At most `limit` jobs of the queue processing at once (0: no limit). Raises InvalidInput."""
+        check_queue(name)
+        if isinstance(limit, str) and limit.strip().isdigit():
+            limit = int(limit)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_QUEUE_LIMIT:
+            raise InvalidInput(f"a queue's limit must be an integer from 0 (no limit) to {MAX_QUEUE_LIMIT},"
+                               f" got {limit!r}")
+        self.store.set_queue(check_queue(name), limit=limit)
+        self.store.notify("config")  # pools read the limits again; a raised limit frees slots
+        return limit
+
+    def pause_queue(self, name: str, paused: bool = True) -> None:
+        """A paused queue's jobs are not claimed (running ones finish); resume with paused=False."""
+        self.store.set_queue(check_queue(name), paused=paused)
+        self.store.notify("config")  # pools read the queues again, and idle workers look for work
+
+    def resume_queue(self, name: str) -> None:
+        self.pause_queue(name, False)
 
     # change ----------------------------------------------------------------------------------------
     def retry_dead(self, job_ids: Sequence[str] | None = None) -> list[str]:

@@ -204,11 +204,13 @@ class SpawnedProcess:
 class RunningJob:
     """One attempt. run() blocks in the worker's thread; kill() may be called from any thread."""
 
-    def __init__(self, command: str, timeout: float | None, output_limit: int, env: Mapping[str, str] | None = None):
+    def __init__(self, command: str, timeout: float | None, output_limit: int, env: Mapping[str, str] | None = None,
+                 cwd: str | None = None):
         self.command = command
         self.timeout = timeout
         self.output_limit = output_limit
         self.env = env
+        self.cwd = cwd
         self._proc: subprocess.Popen | SpawnedProcess | None = None
         self._kill_reason: str | None = None
         self._lock = threading.Lock()
@@ -224,10 +226,11 @@ class RunningJob:
             threading.Thread(target=terminate_group, args=(proc.pid, proc), daemon=True).start()
 
     def _start(self, env: Mapping[str, str] | None, out: int, err: int):
-        """/bin/sh -c COMMAND in a new session, stdin from /dev/null, output to the pipes."""
-        if not SPAWN:
+        """/bin/sh -c COMMAND in a new session, stdin from /dev/null, output to the pipes. A job with
+        its own directory goes through Popen: os.posix_spawn has no chdir in Python 3.11."""
+        if not SPAWN or self.cwd is not None:
             return subprocess.Popen(["/bin/sh", "-c", self.command], stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=err, start_new_session=True, close_fds=True, env=env)
+                                    stderr=err, start_new_session=True, close_fds=True, env=env, cwd=self.cwd)
         seal_fds()
         pid = os.posix_spawn(
             "/bin/sh", ["/bin/sh", "-c", self.command], os.environ if env is None else env,
@@ -241,6 +244,8 @@ class RunningJob:
         """Start the job and wait for its end. on_slow=(seconds, fn): fn() is called once, in this
         thread, if the job is still running after that many seconds."""
         started = clock_now()
+        if self.cwd is not None and not os.path.isdir(self.cwd):
+            return RunResult(None, cwd_problem(self.cwd), started, clock_now(), b"", b"")
         fds: list[int] = []  # to close at the end (less the pipes handed to discard_later)
         try:
             try:
@@ -254,7 +259,11 @@ class RunningJob:
                         return RunResult(None, self._kill_reason, started, clock_now(), b"", b"")
                     self._proc = self._start(env, out_w, err_w)
             except OSError as exc:
-                return RunResult(None, f"could not start: {exc.strerror or exc}", started, clock_now(), b"", b"")
+                error = f"could not start: {exc.strerror or exc}"
+                if self.cwd is not None and (exc.filename == self.cwd or not os.path.isdir(self.cwd)):
+                    error = cwd_problem(self.cwd) if not os.path.isdir(self.cwd) else \
+                        f"cwd {self.cwd}: {(exc.strerror or str(exc)).lower()}"
+                return RunResult(None, error, started, clock_now(), b"", b"")
             for fd in (out_w, err_w):  # only the job holds the write ends now: end of file once it is done
                 os.close(fd)
                 fds.remove(fd)
@@ -325,6 +334,13 @@ class RunningJob:
                     for fd in ready:
                         _read(streams, fd)
                 return
+
+
+def cwd_problem(cwd: str) -> str:
+    """Why a job cannot start in its directory, as its attempt's error (retried by the usual rule)."""
+    if os.path.exists(cwd):
+        return f"cwd {cwd}: not a directory"
+    return f"cwd {cwd}: no such directory"
 
 
 def _read(streams: dict[int, Tail], fd: int) -> None:

@@ -36,9 +36,14 @@ IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (
 
 def job_row(spec: JobSpec, job_id: str, now: float, after: Sequence[str] = (), waiting: int = 0) -> tuple:
     """The values of insert_jobs for one new job (id, command, state, max_retries, priority, run_at,
-    timeout, created_at, updated_at, unique_key, after_ids, waiting)."""
+    timeout, created_at, updated_at, queue, cwd, env, unique_key, after_ids, waiting)."""
+    env = None
+    if spec.env:
+        import json  # only for jobs with an env
+
+        env = json.dumps(spec.env, ensure_ascii=False)
     return (job_id, spec.command, "pending", spec.max_retries, spec.priority, spec.run_at, spec.timeout, now, now,
-            spec.unique_key, " ".join(after) or None, waiting)
+            spec.queue, spec.cwd, env, spec.unique_key, " ".join(after) or None, waiting)
 
 
 class SqlStore(Store):
@@ -247,9 +252,14 @@ class SqlStore(Store):
         """An index to name for this listing (SQLite's INDEXED BY), or ""."""
         return ""
 
-    def _where(self, states: Sequence[str] | None, search: str | None) -> tuple[str, list]:
+    def _where(self, states: Sequence[str] | None, search: str | None,
+               queues: Sequence[str] | None = None) -> tuple[str, list]:
         # The partial indexes' conditions are written out literally: only then do they apply.
         clauses, params = [], []
+        if queues:
+            sql, values = self._values(queues)
+            clauses.append(f"queue {sql}")
+            params.extend(values)
         if states and tuple(states) == READY:
             clauses.append("state IN ('pending', 'failed')")  # jobs_ready
         elif states and tuple(states) == ("processing",):
@@ -261,23 +271,26 @@ class SqlStore(Store):
         if states and "processing" not in states:
             clauses.append("state != 'processing'")  # jobs_state_seq
         if search:
-            clauses.append(f"(id {self.LIKE} ? ESCAPE '\\' OR command {self.LIKE} ? ESCAPE '\\')")
-            params.extend([like_pattern(search)] * 2)
+            like = f"{self.LIKE} ? ESCAPE '\\'"
+            clauses.append(f"(id {like} OR command {like} OR queue {like})")
+            params.extend([like_pattern(search)] * 3)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_jobs(
-        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created",
+        queues: Sequence[str] | None = None,
     ) -> list[Job]:
         if order == "claim" and states and tuple(states) == READY:
             # as they will run: the ready jobs, then those waiting for their `after` jobs
-            ready = self._list(states, limit, search, order, " AND waiting = 0")
-            return ready + self._list(states, limit - len(ready), search, "waiting", " AND waiting > 0")
-        return self._list(states, limit, search, order, "")
+            ready = self._list(states, limit, search, order, queues, " AND waiting = 0")
+            return ready + self._list(states, limit - len(ready), search, "waiting", queues, " AND waiting > 0")
+        return self._list(states, limit, search, order, queues, "")
 
-    def _list(self, states: Sequence[str] | None, limit: int, search: str | None, order: str, more: str) -> list[Job]:
+    def _list(self, states: Sequence[str] | None, limit: int, search: str | None, order: str,
+              queues: Sequence[str] | None, more: str) -> list[Job]:
         if limit <= 0:
             return []
-        where, params = self._where(states, search)
+        where, params = self._where(states, search, queues)
         where += more
         if order == "finished" and states and set(states) <= {"completed", "dead"}:
             where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
@@ -285,12 +298,22 @@ class SqlStore(Store):
                            f" ORDER BY {ORDERS[order]} LIMIT ?")
         return self._read(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 
-    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int:
-        if not search:  # per state: SQLite's triggers keep them
-            return sum(n for state, n in self.counts().items() if states is None or state in states)
-        where, params = self._where(states, search)
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None,
+                   queues: Sequence[str] | None = None) -> int:
+        if not search:  # per state (and queue): SQLite's triggers keep them
+            found = self.counts() if not queues else self._counts_of(queues)
+            return sum(n for state, n in found.items() if states is None or state in states)
+        where, params = self._where(states, search, queues)
         sql = self.dialect(f"SELECT count(*) FROM jobs{where}")
         return self._read(lambda c: c.execute(sql, params).fetchone()[0])
+
+    def _counts_of(self, queues: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for queue, by_state in self.queue_counts().items():
+            if queue in queues:
+                for state, n in by_state.items():
+                    found[state] = found.get(state, 0) + n
+        return found
 
     def counts(self) -> dict[str, int]:
         return self._read(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
@@ -315,15 +338,25 @@ class SqlStore(Store):
     def completed_since(self, since: float) -> int:
         return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])
 
-    def next_due(self) -> float | None:
-        return self._read(lambda c: c.execute(self.Q["next_due"]).fetchone()[0])
+    SERVED = {"claim": "r.queue", "next_due": "queue", "lock_limited": "name"}  # the column each compares
 
-    def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float) -> Job | None:
-        row = conn.execute(self.Q["claim"], (worker_id, now, now, lease_until, now, worker_id)).fetchone()
+    @abc.abstractmethod
+    def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
+        """The named statement limited to these queues (None: every queue), and their parameters."""
+
+    def next_due(self, queues: Sequence[str] | None = None) -> float | None:
+        sql, served = self._served("next_due", queues)
+        params = served * 3  # the skip scan (sql.NEXT_DUE) names the queues in each of its three lookups
+        return self._read(lambda c: c.execute(sql, params).fetchone()[0])
+
+    def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
+               queues: Sequence[str] | None = None) -> Job | None:
+        sql, served = self._served("claim", queues)
+        row = conn.execute(sql, (worker_id, now, now, lease_until, now, *served, worker_id)).fetchone()
         return None if row is None else job_from_row(row)
 
-    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
-        return self._run(lambda c: self._claim(c, worker_id, now, lease_until))
+    def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:
+        return self._run(lambda c: self._claim(c, worker_id, now, lease_until, queues))
 
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
         if not worker_ids:
@@ -366,14 +399,15 @@ class SqlStore(Store):
 
         def requeue(conn: Any) -> list[str]:
             if wanted is None:
-                moved = [r[0] for r in conn.execute(self.Q["requeue_all"], (now, now))]
+                found = dict(conn.execute(self.Q["requeue_all"], (now, now)).fetchall())
+                moved = list(found)
             else:
-                found: set[str] = set()
+                found = {}
                 for at in range(0, len(wanted), IDS_AT_ONCE):
                     sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
-                    found.update(r[0] for r in conn.execute(sql, (now, now, *ids)))
+                    found.update(conn.execute(sql, (now, now, *ids)).fetchall())
                 moved = [job_id for job_id in wanted if job_id in found]
-            self._add_gone(conn, [("default", "dead")] * len(moved))
+            self._add_gone(conn, [(found[job_id], "dead") for job_id in moved])
             for at in range(0, len(moved), IDS_AT_ONCE):  # a dependency still dead: dead again
                 sql, ids = self._in("redead", moved[at:at + IDS_AT_ONCE])
                 conn.execute(sql, (now, now, *ids))
@@ -388,7 +422,7 @@ class SqlStore(Store):
 
     def finished_totals(self) -> dict[tuple[str, str], int]:
         def read(conn: Any) -> dict[tuple[str, str], int]:
-            totals = {("default", s): n for s, n in conn.execute(self.Q["counts"]) if s in ("completed", "dead")}
+            totals = {(q, s): n for q, s, n in conn.execute(self.Q["queue_counts"]) if s in ("completed", "dead")}
             for queue, state, n in conn.execute(self.Q["gone"]):
                 totals[queue, state] = totals.get((queue, state), 0) + n
             return totals
@@ -418,7 +452,7 @@ class SqlStore(Store):
             rows = conn.execute(sql, (*params, finished_before)).fetchall()
             if rows:
                 self._delete_runs(conn, [r[0] for r in rows])
-                self._add_gone(conn, [("default", r[1]) for r in rows])
+                self._add_gone(conn, [(r[2], r[1]) for r in rows])
             return len(rows)
 
         return self._write(prune)
@@ -480,6 +514,27 @@ class SqlStore(Store):
 
     def write_setting(self, key: str, value: str) -> None:
         self._write_one(lambda c: c.execute(self.Q["write_setting"], (key, value)))
+
+    # queues ----------------------------------------------------------------------------------------
+    def queue_settings(self) -> dict[str, tuple[int, bool]]:
+        rows = self._read(lambda c: c.execute(self.Q["queue_settings"]).fetchall())
+        return {name: (int(limit), bool(paused)) for name, limit, paused in rows}
+
+    def queue_counts(self) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for queue, state, n in self._read(lambda c: c.execute(self.Q["queue_counts"]).fetchall()):
+            found.setdefault(queue, {})[state] = int(n)
+        return found
+
+    def set_queue(self, name: str, limit: int | None = None, paused: bool | None = None) -> None:
+        def change(conn: Any) -> None:
+            if limit is not None:
+                conn.execute(self.Q["queue_limit"], (name, limit))
+            if paused is not None:
+                conn.execute(self.Q["queue_pause"], (name, paused))
+            conn.execute(self.Q["queue_tidy"], (name,))
+
+        self._write(change)
 
     # workers ---------------------------------------------------------------------------------------
     def register_worker(self, info: WorkerInfo) -> None:

@@ -10,14 +10,14 @@ import os
 import sqlite3
 
 from .errors import StorageError
-from .models import Job
 from .sql import SQLITE, records_run, statements
 from .sql import SQLITE_MIGRATIONS as MIGRATIONS
 from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
-from .store import READY
+from .models import STATES
 from .outcome import Ended, Outcome
+from .store import READY
 from .wake import Listener, SocketListener, SocketNotifier
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -160,6 +160,16 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             return " INDEXED BY jobs_running"
         return ""
 
+    _served_sql: dict[tuple[str, int], str] = {}  # by statement and number of queues: built once
+
+    def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
+        n = len(queues) if queues else 0
+        sql = self._served_sql.get((name, n))
+        if sql is None:
+            served = f" AND {self.SERVED[name]} IN ({', '.join('?' * n)})" if n else ""
+            sql = self._served_sql[(name, n)] = self.Q[name].replace("{served}", served)
+        return sql, tuple(queues or ())
+
     def _version(self, conn: sqlite3.Connection) -> int:
         return conn.execute("PRAGMA user_version").fetchone()[0]
 
@@ -182,22 +192,29 @@ class SQLiteStore(SQLiteFiles, SqlStore):
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         conn.executemany(self.Q["insert_jobs"], rows)
-        # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2
-        conn.execute("UPDATE job_counts SET n = n + ? WHERE state = 'pending'", (len(rows),))
+        # counted here, not by a trigger per row (that doubled the cost of `enqueue -`): schema 2. A
+        # new queue gets its five rows, which the triggers (schema 7) then only update.
+        added: dict[str, int] = {}
+        for row in rows:
+            added[row[9]] = added.get(row[9], 0) + 1
+        conn.executemany("INSERT OR IGNORE INTO queue_counts (k, n) VALUES (?, 0)",
+                         [(f"{state} {queue}",) for queue in added for state in STATES])
+        conn.executemany("UPDATE queue_counts SET n = n + ? WHERE k = ?",
+                         [(n, f"pending {queue}") for queue, n in added.items()])
 
     def _taken(self, ids: Sequence[str]) -> Callable[[str], bool]:
         return lambda job_id: self.get_job(job_id) is not None  # one look-up each, up to the first taken
 
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
-        release: Sequence[tuple[str, int]] = (),
+        release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
     ) -> tuple[list[bool], list[Job]]:
         def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job]]:
             finished = [self._finish(conn, e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
             for job_id, attempt in release:
                 conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt))
             claimed = []
-            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until)) is not None:
+            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until, queues)) is not None:
                 claimed.append(job)
             return finished, claimed
 

@@ -45,13 +45,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def list_jobs(
-        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created"
+        self, states: Sequence[str] | None, limit: int, search: str | None = None, order: str = "created",
+        queues: Sequence[str] | None = None,
     ) -> list[Job]:
-        """Jobs in the given states. order: created (newest first), claim (next to run first),
-        finished (latest first), started (latest first)."""
+        """Jobs in the given states (and queues). order: created (newest first), claim (next to run
+        first), finished (latest first), started (latest first). search matches id, command, queue."""
 
     @abc.abstractmethod
-    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None) -> int: ...
+    def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None,
+                   queues: Sequence[str] | None = None) -> int: ...
 
     @abc.abstractmethod
     def counts(self) -> dict[str, int]:
@@ -66,12 +68,13 @@ class Store(abc.ABC):
         plus those that left it since (pruned, or retried from the dead-letter queue)."""
 
     @abc.abstractmethod
-    def next_due(self) -> float | None:
-        """The earliest run_at among claimable jobs."""
+    def next_due(self, queues: Sequence[str] | None = None) -> float | None:
+        """The earliest run_at among waiting jobs of these queues (None: all) that are not paused."""
 
     @abc.abstractmethod
-    def claim(self, worker_id: str, now: float, lease_until: float) -> Job | None:
-        """Atomically take the best due job: highest priority, earliest due, oldest."""
+    def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:
+        """Atomically take the best due job of these queues (None: all): highest priority, earliest
+        due, oldest; never from a paused queue, nor from one with its limit of processing jobs."""
 
     @abc.abstractmethod
     def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
@@ -88,7 +91,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
-        release: Sequence[tuple[str, int]] = (),
+        release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
     ) -> tuple[list[bool], list[Job]]:
         """finish() each ended attempt, release() each (job id, attempt) given, then claim() up to
         `claim` jobs for the same worker, all in one transaction (one round trip and one commit):
@@ -122,6 +125,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def prune(self, states: Sequence[str], finished_before: float) -> int: ...
+
+    # queues --------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def queue_settings(self) -> dict[str, tuple[int, bool]]:
+        """name -> (limit, paused) of the queues that have a limit or are paused."""
+
+    @abc.abstractmethod
+    def queue_counts(self) -> dict[str, dict[str, int]]:
+        """queue -> state -> jobs, for the queues that have jobs (states with none may be missing)."""
+
+    @abc.abstractmethod
+    def set_queue(self, name: str, limit: int | None = None, paused: bool | None = None) -> None:
+        """Change a queue's limit (0: none) and/or pause; a queue with neither keeps no row."""
 
     # settings ------------------------------------------------------------------------------------
     @abc.abstractmethod

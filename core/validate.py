@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Mapping
 
 from .clock import parse_duration, parse_iso, to_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
-from .models import ID_PATTERN, JobSpec, Settings
+from .models import DEFAULT_QUEUE, ID_PATTERN, QUEUE_PATTERN, JobSpec, Settings
 from .text import brief
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     from typing import Any
 
-FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout", "unique_key", "after")
+FIELDS = ("command", "id", "max_retries", "priority", "run_at", "delay", "timeout", "queue", "cwd", "env",
+          "unique_key", "after")
 AFTER_MAX = 1000
 UNIQUE_KEY_MAX = 200
 MAX_DELAY = 10 * 365 * 86400  # ten years: beyond that it is a typo, not a schedule
@@ -51,6 +53,53 @@ def check_id(value: Any) -> str:
             f"id must match {ID_PATTERN.pattern} (letters, digits, . _ : -; at most 128), got {brief(value)}"
         )
     return value
+
+
+def check_queue(value: Any) -> str:
+    if not isinstance(value, str) or not QUEUE_PATTERN.fullmatch(value):
+        raise InvalidInput(f"queue must match {QUEUE_PATTERN.pattern} (lower-case letters, digits, _ and -;"
+                           f" at most 64), got {brief(value)}")
+    return value
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+OURS = ("QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_WORKER", "QUEUECTL_QUEUE")  # set by the worker
+MAX_PATH = 4096
+
+
+def _text(name: str, value: Any, what: str) -> str:
+    """A string that can go to the operating system: no NUL, valid UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be {what}, got {brief(value)}")
+    if "\x00" in value:
+        raise InvalidInput(f"{name} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} must be valid UTF-8 text") from None
+    return value
+
+
+def check_cwd(value: Any) -> str:
+    """An absolute directory path (the CLI and the app make a relative one absolute first)."""
+    path = _text("cwd", value, "a directory path")
+    if not path.startswith("/"):
+        raise InvalidInput(f"cwd must be an absolute path, got {brief(value)}")
+    if len(path) > MAX_PATH:
+        raise InvalidInput(f"cwd must be at most {MAX_PATH} characters long")
+    return path
+
+
+def check_env(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, (dict, Mapping)):
+        raise InvalidInput(f"env must be an object of names to strings, got {brief(value)}")
+    for key, text in value.items():
+        if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
+            raise InvalidInput(f"env name must match {ENV_NAME.pattern}, got {brief(key)}")
+        if key in OURS:
+            raise InvalidInput(f"env name {key} is set by the worker; use another name")
+        _text(f"env {key}", text, "a string")
+    return dict(value) or None
 
 
 def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
@@ -90,8 +139,12 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     timeout = None
     if obj.get("timeout") is not None:
         timeout = _seconds("timeout", obj["timeout"]) or None  # 0 = the configured job-timeout
-    return JobSpec(command, job_id, max_retries, priority, run_at, timeout, _unique_key(obj.get("unique_key")),
-                   _after(obj.get("after"), job_id))
+    queue = check_queue(obj["queue"]) if obj.get("queue") is not None else DEFAULT_QUEUE
+    cwd = check_cwd(obj["cwd"]) if obj.get("cwd") is not None else None
+    env = check_env(obj["env"]) if obj.get("env") is not None else None
+    return JobSpec(command, job_id, max_retries, priority, run_at, timeout, queue, cwd, env,
+                   _unique_key(obj.get("unique_key")), _after(obj.get("after"), job_id))
+
 
 
 def _after(value: Any, job_id: str | None) -> tuple[str, ...]:

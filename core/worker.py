@@ -104,7 +104,7 @@ class Worker(threading.Thread):
         self.failures = 0
         if job is not None:
             self.idle_since = None
-        elif self.pool.burst and self.pool.queue.store.next_due() is None and not self.pool.busy():
+        elif self.pool.burst and self.pool.queue.store.next_due(self.pool.queues) is None and not self.pool.busy():
             self.leave_burst()
         else:
             self.idle_since = None
@@ -150,10 +150,12 @@ class Worker(threading.Thread):
                 delay = min(delay * 2, RETRY_MAX)
 
     def idle_wait(self, settings: Settings) -> float:
-        due = self.pool.queue.store.next_due()
+        due = self.pool.queue.store.next_due(self.pool.queues)
         wait = settings.poll_interval
         if due is not None:
             wait = min(wait, max(0.0, due - self.pool.queue.clock.now()))
+            if wait == 0 and self.pool.limited():  # due but held back by a limit: a freed slot wakes us
+                wait = settings.poll_interval
         return wait
 
     def claim(self, settings: Settings) -> Job | None:
@@ -161,7 +163,8 @@ class Worker(threading.Thread):
             return None
         now = self.pool.queue.clock.now()
         # The SQL runs outside the pool lock: a busy database must not stall the heartbeat.
-        return self._hold(self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout), settings)
+        job = self.pool.queue.store.claim(self.id, now, now + settings.lease_timeout, self.pool.queues)
+        return self._hold(job, settings)
 
     def _hold(self, job: Job | None, settings: Settings) -> Job | None:
         """Make a job just claimed this worker's current one."""
@@ -170,8 +173,11 @@ class Worker(threading.Thread):
         timeout = job.timeout or settings.job_timeout or None
         # QUEUECTL_WORKER (unique to this pool) tells this attempt's processes from those of another
         # database's job with the same id and attempt, should its processes outlive us (see orphans)
-        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts), "QUEUECTL_WORKER": self.id}
-        running = RunningJob(job.command, timeout, settings.output_limit, env)
+        env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts), "QUEUECTL_WORKER": self.id,
+               "QUEUECTL_QUEUE": job.queue}
+        if job.env:  # the job's own variables, under ours (validation refuses our names)
+            env = {**job.env, **env}
+        running = RunningJob(job.command, timeout, settings.output_limit, env, job.cwd)
         with self.pool.lock:
             self.job, self.running = job, running
             if self.pool.killed:  # kill() came while we claimed: release this attempt at once
@@ -231,7 +237,7 @@ class Worker(threading.Thread):
             now = pool.queue.clock.now()
             recorded, claimed = store.record_and_claim(
                 [Ended(j.id, j.attempts, o) for j, o in ended], self.id, now, now + settings.lease_timeout, claim,
-                [(j.id, j.attempts) for j in unstarted])
+                [(j.id, j.attempts) for j in unstarted], pool.queues)
         except StorageError as exc:
             if not persist:
                 raise
@@ -240,8 +246,8 @@ class Worker(threading.Thread):
             recorded = self.record_one_by_one(ended, unstarted, settings)
         self.chain.recorded(claimed, time.monotonic())
         self.report(ended, recorded, retried)
-        if unstarted:
-            store.notify("work")  # given back: idle workers take them
+        if unstarted or pool.frees_slot(ended):
+            store.notify("work")  # given back, or a limited queue has room again: idle workers look
         return self._hold(claimed[0], settings) if claimed else None
 
     def record_one_by_one(self, ended: list[tuple[Job, Outcome]], unstarted: list[Job],

@@ -13,7 +13,7 @@ from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job, setting_text
 from core.queue import InvalidItem, ItemConflict, ItemError, Queue
 from core.text import output_tail, visible
-from core.validate import parse_duration, parse_json
+from core.validate import check_queue, parse_duration, parse_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -127,9 +127,26 @@ def _add_enqueue(sub, prog: str) -> None:
     p.add_argument("job", metavar="JSON", help="a job object, or - to read one object per line from stdin")
 
 
+def queue_names(text: str) -> list[str]:
+    """A --queue: one name, or several as a,b (the option also repeats)."""
+    names = [name.strip() for name in text.split(",")]
+    for name in names:
+        try:
+            check_queue(name)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return names
+
+
+def _add_queue_option(p) -> None:
+    p.add_argument("--queue", type=queue_names, action="extend", metavar="Q",
+                   help="only this queue (repeat, or a,b, for several)")
+
+
 def _add_list(sub, prog: str) -> None:
     p = sub.add_parser("list", help="list jobs, newest first", **_example(f"{prog} list --state dead --limit 10"))
     p.add_argument("--state", choices=STATES)
+    _add_queue_option(p)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print JSON only")
 
@@ -172,6 +189,7 @@ def _add_worker(sub, prog: str) -> None:
                         **_example(f"{prog} worker start --count 4 --burst"))
     p.add_argument("--count", type=int, metavar="N", help="number of workers (default: config worker-count)")
     p.add_argument("--burst", action="store_true", help="exit once no job is pending or awaiting a retry")
+    _add_queue_option(p)
     p = wsub.add_parser("stop", help="ask every live worker to finish its job and exit",
                         **_example(f"{prog} worker stop --timeout 60"))
     p.add_argument("--timeout", type=duration, metavar="S",
@@ -213,6 +231,22 @@ def _add_prune(sub, prog: str) -> None:
     p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
 
 
+def _add_queue(sub, prog: str) -> None:
+    queue = sub.add_parser("queue", help="queues: limits and pauses", **_example(f"{prog} queue limit gpu 2"))
+    qsub = queue.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=Parser)
+    p = qsub.add_parser("list", help="every queue with jobs or settings: counts, limit, paused",
+                        **_example(f"{prog} queue list --json"))
+    p.add_argument("--json", action="store_true", help="print JSON only")
+    p = qsub.add_parser("limit", help="at most N jobs of the queue processing at once (0 = no limit)",
+                        **_example(f"{prog} queue limit deploy 1"))
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("limit", metavar="N")
+    for action, what in (("pause", "claim none of the queue's jobs (running ones finish)"),
+                         ("resume", "claim the queue's jobs again")):
+        p = qsub.add_parser(action, help=what, **_example(f"{prog} queue {action} mail"))
+        p.add_argument("name", metavar="NAME")
+
+
 def _add_metrics(sub, prog: str) -> None:
     p = sub.add_parser("metrics", help="the queue's figures in the Prometheus text format",
                        **_example(f"{prog} metrics --serve 9100"))
@@ -244,7 +278,7 @@ def _add_schedule(sub, prog: str) -> None:
 
 SUBCOMMANDS = {"enqueue": _add_enqueue, "list": _add_list, "show": _add_show, "logs": _add_logs, "status": _add_status,
                "wait": _add_wait, "cancel": _add_cancel, "worker": _add_worker, "dlq": _add_dlq, "config": _add_config,
-               "prune": _add_prune, "metrics": _add_metrics, "schedule": _add_schedule}
+               "prune": _add_prune, "queue": _add_queue, "metrics": _add_metrics, "schedule": _add_schedule}
 
 
 # --- output helpers -----------------------------------------------------------------------------
@@ -279,7 +313,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def job_rows(jobs: Sequence[Job]) -> list[list[str]]:
     return [
-        [visible(j.id), j.state, f"{j.attempts}/{j.max_retries + 1}", str(j.priority), short_time(j.updated_at),
+        [visible(j.id), j.state, j.queue, f"{j.attempts}/{j.max_retries + 1}", str(j.priority), short_time(j.updated_at),
          visible(j.command, keep_newlines=False)]
         for j in jobs
     ]
@@ -291,7 +325,7 @@ def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
     elif not jobs:
         print("no jobs", file=sys.stderr)
     else:
-        table(["ID", "STATE", "TRIES", "PRI", "UPDATED (UTC)", "COMMAND"], job_rows(jobs))
+        table(["ID", "STATE", "QUEUE", "TRIES", "PRI", "UPDATED (UTC)", "COMMAND"], job_rows(jobs))
 
 
 CHUNK = 1 << 16
@@ -338,10 +372,21 @@ def check_limit(limit: int) -> int:
 # --- commands -----------------------------------------------------------------------------------
 
 
+def with_absolute_cwd(obj: Any) -> Any:
+    """A job whose cwd is relative gets it made absolute against this directory, as it is stored."""
+    if isinstance(obj, dict) and isinstance(obj.get("cwd"), str) and obj["cwd"] and not obj["cwd"].startswith("/"):
+        try:
+            here = os.getcwd()
+        except OSError as exc:  # the directory we are in was removed
+            raise InvalidInput(f"cwd {obj['cwd']!r} is relative, and this directory is gone: {exc.strerror}") from None
+        obj = {**obj, "cwd": os.path.normpath(os.path.join(here, obj["cwd"]))}
+    return obj
+
+
 def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     if args.job == "-":
         return enqueue_stdin(q)
-    obj = parse_json(args.job)
+    obj = with_absolute_cwd(parse_json(args.job))
     existing: dict[int, str] = {}
     try:
         ids = q.enqueue_many([obj], existing=existing)
@@ -361,7 +406,7 @@ def enqueue_stdin(q: Queue) -> int:
         if not line.strip():
             continue
         try:
-            objects.append(parse_json(line))
+            objects.append(with_absolute_cwd(parse_json(line)))
         except InvalidInput as exc:
             raise InvalidInput(f"line {number}: {exc}") from None
         lines.append(number)
@@ -404,7 +449,7 @@ def with_progress(total: int, work: Callable[[Callable[[int], None]], Any]) -> A
 
 
 def cmd_list(q: Queue, args: argparse.Namespace) -> int:
-    print_jobs(q.jobs(args.state, check_limit(args.limit)), args.json)
+    print_jobs(q.jobs(args.state, check_limit(args.limit), queue=args.queue), args.json)
     return EXIT_OK
 
 
@@ -468,13 +513,41 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
     if args.json:
         finished = {state: sum(n for (_, s), n in f.finished.items() if s == state) for state in ("completed", "dead")}
         print_json({"counts": f.counts, "workers": [w.to_dict() for w in f.workers],
+                    "queues": [info.to_dict() for info in f.queues],
                     "latency_seconds": round(f.latency, 3), "finished_total": finished})
         return EXIT_OK
     table(["STATE", "JOBS"], [[s, str(n)] for s, n in f.counts.items()])
+    if [info.name for info in f.queues] not in ([], ["default"]) or any(i.limit or i.paused for i in f.queues):
+        out()
+        print_queues(f.queues)
     busy = sum(1 for w in f.workers if w.job_id)
     out(f"\nworkers: {len(f.workers)} live ({busy} busy, {len(f.workers) - busy} idle)")
     if f.latency:
         out(f"the oldest due job has waited {f.latency:.1f}s")
+    return EXIT_OK
+
+
+def print_queues(queues: Sequence[Any]) -> None:
+    table(["QUEUE", *(s.upper() for s in STATES), "LIMIT", "PAUSED"],
+          [[i.name, *(str(i.counts[s]) for s in STATES), str(i.limit or "-"), "yes" if i.paused else "no"]
+           for i in queues])
+
+
+def cmd_queue(q: Queue, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        queues = q.queues()
+        if args.json:
+            print_json([info.to_dict() for info in queues])
+        elif not queues:
+            print("no queues (a queue exists once it has a job, a limit or a pause)", file=sys.stderr)
+        else:
+            print_queues(queues)
+    elif args.action == "limit":
+        limit = q.set_queue_limit(args.name, args.limit)
+        out(f"queue {args.name}: " + (f"at most {limit} processing at once" if limit else "no limit"))
+    else:
+        q.pause_queue(args.name, args.action == "pause")
+        out(f"queue {args.name}: {'paused' if args.action == 'pause' else 'resumed'}")
     return EXIT_OK
 
 
@@ -524,7 +597,7 @@ def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.action == "stop":
         return worker_stop(q, args.timeout)
-    return worker_start(q, args.count, args.burst)
+    return worker_start(q, args.count, args.burst, args.queue)
 
 
 def worker_stop(q: Queue, timeout: float | None) -> int:
@@ -543,7 +616,7 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
     return EXIT_OK
 
 
-def worker_start(q: Queue, count: int | None, burst: bool) -> int:
+def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | None = None) -> int:
     from core.pool import Pool
     from core.process_pool import ProcessPool
     from core.worker_log import configure_logging, print_job_end
@@ -554,8 +627,9 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
         raise InvalidInput(f"--count must be between 1 and {most}, got {size}")
     configure_logging()
     # More than one worker: one OS process each, so jobs do not take turns on one interpreter lock.
-    pool = (Pool(q, size, burst=burst, on_job_end=print_job_end) if size == 1
-            else ProcessPool(q.store.url, size, burst=burst))  # the workers need the password; q.location hides it
+    queues = list(dict.fromkeys(queues)) if queues else None
+    pool = (Pool(q, size, burst=burst, on_job_end=print_job_end, queues=queues) if size == 1
+            else ProcessPool(q.store.url, size, burst=burst, queues=queues))  # the workers need the password; q.location hides it
     signals = {"n": 0}
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -569,26 +643,27 @@ def worker_start(q: Queue, count: int | None, burst: bool) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"{size} worker(s) on {q.location}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
+    serving = f", queues {', '.join(queues)}" if queues else ""
+    print(f"{size} worker(s) on {q.location}{serving}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
     pool.start()
     said: set[tuple[str | None, float]] = set()
     while not pool.join(timeout=0.5):
         if burst:
-            say_what_burst_waits_for(q, said)
+            say_what_burst_waits_for(q, said, queues)
     for error in pool.errors:  # a worker that failed, or a worker process that died (SIGSEGV, OOM)
         print(f"error: {error}", file=sys.stderr)
     return EXIT_FAILED if pool.errors else EXIT_OK
 
 
-def say_what_burst_waits_for(q: Queue, said: set[tuple[str | None, float]]) -> None:
+def say_what_burst_waits_for(q: Queue, said: set[tuple[str | None, float]], queues: list[str] | None = None) -> None:
     """A --burst worker stays while a job is not due yet: say so, once per job and due time, when
     nothing runs. The time is local, as on the worker's other lines."""
     now = time.time()
-    due = q.store.next_due()
+    due = q.store.next_due(queues)
     if due is None or due <= now + 0.5 or q.counts()["processing"]:
         return
     # the next to run is the earliest due (the first 100 in claim order hold it but in a huge backlog)
-    first = min(q.jobs(["pending", "failed"], 100, order="claim"), key=lambda j: (j.run_at, -j.priority), default=None)
+    first = min(q.jobs(["pending", "failed"], 100, order="claim", queue=queues), key=lambda j: (j.run_at, -j.priority), default=None)
     job_id = first.id if first is not None and first.run_at == due else None
     if (job_id, due) in said:
         return
@@ -663,12 +738,13 @@ def cmd_schedule(q: Queue, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[Queue, argparse.Namespace], int]] = {
     "enqueue": cmd_enqueue, "list": cmd_list, "show": cmd_show, "logs": cmd_logs, "status": cmd_status,
     "wait": cmd_wait, "cancel": cmd_cancel, "worker": cmd_worker, "dlq": cmd_dlq, "config": cmd_config,
-    "prune": cmd_prune, "metrics": cmd_metrics, "schedule": cmd_schedule,
+    "prune": cmd_prune, "queue": cmd_queue, "metrics": cmd_metrics, "schedule": cmd_schedule,
 }
 
 # The commands that create a missing database (a SQLite file, in an existing folder unless it is the
 # default location): the others need it to exist, so a mistyped --db makes nothing.
-CREATING = {("enqueue", None), ("worker", "start"), ("config", "set"), ("schedule", "add")}
+CREATING = {("enqueue", None), ("worker", "start"), ("config", "set"), ("queue", "limit"), ("queue", "pause"),
+            ("queue", "resume"), ("schedule", "add")}
 
 
 def run(argv: Sequence[str], prog: str, tui: bool) -> int:

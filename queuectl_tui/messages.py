@@ -3,12 +3,12 @@ they carry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from textual.message import Message
 
-from core.models import Job, WorkerInfo
+from core.models import Job, QueueInfo, WorkerInfo
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Snapshot:
     view: str
     jobs: list[Job]
     total: int  # jobs matching the view (and filter); `jobs` is the first window of them
+    queues: list[QueueInfo] = field(default_factory=list)  # read for the Queues tab only
 
 
 class DbResult(Message):

@@ -31,22 +31,23 @@ class QueueCollector:
     def collect(self):
         f = self.queue.figures()
         jobs = GaugeMetricFamily("queuectl_jobs", "Jobs by queue and state.", labels=["queue", "state"])
-        for state, n in f.counts.items():
-            jobs.add_metric(["default", state], n)
         latency = GaugeMetricFamily("queuectl_queue_latency_seconds",
                                     "Age of the oldest job that is due and waiting to run (0: none).",
                                     labels=["queue"])
-        latency.add_metric(["default"], f.latency)
+        finished = CounterMetricFamily("queuectl_finished", "Jobs that reached completed or dead, ever.",
+                                       labels=["queue", "state"])
+        totals = {(info.name, state): 0 for info in f.queues for state in ("completed", "dead")}
+        totals.update(f.finished)
+        for info in f.queues:
+            for state, n in info.counts.items():
+                jobs.add_metric([info.name, state], n)
+            latency.add_metric([info.name], f.latencies.get(info.name, 0.0))
+        for (queue, state), n in sorted(totals.items()):
+            finished.add_metric([queue, state], n)
         busy = sum(1 for w in f.workers if w.job_id)
         workers = GaugeMetricFamily("queuectl_workers", "Live workers, busy or idle.", labels=["state"])
         workers.add_metric(["busy"], busy)
         workers.add_metric(["idle"], len(f.workers) - busy)
-        finished = CounterMetricFamily("queuectl_finished", "Jobs that reached completed or dead, ever.",
-                                       labels=["queue", "state"])
-        for state in ("completed", "dead"):
-            finished.add_metric(["default", state], f.finished.get(("default", state), 0))
-        for queue, state in sorted(set(f.finished) - {("default", "completed"), ("default", "dead")}):
-            finished.add_metric([queue, state], f.finished[queue, state])
         return [jobs, latency, workers, finished]
 
 

@@ -17,7 +17,7 @@ from tests.tui.fixtures import demo_app  # noqa: E402
 from tests.tui.scenes import SCENES  # noqa: E402
 
 PICTURES = ["main", "enqueue", "detail", "settings", "dead-confirm",
-            "main-80x24", "help-80x24", "settings-80x24", "pool-stopped-80x24"]
+            "main-80x24", "help-80x24", "settings-80x24", "pool-stopped-80x24", "queues", "queue-limit-80x24"]
 
 
 async def export(name: str, folder: Path) -> Path:

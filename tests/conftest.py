@@ -125,9 +125,9 @@ def spawn_worker(db: str, tmp_path: Path):
     """Start `queuectl worker start` processes; any still running at the end are killed."""
     started: list[WorkerProcess] = []
 
-    def spawn(count: int = 1, burst: bool = False) -> WorkerProcess:
+    def spawn(count: int = 1, burst: bool = False, extra: tuple[str, ...] = ()) -> WorkerProcess:
         log = tmp_path / f"worker-{len(started)}.log"
-        args = [str(BIN / "queuectl"), "--db", db, "worker", "start", "--count", str(count)]
+        args = [str(BIN / "queuectl"), "--db", db, "worker", "start", "--count", str(count), *extra]
         with open(log, "wb") as sink:
             proc = subprocess.Popen(args + (["--burst"] if burst else []), stdin=subprocess.DEVNULL,
                                     stdout=sink, stderr=subprocess.STDOUT, env=clean_env())

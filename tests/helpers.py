@@ -17,7 +17,7 @@ T = TypeVar("T")
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 JOB_FIELDS = ["id", "command", "state", "attempts", "max_retries", "priority", "run_at", "timeout",
               "created_at", "updated_at", "started_at", "finished_at", "exit_code", "last_error", "worker",
-              "after", "waiting_on", "unique_key", "schedule"]
+              "queue", "cwd", "env", "after", "waiting_on", "unique_key", "schedule"]
 JOB_TIMES = ("run_at", "created_at", "updated_at", "started_at", "finished_at")
 STATES = ["pending", "processing", "completed", "failed", "dead"]
 SETTING_KEYS = ["max-retries", "backoff-base", "backoff-max", "job-timeout", "poll-interval", "lease-timeout",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from textual import on
@@ -28,6 +29,9 @@ FIELDS = (
     ("priority", "Priority", "integer, higher runs first (default 0)"),
     ("delay", "Delay (s)", "seconds before it may run (default 0)"),
     ("timeout", "Timeout (s)", "seconds; empty = config job-timeout"),
+    ("queue", "Queue", "default when empty"),
+    ("cwd", "Directory", "where it runs; relative = to this app's; empty = the worker's"),
+    ("env", "Env", "NAME=value ... (shell quoting); stored and shown: no secrets"),
 )
 NUMBERS = {"max_retries": int, "priority": int, "delay": float, "timeout": float}
 
@@ -45,9 +49,29 @@ def form_to_job(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]
                 job[name] = NUMBERS[name](text)
             except ValueError:
                 errors[name] = f"must be {'an integer' if NUMBERS[name] is int else 'a number'}"
+        elif name == "cwd":
+            job[name] = text if text.startswith("/") else os.path.normpath(os.path.join(os.getcwd(), text))
+        elif name == "env":
+            try:
+                job[name] = env_from_text(text)
+            except ValueError as exc:
+                errors[name] = str(exc)
         else:
             job[name] = text
     return job, errors
+
+
+def env_from_text(text: str) -> dict[str, str]:
+    """NAME=value pairs, split as a shell would (quotes keep spaces); ValueError says what is wrong."""
+    import shlex
+
+    env = {}
+    for item in shlex.split(text):  # ValueError on an unclosed quote
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise ValueError(f"env: {item!r} is not NAME=value")
+        env[name] = value
+    return env
 
 
 def field_of(message: str) -> str:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Header, Input, Label, TabbedContent, TabP
 
 from core.clock import SYSTEM, Clock
 from core.errors import QueueError
-from core.models import Job
+from core.models import Job, QueueInfo
 from core.queue import Queue
 
 from ..db_work import DbWork
@@ -23,17 +23,19 @@ from ..pool_control import PoolControl
 from ..render import ago, safe
 from ..widgets.footer import KeyFooter
 from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
+from ..widgets.queue_table import QueueTable
 from ..widgets.stats import StatsStrip
 from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .enqueue import EnqueueScreen
 from .help import HelpScreen, Key
+from .queue_limit import LimitScreen
 from .schedules import SchedulesScreen
 from .settings import SettingsScreen
 
-TABS = [v.id for v in VIEWS] + ["workers"]
+TABS = [v.id for v in VIEWS] + ["workers", "queues"]
 WORKER_COLUMNS = ("id", "host", "pid", "job", "beat", "where")
-TYPED = {"grow", "shrink", "restart_pool", "filter"}  # their keys (+ - /) type text in the filter
+TYPED = {"grow", "shrink", "restart_pool", "filter", "queue_pause", "queue_resume", "queue_limit"}  # their keys (+ - /) type text in the filter
 
 
 POOL = Binding.Group("Pool")
@@ -61,6 +63,9 @@ class MainScreen(DbWork, Screen):
         Binding("p", "resume", "Resume", id="resume"),
         Binding("c", "settings", "Config", id="settings"),
         Binding("S", "schedules", "Schedules", key_display="S", id="schedules"),
+        Binding("P", "queue_pause", "Pause queue", key_display="P", id="queue-pause"),
+        Binding("P", "queue_resume", "Resume queue", key_display="P", id="queue-resume"),
+        Binding("L", "queue_limit", "Limit", key_display="L", id="queue-limit"),
         Binding("slash", "filter", "Find", key_display="/", id="filter"),
         Binding("escape", "clear_filter", "Clear filter", key_display="esc", id="clear-filter"),
         Binding("tab,right_square_bracket", "next_tab", "Next tab", key_display="tab", id="next-tab"),
@@ -82,6 +87,8 @@ class MainScreen(DbWork, Screen):
         Key("4", "Completed: jobs that succeeded", "show_tab('completed')", "Tabs", command="Go to the Completed tab"),
         Key("5", "Workers: the live workers of this database", "show_tab('workers')", "Tabs",
             command="Go to the Workers tab"),
+        Key("6", "Queues: each queue's jobs, limit and pause", "show_tab('queues')", "Tabs",
+            command="Go to the Queues tab"),
         Key("↑ ↓  pgup pgdn", "Move in the table", section="Jobs"),
         Key("home  end", "First / last row", section="Jobs"),
         Key("← →", "Scroll a wide table sideways", section="Jobs"),
@@ -91,8 +98,13 @@ class MainScreen(DbWork, Screen):
         Key("r", "Retry the selected dead job", "retry", "Jobs"),
         Key("R", "Retry all dead jobs (asks first)", "retry_all", "Jobs", command="Retry all dead jobs"),
         Key("x", "Cancel the selected job (asks first)", "cancel", "Jobs", command="Cancel the selected job"),
-        Key("/", "Filter every tab by id or command text (enter keeps it, esc clears it)", "filter", "Jobs",
-            command="Filter the jobs by id or command text"),
+        Key("/", "Filter every tab by id, command text or queue (enter keeps it, esc clears it)", "filter", "Jobs",
+            command="Filter the jobs by id, command text or queue"),
+        Key("P", "Pause / resume the selected queue, on every host (Queues tab)", section="Queues"),
+        Key("P", "Pause the selected queue", "queue_pause", "Queues", in_help=False),
+        Key("P", "Resume the selected queue", "queue_resume", "Queues", in_help=False),
+        Key("L", "Set the selected queue's limit: jobs running at once, 0 = none (Queues tab)", "queue_limit",
+            "Queues", command="Set the selected queue's limit"),
         Key("+  -", "Grow / shrink the pool by one worker; after `queuectl worker stop`, + starts a new pool",
             section="Pool"),
         Key("p", "Pause / resume the pool (running jobs finish; nothing new is claimed)", section="Pool"),
@@ -142,8 +154,11 @@ class MainScreen(DbWork, Screen):
             with TabPane("Workers", id="workers"):
                 yield Label("", id="workers-window", classes="window", markup=False)
                 yield DataTable(id="workers-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Queues", id="queues"):
+                yield Label("", id="queues-window", classes="window", markup=False)
+                yield QueueTable(id="queues-table")
         with Vertical(id="filter-bar", classes="hidden"):
-            yield FilterInput(placeholder="filter by id or command text; enter to keep, esc to clear", id="filter")
+            yield FilterInput(placeholder="filter by id, command or queue; enter to keep, esc to clear", id="filter")
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -183,7 +198,8 @@ class MainScreen(DbWork, Screen):
             if view is not None:
                 jobs = queue.jobs(view.states, row_limit, search, view.order)
                 total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
-            return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total)
+            return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total,
+                            figures.queues if tab == "queues" else [])
 
         self.run_db("refresh", read, exclusive=True)
 
@@ -227,6 +243,8 @@ class MainScreen(DbWork, Screen):
         tabs = self.query_one(TabbedContent)
         labels = {view.id: f"{view.title} {sum(snap.counts[s] for s in view.states):,}" for view in VIEWS}
         labels["workers"] = f"Workers {len(snap.workers)}"
+        if snap.view == "queues":
+            labels["queues"] = f"Queues {len(snap.queues)}"
         for tab_id, label in labels.items():
             tab = tabs.get_tab(tab_id)
             if tab.label_text != label:  # relabelling re-lays the tabs out: only on change
@@ -236,6 +254,8 @@ class MainScreen(DbWork, Screen):
         with self.app.batch_update():
             if snap.view == "workers":
                 self.show_workers(snap)
+            elif snap.view == "queues":
+                self.show_queues(snap)
             else:
                 self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, snap.now)
                 self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
@@ -295,6 +315,17 @@ class MainScreen(DbWork, Screen):
             f"{len(snap.workers)} live worker(s) on this database, {idle} idle" if snap.workers
             else "No live workers. Press + to start one here, or run `queuectl worker start`.")
 
+    def show_queues(self, snap: Snapshot) -> None:
+        self.query_one("#queues-table", QueueTable).show(snap.queues)
+        self.query_one("#queues-window", Label).update(
+            f"{len(snap.queues)} queue(s): P pauses or resumes the selected one, L sets its limit" if snap.queues
+            else "No queues yet: a queue exists once it has a job, a limit or a pause.")
+        self.refresh_bindings()
+
+    @property
+    def selected_queue(self) -> QueueInfo | None:
+        return self.query_one("#queues-table", QueueTable).selected if self.active_tab == "queues" else None
+
     def refresh_failed(self, error: str) -> None:
         if error != self._last_error:  # say it once, not every second
             self._last_error = error
@@ -307,7 +338,7 @@ class MainScreen(DbWork, Screen):
         self.call_after_refresh(self.focus_table)
 
     def focus_table(self) -> None:
-        table = self.active_table or self.query_one("#workers-table", DataTable)
+        table = self.active_table or self.query_one(f"#{self.active_tab}-table", DataTable)
         table.focus()
 
     @on(DataTable.RowHighlighted)
@@ -351,6 +382,11 @@ class MainScreen(DbWork, Screen):
             return running and not pools.paused
         if action == "resume":
             return running and pools.paused
+        if action in ("queue_pause", "queue_resume", "queue_limit"):
+            info = self.selected_queue
+            if info is None:
+                return None if self.active_tab == "queues" and action == "queue_limit" else False
+            return action == "queue_limit" or (action == "queue_resume") == info.paused
         return True
 
     def action_show_tab(self, tab: str) -> None:
@@ -431,6 +467,28 @@ class MainScreen(DbWork, Screen):
 
     def action_resume(self) -> None:
         self.pools.toggle_pause()
+
+    def action_queue_pause(self) -> None:
+        info = self.selected_queue
+        if info is not None:
+            self.act(lambda q: q.pause_queue(info.name), f"Paused queue {info.name}: running jobs finish")
+
+    def action_queue_resume(self) -> None:
+        info = self.selected_queue
+        if info is not None:
+            self.act(lambda q: q.resume_queue(info.name), f"Resumed queue {info.name}")
+
+    def action_queue_limit(self) -> None:
+        info = self.selected_queue
+        if info is None:
+            return
+
+        def chosen(limit: int | None) -> None:
+            if limit is not None:
+                said = f"at most {limit} running at once" if limit else "no limit"
+                self.act(lambda q: q.set_queue_limit(info.name, limit), f"Queue {info.name}: {said}")
+
+        self.app.push_screen(LimitScreen(info), chosen)
 
     def action_filter(self) -> None:
         bar = self.query_one("#filter-bar")

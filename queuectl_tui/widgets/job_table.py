@@ -65,22 +65,23 @@ WIDE = 160  # on a terminal this wide the capped columns get twice their cells
 ID = Column("id", "ID", lambda j, n: safe(j.id), max_width=ID_WIDTH)
 COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
 TRIES = Column("tries", "TRIES", _tries)
+QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=10)
 
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
-        ID, Column("state", "STATE", _state), Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
+        ID, Column("state", "STATE", _state), QUEUE, Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
         Column("due", "DUE", _due, max_width=24), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
-        ID, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
+        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
         Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n))), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
-        ID, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n)),
+        ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n)),
         Column("error", "LAST ERROR", _error, max_width=24), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
-        ID, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
+        ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
         Column("finished", "FINISHED", lambda j, n: ago(j.finished_at, n)), COMMAND,
     ), "No completed jobs yet."),
 )

@@ -322,7 +322,7 @@ def test_json_listings_of_an_empty_database(cli):
         result = cli(*argv, "--json")
         assert (result.code, json.loads(result.out)) == (0, [])
     status = cli("status", "--json").json()
-    assert status == {"counts": dict.fromkeys(STATES, 0), "workers": [], "latency_seconds": 0,
+    assert status == {"counts": dict.fromkeys(STATES, 0), "workers": [], "queues": [], "latency_seconds": 0,
                       "finished_total": {"completed": 0, "dead": 0}}
 
 

@@ -14,8 +14,8 @@ def spy_on_records(queue) -> list[tuple[list[str], list[str], list[str]]]:
     calls = []
     real = queue.store.record_and_claim
 
-    def spy(ended, worker_id, now, lease_until, claim=1, release=()):
-        finished, claimed = real(ended, worker_id, now, lease_until, claim, release)
+    def spy(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
+        finished, claimed = real(ended, worker_id, now, lease_until, claim, release, queues)
         calls.append(([e.job_id for e in ended], [job_id for job_id, _ in release], [j.id for j in claimed]))
         return finished, claimed
 

@@ -159,7 +159,7 @@ def test_default_schema_is_queuectl(pg_server):
         version = conn.execute("SELECT value FROM queuectl.meta WHERE key = 'schema_version'").fetchone()[0]
     from core.pg_store import SCHEMA_VERSION
 
-    assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps"}
+    assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps", "queues"}
     assert version == str(SCHEMA_VERSION)
 
 
@@ -277,7 +277,8 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
-        assert sent.count("Sync") == 1 and sent.count("Execute") == 4, sent  # BEGIN, finish, claim, COMMIT
+        # BEGIN, finish, the limited queues' lock (see README, "Queue limits"), claim, COMMIT
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 5, sent
         assert (finished, nxt.id) == (True, "b")
         assert [r.attempt for r in q.job("a").runs] == [1]
         # a chain: two ended attempts, one claim given back, two claims, still one round trip
@@ -292,7 +293,7 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
-        assert sent.count("Sync") == 1 and sent.count("Execute") == 7, sent
+        assert sent.count("Sync") == 1 and sent.count("Execute") == 8, sent
         assert finished == [False, True]  # a was recorded above: no longer this worker's to record
         assert [j.id for j in claimed] == ["c", "d"]  # c given back first, then claimed again
         assert (q.job("c").attempts, q.job("e").state) == (1, "pending")
@@ -330,3 +331,35 @@ def test_finish_and_claim_on_a_lost_connection_is_not_retried(pg_server, pg_db: 
             finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)
         assert (q.job("a").state, q.job("b").state) == ("processing", "pending")  # nothing was written
         assert finish_and_claim(q.store, "a", "w", 1, done, now, now + 30)[1].id == "b"  # reconnected
+
+
+def test_a_claim_waits_for_a_claim_of_a_limited_queue_not_yet_committed(pg_server, pg_db: str):
+    """Issue 13: two hosts claim from a queue with a limit of 1 at the same moment. The second claim's
+    snapshot cannot see the first's uncommitted claim (and SKIP LOCKED skips its row), so without the
+    queue row's lock it would take a second job. With it, it waits for the first to commit, then
+    counts that claim and takes nothing."""
+    import threading
+
+    import psycopg
+
+    from core.sql import POSTGRES
+
+    with Queue.open(pg_db) as q:
+        q.enqueue_many([{"command": "true", "id": f"g{i}", "queue": "gpu"} for i in range(3)])
+        q.set_queue_limit("gpu", 1)
+        now = time.time()
+        with psycopg.connect(pg_server.url()) as first:  # another host's claim transaction, open
+            first.execute("SELECT set_config('search_path', %s, false)", (f'"{q.store.schema}"',))
+            first.execute(POSTGRES["lock_limited"].replace("{served}", ""))
+            claim = POSTGRES["claim"].replace("{served}", "")
+            assert first.execute(claim, ("w1", now, now, now + 30, now, "w1")).fetchone()[0] == "g0"
+            got: list = []
+            second = threading.Thread(target=lambda: got.append(q.store.claim("w2", now, now + 30)))
+            second.start()
+            second.join(1.0)
+            assert second.is_alive() and got == []  # waiting for the first claim's transaction
+            first.commit()
+        second.join(10)
+        assert got == [None]
+        assert [(j.id, j.state) for j in q.jobs(queue="gpu", order="claim")] == [
+            ("g0", "processing"), ("g1", "pending"), ("g2", "pending")]

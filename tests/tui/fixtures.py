@@ -34,7 +34,7 @@ def seeded_queue(path: str) -> tuple[Queue, FixedClock]:
     add = q.enqueue
     # finished work, oldest first
     for n in range(1, 6):
-        add(f"convert img_{n:03d}.png -resize 50% thumbs/img_{n:03d}.png", id=f"thumb-{n}")
+        add(f"convert img_{n:03d}.png -resize 50% thumbs/img_{n:03d}.png", id=f"thumb-{n}", queue="images")
         finish(q, clock, f"thumb-{n}", WORKER, 0.8 + n / 10, "completed", 0, None, b"resized\n")
         clock.advance(50)
     add("curl -fsS https://api.example.com/v1/sync", id="sync-api", max_retries=2)
@@ -49,15 +49,18 @@ def seeded_queue(path: str) -> tuple[Queue, FixedClock]:
     finish(q, clock, "nightly-backup", WORKER, 3, "dead", 127, "exit code 127 (command not found)",
            stderr=b"sh: 1: backup-tool: not found\n")
     clock.at = NOW - 45
-    add("python train.py --epochs 20", id="train-model", timeout=3600)
+    add("python train.py --epochs 20", id="train-model", timeout=3600, queue="gpu", cwd="/srv/ml")
     job = q.store.claim(WORKER, clock.now(), clock.now() + 3600)
     assert job is not None and job.id == "train-model"
-    add("make -C ~/site deploy", id="deploy-site", max_retries=5)
+    add("make -C ~/site deploy", id="deploy-site", max_retries=5, queue="deploy")
     finish(q, clock, "deploy-site", "web-2:977:ef34ab:1", 2, "failed", 2, "exit code 2", retry_in=60)
     clock.at = NOW - 20
     add("pg_dump app > /backups/app.sql", id="pg-dump", priority=10)
     add("du -sh /var/log", id="disk-report")
-    add("echo 'weekly digest' | mail -s digest team@example.com", id="weekly-digest", delay=1800)
+    add("echo 'weekly digest' | mail -s digest team@example.com", id="weekly-digest", delay=1800, queue="mail")
+    q.set_queue_limit("gpu", 1)
+    q.set_queue_limit("deploy", 1)
+    q.pause_queue("mail")
     clock.at = NOW
     q.store.register_worker(WorkerInfo(WORKER, "web-1", 4242, None, NOW - 3600, NOW - 2))
     q.store.register_worker(WorkerInfo("web-2:977:ef34ab:1", "web-2", 977, None, NOW - 1800, NOW - 4))

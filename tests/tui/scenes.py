@@ -84,6 +84,18 @@ async def pool_stopped(pilot) -> None:
     await settle(pilot)
 
 
+async def queues_tab(pilot) -> None:
+    await settle(pilot)
+    await pilot.press("6")
+    await settle(pilot)
+
+
+async def queue_limit(pilot) -> None:
+    await queues_tab(pilot)
+    await pilot.press("down", "L", "backspace", "x")
+    await no_blink(pilot)
+
+
 SMALL = (80, 24)  # the smallest terminal the app is made for: every screen is checked there
 
 SCENES = {
@@ -101,4 +113,7 @@ SCENES = {
     "dead-confirm-80x24": (SMALL, dead_confirm),
     "help-80x24": (SMALL, help_screen),
     "pool-stopped-80x24": (SMALL, pool_stopped),
+    "queues": ((120, 30), queues_tab),
+    "queues-80x24": (SMALL, queues_tab),
+    "queue-limit-80x24": (SMALL, queue_limit),
 }

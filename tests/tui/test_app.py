@@ -247,7 +247,7 @@ async def test_command_palette_offers_the_actions_that_apply(tmp_path):
         await goto(pilot, "dead")
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         assert {"Enqueue a new job", "Retry the selected dead job", "Retry all dead jobs",
-                "Filter the jobs by id or command text"} <= set(commands)
+                "Filter the jobs by id, command text or queue"} <= set(commands)
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"Retry the selected")

@@ -45,16 +45,16 @@ async def test_tab_and_brackets_cycle_tabs_and_the_table_keeps_the_focus(tmp_pat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         seen = []
-        for _ in range(5):
+        for _ in range(6):
             await pilot.press("tab")
             await settle(pilot)
             seen.append(app.screen.active_tab)
             assert app.focused is app.screen.query_one(f"#{seen[-1]}-table", DataTable)
-        assert seen == ["processing", "dead", "completed", "workers", "pending"]
-        await pilot.press("shift+tab")
+        assert seen == ["processing", "dead", "completed", "workers", "queues", "pending"]
+        await pilot.press("shift+tab", "shift+tab")
         await settle(pilot)
         assert app.screen.active_tab == "workers"
-        await pilot.press("right_square_bracket", "right_square_bracket")
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")
         await settle(pilot)
         assert app.screen.active_tab == "processing"
         await pilot.press("left_square_bracket")

@@ -1,0 +1,145 @@
+"""Queues in the store and the engine (issue 13), on SQLite and PostgreSQL: the claim honours limits
+(chains included), pauses and the queues a worker serves; counts per queue; migrations keep old jobs."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from core import Queue
+from core.errors import InvalidInput
+from core.pool import Pool
+from core.sql import SQLITE_MIGRATIONS, statements
+from core.store import Ended, Outcome
+from tests.helpers import run_burst
+
+
+def claim_all(queue: Queue, worker: str, n: int, queues=None) -> list[str]:
+    now = queue.clock.now()
+    return [j.id for j in queue.store.record_and_claim((), worker, now, now + 60, n, (), queues)[1]]
+
+
+def test_a_chain_claims_no_more_than_the_limit(queue):
+    queue.enqueue_many([{"command": "true", "id": f"g{i}", "queue": "gpu"} for i in range(6)]
+                       + [{"command": "true", "id": "other"}])
+    queue.set_queue_limit("gpu", 2)
+    assert claim_all(queue, "w1", 4) == ["g0", "g1", "other"]  # the third gpu job waits for a slot
+    assert claim_all(queue, "w2", 4) == []
+    now = queue.clock.now()
+    outcome = Outcome("completed", None, 0, None, now, now)
+    finished, claimed = queue.store.record_and_claim([Ended("g0", 1, outcome)], "w1", now, now + 60, 4)
+    assert finished == [True] and [j.id for j in claimed] == ["g2"]  # one slot freed, one taken
+    queue.set_queue_limit("gpu", 0)
+    assert claim_all(queue, "w2", 4) == ["g3", "g4", "g5"]
+
+
+def test_a_paused_queue_is_not_claimed_and_not_waited_for(queue):
+    queue.enqueue("true", id="m1", queue="mail")
+    queue.pause_queue("mail")
+    assert claim_all(queue, "w", 4) == []
+    assert queue.store.next_due() is None  # a burst worker does not wait for a paused queue
+    queue.enqueue("true", id="d1")
+    assert queue.store.next_due() is not None
+    assert claim_all(queue, "w", 4) == ["d1"]
+    queue.resume_queue("mail")
+    assert claim_all(queue, "w", 4) == ["m1"]
+    assert queue.queues()[1].to_dict() == {"name": "mail", "counts": {
+        "pending": 0, "processing": 1, "completed": 0, "failed": 0, "dead": 0}, "running": 1, "limit": 0,
+        "paused": False}
+
+
+def test_a_worker_claims_only_from_its_queues(queue):
+    queue.enqueue_many([{"command": "true", "id": name, "queue": name, "priority": p}
+                        for name, p in (("a", 0), ("b", 5), ("c", 9))])
+    assert queue.store.next_due(["a"]) is not None and queue.store.next_due(["zzz"]) is None
+    assert claim_all(queue, "w", 4, ["a", "b"]) == ["b", "a"]  # priority order across its queues
+    assert claim_all(queue, "w", 4, ["a", "b"]) == []
+    assert queue.job("c").state == "pending"
+
+
+def test_a_pool_serves_its_queues_and_gives_each_job_its_queue_and_env(queue, tmp_path):
+    out = tmp_path / "out"
+    queue.enqueue(f'echo "$QUEUECTL_QUEUE $X" >> {out}', queue="build", env={"X": "y z"}, cwd=str(tmp_path))
+    queue.enqueue(f"echo no >> {out}", queue="other")
+    pool = Pool(queue, 2, burst=True, queues=["build"]).start()
+    assert pool.join(30) and not pool.errors
+    assert out.read_text() == "build y z\n"
+    assert queue.count("pending", queue="other") == 1 and queue.count(queue="build") == 1
+
+
+def test_counts_and_listings_per_queue(queue):
+    queue.enqueue_many([{"command": "true", "queue": q} for q in ("a", "a", "b")])
+    queue.enqueue("false", queue="b", max_retries=0)
+    run_burst(queue)
+    by_name = {info.name: info.counts for info in queue.queues()}
+    assert by_name["a"]["completed"] == 2 and by_name["b"] == {
+        "pending": 0, "processing": 0, "completed": 1, "failed": 0, "dead": 1}
+    assert queue.count(["completed", "dead"], queue=["b"]) == 2
+    assert {j.queue for j in queue.jobs(queue="a")} == {"a"}
+    assert len(queue.jobs(search="b")) >= 2  # the filter matches queue names too
+    queue.prune("completed", 0)
+    assert {info.name: info.counts["completed"] for info in queue.queues()} == {"b": 0}
+
+
+@pytest.mark.parametrize("bad", ["", "Upper", "a b", "-x", "x" * 65, 3, None])
+def test_bad_queue_names_are_refused(queue, bad):
+    with pytest.raises(InvalidInput):
+        queue.set_queue_limit(bad, 1)
+    with pytest.raises(InvalidInput):
+        queue.enqueue("true", queue=bad) if bad is not None else queue.pause_queue(bad)
+    assert queue.queues() == []
+
+
+@pytest.mark.parametrize("limit", [-1, 1.5, "x", True, 1_000_001])
+def test_bad_limits_are_refused(queue, limit):
+    with pytest.raises(InvalidInput):
+        queue.set_queue_limit("gpu", limit)
+    assert queue.queues() == []
+
+
+@pytest.mark.sqlite_only
+def test_schema_7_keeps_the_jobs_and_counts_of_a_schema_6_database(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for version in range(1, 7):
+        for statement in statements(SQLITE_MIGRATIONS[version]):
+            conn.execute(statement)
+    conn.execute("INSERT INTO jobs (id, command, state, max_retries, run_at, created_at, updated_at)"
+                 " VALUES ('old', 'true', 'pending', 3, 0, 0, 0)")
+    conn.execute("UPDATE job_counts SET n = 1 WHERE state = 'pending'")
+    conn.execute("PRAGMA user_version = 6")
+    conn.commit()
+    conn.close()
+    q = Queue.open(str(path))
+    job = q.job("old")
+    assert (job.queue, job.cwd, job.env) == ("default", None, None)
+    assert q.counts()["pending"] == 1 and [i.name for i in q.queues()] == ["default"]
+    run_burst(q)
+    assert q.queues()[0].counts["completed"] == 1
+    q.close()
+
+
+def test_a_worker_held_back_by_a_limit_is_woken_when_a_slot_frees(queue):
+    """Polls are 30 s apart here: only the wake-up sent when the limited job's end is recorded can
+    start the next job within seconds (its own worker, paused, claims nothing more)."""
+    from tests.helpers import configure, wait_until
+
+    configure(queue, poll_interval=30)
+    queue.set_queue_limit("gpu", 1)
+    queue.enqueue("sleep 1", id="g0", queue="gpu")
+    queue.enqueue("true", id="g1", queue="gpu")
+    first = Pool(queue, 1).start()
+    second = None
+    try:
+        wait_until(lambda: queue.job("g0").state == "processing", 10, what="g0 running")
+        second = Pool(queue, 1).start()  # finds the queue full: waits for a wake-up (or 30 s)
+        wait_until(lambda: second.snapshot() and second.settings(), 5)
+        first.pause()  # so the slot g0 frees is not taken by its own worker's next claim
+        wait_until(lambda: queue.job("g1").state == "completed", 10, what="g1, woken by g0's end")
+        assert queue.job("g1").worker.startswith(f"{second.host}:{second.pid}:{second.token}")
+    finally:
+        for pool in (first, second):
+            if pool is not None:
+                pool.stop()
+                pool.join(10)
