@@ -47,7 +47,10 @@ class LivePusher:
             except Exception:  # a bug here must not stop the pool: live output is a convenience
                 log.exception("live output: unexpected error")
             self.pool.wait_finished(wait)
-        self.drop(time.monotonic(), force=True)
+        try:
+            self.drop(time.monotonic(), force=True)
+        except Exception:
+            log.exception("live output: unexpected error")
 
     def tick(self, now: float) -> float:
         """Push what is due; drop the rows of attempts that ended. Returns the seconds until the next look."""

@@ -265,7 +265,8 @@ class SqlStore(Store):
         drop, held = self.Q["drop_live"], self.Q["live_held"]
 
         def run(conn: Any) -> list[tuple[str, int, str]]:
-            conn.executemany(drop, [(*key, *key) for key in keys])
+            for key in keys:  # a few at a time: the attempts of one pool that ended within a second
+                conn.execute(drop, (*key, *key))
             return [key for key in keys if conn.execute(held, key).fetchone() is not None]
 
         return self._write(run)
