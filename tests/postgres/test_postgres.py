@@ -157,7 +157,7 @@ def test_default_schema_is_queuectl(pg_server):
         tables = {r[0] for r in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'queuectl'")}
         version = conn.execute("SELECT value FROM queuectl.meta WHERE key = 'schema_version'").fetchone()[0]
-    assert tables == {"jobs", "runs", "settings", "workers", "meta"} and version == "2"
+    assert tables == {"jobs", "runs", "settings", "workers", "meta", "live"} and version == "3"
 
 
 def test_many_processes_create_the_schema_at_once(pg_db: str):
