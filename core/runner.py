@@ -234,11 +234,10 @@ class RunningJob:
     def live_output(self) -> tuple[int, int, bytes, bytes] | None:
         """(bytes written to stdout and stderr in all, their kept tails), or None if the job wrote
         nothing since the last push (self.live). Called by the pool's live-output thread."""
-        tails = self._tails
-        if tails is None:
-            return None
-        with self._lock:
-            out, err = tails
+        with self._lock:  # once run() has cleared the tails under it, value() may cut them: not read
+            if self._tails is None:
+                return None
+            out, err = self._tails
             if self.live is not None and (out.read, err.read) == self.live[1:]:
                 return None
             return out.read, err.read, out.snapshot(), err.snapshot()

@@ -12,7 +12,7 @@ from core.clock import to_iso
 from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job
 from core.queue import InvalidItem, ItemConflict, Queue
-from core.text import output_tail, visible
+from core.text import line_start, output_tail, visible
 from core.validate import parse_duration, parse_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -446,17 +446,20 @@ def follow_logs(q: Queue, job_id: str, number: int | None) -> int:
     streams = {"stdout": sys.stdout, "stderr": sys.stderr}
     decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in streams}
     for piece in follow.pieces():
-        stream = streams[piece.stream]
-        if piece.skipped:
+        stream, data, skipped = streams[piece.stream], piece.data, piece.skipped
+        if skipped and stream.isatty():  # a terminal goes on at a line's start, as `logs` does
+            start = line_start(data)
+            data, skipped = data[start:], skipped + start
+        if skipped:
             sys.stdout.flush()
-            print(f"... {piece.skipped:,} bytes of {piece.stream} skipped (more than output-limit between two reads)",
+            print(f"... {skipped:,} bytes of {piece.stream} skipped (more than output-limit between two reads)",
                   file=sys.stderr, flush=True)
         if stream.isatty():
-            stream.write(visible(decoders[piece.stream].decode(piece.data)))
+            stream.write(visible(decoders[piece.stream].decode(data)))
             stream.flush()
         else:
             stream.flush()
-            stream.buffer.write(piece.data)
+            stream.buffer.write(data)
             stream.buffer.flush()
     return EXIT_OK if follow.ok else EXIT_FAILED
 
