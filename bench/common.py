@@ -81,6 +81,8 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:.2f} s"
     if unit == "%":
         return f"{value:.2f} %"
+    if unit == "writes/s":
+        return f"{value:.1f} {unit}"
     if unit == "MB":
         return f"{value:.0f} MB"
     return f"{value:g} {unit}"

@@ -57,6 +57,7 @@ class Run:
     stderr_dropped: int = 0
     stdout_unread: int = 0  # bytes kept before `stdout` but not read (Queue.job(..., tail=N))
     stderr_unread: int = 0
+    running: bool = False  # the attempt still runs: its output so far (Queue.job(..., live=True))
 
     @property
     def duration(self) -> float | None:
@@ -141,6 +142,22 @@ class Job:
         if with_runs:
             out["runs"] = [r.to_dict() for r in self.runs]
         return out
+
+
+@record
+class LiveView:
+    """A job's state and its running attempt's output so far (core/live.py), as one read saw them.
+    A stream's bytes are None when no more was written than the reader said it had; totals count
+    every byte the attempt wrote to the stream (0 when its worker has pushed nothing yet)."""
+
+    state: str
+    attempts: int
+    worker: str | None
+    started_at: float | None
+    stdout_total: int = 0
+    stderr_total: int = 0
+    stdout: bytes | None = None  # the last output-limit bytes at most
+    stderr: bytes | None = None
 
 
 @record

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 
+from . import live
 from .errors import StorageError
 from .lifecycle import CANCELLED, SHUTDOWN_KILL
 from .models import Job, Settings
@@ -108,6 +109,7 @@ class Pool:
             thread = threading.Thread(target=target, name=f"queuectl-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._threads.append(live.start(self))  # its own thread: a slow write never delays a heartbeat
         self.resize(self.target)
         if self.target == 0 and self.burst:
             self._done.set()
@@ -182,6 +184,13 @@ class Pool:
     def size(self) -> int:
         with self.lock:
             return len([w for w in self.workers if not w.retire])
+
+    def finished(self) -> bool:
+        """Every worker has exited (the pool's own threads then end)."""
+        return self._done.is_set()
+
+    def wait_finished(self, timeout: float) -> None:
+        self._done.wait(timeout)
 
     # internals -------------------------------------------------------------------------------------
     def settings(self) -> Settings:

@@ -7,7 +7,7 @@ import time
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
-from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Settings, WorkerInfo, setting_rule
+from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .store import SQLiteStore, Store
 from .validate import check_id, check_queue, job_spec
@@ -228,12 +228,20 @@ class Queue:
         return [job._replace(waiting_on=tuple(found.get(job.id, ()))) if job.waiting else job for job in jobs]
 
     # inspect ---------------------------------------------------------------------------------------
-    def job(self, job_id: str, runs: bool = True, tail: int | None = None) -> Job:
+    def job(self, job_id: str, runs: bool = True, tail: int | None = None, live: bool = False) -> Job:
         """One job, with its attempts (runs=True); tail=N reads only the last N bytes of each
-        attempt's stdout and stderr (Run.stdout_unread and stderr_unread count the rest)."""
+        attempt's stdout and stderr (Run.stdout_unread and stderr_unread count the rest). live=True:
+        a running attempt is the last run (Run.running), with the output its worker pushed so far."""
         job = self.store.get_job(job_id, with_runs=runs, tail=tail)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
+        if live and job.state == "processing":
+            view = self.store.live_view(job_id)
+            if view is not None and view.state == "processing" and view.attempts == job.attempts:
+                out, err = view.stdout or b"", view.stderr or b""
+                run = Run(job.id, len(job.runs) + 1, job.attempts, job.worker, job.started_at, None, None, None,
+                          out, err, view.stdout_total - len(out), view.stderr_total - len(err), running=True)
+                job = job._replace(runs=(*job.runs, run))
         return self._with_waiting_on([job])[0]
 
     def jobs(

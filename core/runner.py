@@ -65,6 +65,11 @@ class Tail:
         """Bytes read but not kept: what came before the last `limit`."""
         return self.read - min(self.read, self.limit)
 
+    def snapshot(self) -> bytes:
+        """The kept tail, leaving the chunks as they are (the job goes on writing to them)."""
+        data = b"".join(self._chunks)
+        return data[len(data) - self.limit:] if len(data) > self.limit else data
+
     def value(self) -> bytes:
         excess = self._size - self.limit
         if excess > 0:  # cut the oldest chunk only: one copy of the tail in all
@@ -213,7 +218,10 @@ class RunningJob:
         self.cwd = cwd
         self._proc: subprocess.Popen | SpawnedProcess | None = None
         self._kill_reason: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # also guards the tails, which live_output() reads from another thread
+        self._tails: tuple[Tail, Tail] | None = None  # stdout's and stderr's, while the job runs
+        self.began: float | None = None  # time.monotonic() at the start
+        self.live: tuple[float, int, int] | None = None  # the last push: (when, bytes in each stream); core/live.py
 
     def kill(self, reason: str) -> None:
         """Kill the job's process group (TERM, then KILL); run() then reports `reason` as the error."""
@@ -224,6 +232,17 @@ class RunningJob:
             proc = self._proc
         if proc is not None and proc.returncode is None:
             threading.Thread(target=terminate_group, args=(proc.pid, proc), daemon=True).start()
+
+    def live_output(self) -> tuple[int, int, bytes, bytes] | None:
+        """(bytes written to stdout and stderr in all, their kept tails), or None if the job wrote
+        nothing since the last push (self.live). Called by the pool's live-output thread."""
+        with self._lock:  # once run() has cleared the tails under it, value() may cut them: not read
+            if self._tails is None:
+                return None
+            out, err = self._tails
+            if self.live is not None and (out.read, err.read) == self.live[1:]:
+                return None
+            return out.read, err.read, out.snapshot(), err.snapshot()
 
     def _start(self, env: Mapping[str, str] | None, out: int, err: int):
         """/bin/sh -c COMMAND in a new session, stdin from /dev/null, output to the pipes. A job with
@@ -269,6 +288,7 @@ class RunningJob:
                 fds.remove(fd)
             proc = self._proc
             out, err = Tail(self.output_limit), Tail(self.output_limit)
+            self._tails, self.began = (out, err), time.monotonic()
             streams = {out_r: out, err_r: err}  # the pipes still open
             try:
                 pidfd = os.pidfd_open(proc.pid) if SPAWN else None  # readable once the shell has exited
@@ -286,6 +306,8 @@ class RunningJob:
                 error = self._kill_reason  # cancelled, shut down or timed out, whatever the shell returned
             if error is None and code != 0:
                 error = describe_exit(code)
+            with self._lock:
+                self._tails = None
             return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value(),
                              out.dropped, err.dropped)
         finally:
@@ -325,15 +347,23 @@ class RunningJob:
                 exited = pidfd in ready
             for fd in ready:
                 if fd != pidfd:
-                    _read(streams, fd)
+                    self._read(streams, fd)
             if exited:
                 for _ in range(16):  # what is left in the pipes; a process left behind may write on
                     ready = select.select(list(streams), [], [], 0)[0] if streams else []
                     if not ready:
                         return
                     for fd in ready:
-                        _read(streams, fd)
+                        self._read(streams, fd)
                 return
+
+    def _read(self, streams: dict[int, Tail], fd: int) -> None:
+        data = os.read(fd, 65536)
+        if data:
+            with self._lock:  # live_output() may be copying the tail
+                streams[fd].add(data)
+        else:
+            del streams[fd]  # end of file
 
 
 def cwd_problem(cwd: str) -> str:
@@ -341,14 +371,6 @@ def cwd_problem(cwd: str) -> str:
     if os.path.exists(cwd):
         return f"cwd {cwd}: not a directory"
     return f"cwd {cwd}: no such directory"
-
-
-def _read(streams: dict[int, Tail], fd: int) -> None:
-    data = os.read(fd, 65536)
-    if data:
-        streams[fd].add(data)
-    else:
-        del streams[fd]  # end of file
 
 
 def _exited(proc) -> bool:

@@ -180,6 +180,25 @@ COMMON: dict[str, str] = {
     "request_stop_all": "UPDATE workers SET stop_requested = true RETURNING id",
     "request_stop": "UPDATE workers SET stop_requested = true WHERE id {ids} RETURNING id",
     "stop_requested": "SELECT id FROM workers WHERE stop_requested AND id {ids}",
+    # Live output (core/live.py). An older attempt never overwrites a newer one's row (a worker whose
+    # job was taken back may still push once).
+    "push_live": """INSERT INTO live (job_id, attempt, worker, updated_at, stdout_total, stderr_total, stderr, stdout)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, worker = excluded.worker,
+                        updated_at = excluded.updated_at, stdout_total = excluded.stdout_total,
+                        stderr_total = excluded.stderr_total, stderr = excluded.stderr, stdout = excluded.stdout
+                    WHERE live.attempt <= excluded.attempt""",
+    # Only once the attempt is recorded: until then readers still take the job for running.
+    "drop_live": """DELETE FROM live WHERE job_id = ? AND attempt = ? AND worker = ? AND NOT EXISTS
+                        (SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND worker = ? AND state = 'processing')""",
+    "live_held": "SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND worker = ? AND state = 'processing'",
+    "live_gc": "DELETE FROM live WHERE job_id NOT IN (SELECT id FROM jobs WHERE state = 'processing')",
+    # One statement, one snapshot: the job's state and its running attempt's output, each stream only
+    # if more was written than the reader has (the first two parameters).
+    "live_view": """SELECT j.state, j.attempts, j.worker, j.started_at, l.stdout_total, l.stderr_total,
+                           CASE WHEN l.stdout_total > ? THEN l.stdout END, CASE WHEN l.stderr_total > ? THEN l.stderr END
+                    FROM jobs j LEFT JOIN live l ON l.job_id = j.id AND l.attempt = j.attempts AND l.worker = j.worker
+                    WHERE j.id = ?""",
 }
 
 CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, worker = ?, started_at = ?,
@@ -263,7 +282,7 @@ POSTGRES: dict[str, str] = {
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 11
+SQLITE_SCHEMA_VERSION = 12
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -461,6 +480,21 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     CREATE TABLE queues (name TEXT PRIMARY KEY, max_running INTEGER NOT NULL DEFAULT 0,
                          paused INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
     """,
+    # Live output (core/live.py): a running attempt's output so far, one row per job, written by its
+    # worker at most once a second and deleted once the attempt is recorded. Bytes written in all per
+    # stream beside the kept tails, so a reader knows what it missed. Blobs last, as in runs.
+    12: """
+    CREATE TABLE live (
+        job_id TEXT PRIMARY KEY,
+        attempt INTEGER NOT NULL,
+        worker TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        stdout_total INTEGER NOT NULL,
+        stderr_total INTEGER NOT NULL,
+        stderr BLOB NOT NULL,
+        stdout BLOB NOT NULL
+    );
+    """,
 }
 
 
@@ -477,7 +511,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 8
+POSTGRES_SCHEMA_VERSION = 9
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -595,5 +629,18 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     ALTER TABLE jobs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default', ADD COLUMN cwd TEXT, ADD COLUMN env TEXT;
     CREATE TABLE queues (name TEXT PRIMARY KEY, max_running BIGINT NOT NULL DEFAULT 0,
                          paused BOOLEAN NOT NULL DEFAULT false);
+    """,
+    # As SQLite's schema 12: live output of running attempts (core/live.py).
+    9: """
+    CREATE TABLE live (
+        job_id TEXT PRIMARY KEY,
+        attempt INTEGER NOT NULL,
+        worker TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL,
+        stdout_total BIGINT NOT NULL,
+        stderr_total BIGINT NOT NULL,
+        stderr BYTEA NOT NULL,
+        stdout BYTEA NOT NULL
+    );
     """,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 
-from .models import Job, JobSpec, WorkerInfo
+from .models import Job, JobSpec, LiveView, WorkerInfo
 from .outcome import Ended, Outcome  # re-exported: their home was here
 from .wake import Listener
 
@@ -164,6 +164,22 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def stop_requested(self, worker_ids: Sequence[str]) -> set[str]: ...
+
+    # live output (core/live.py) ------------------------------------------------------------------
+    @abc.abstractmethod
+    def push_live(self, job_id: str, attempt: int, worker_id: str, now: float, totals: tuple[int, int],
+                  stdout: bytes, stderr: bytes) -> None:
+        """Store a running attempt's output so far: the kept tails and the bytes written in all."""
+
+    @abc.abstractmethod
+    def drop_live(self, keys: Sequence[tuple[str, int, str]]) -> list[tuple[str, int, str]]: ...
+
+    @abc.abstractmethod
+    def live_gc(self) -> None: ...
+
+    @abc.abstractmethod
+    def live_view(self, job_id: str, seen: tuple[int, int] = (0, 0)) -> LiveView | None:
+        """The job's state and its running attempt's output; None if there is no such job."""
 
     # wake-ups ------------------------------------------------------------------------------------
     @abc.abstractmethod

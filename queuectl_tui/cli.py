@@ -12,7 +12,7 @@ from core.clock import to_iso
 from core.errors import Conflict, InvalidInput, QueueError
 from core.models import SETTINGS, STATES, Job, setting_text
 from core.queue import InvalidItem, ItemConflict, ItemError, Queue
-from core.text import output_tail, visible
+from core.text import line_start, output_tail, visible
 from core.validate import check_queue, parse_duration, parse_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -158,10 +158,13 @@ def _add_show(sub, prog: str) -> None:
 
 
 def _add_logs(sub, prog: str) -> None:
-    p = sub.add_parser("logs", help="captured output of the last (or Nth) attempt",
-                       **_example(f"{prog} logs backup --attempt 1"))
+    p = sub.add_parser("logs", help="captured output of the last (or Nth) attempt; -f follows it as it runs",
+                       **_example(f"{prog} logs backup --follow"))
     p.add_argument("id")
     p.add_argument("--attempt", type=int, metavar="N", help="the Nth attempt in the job's history (1 = first)")
+    p.add_argument("-f", "--follow", action="store_true",
+                   help="print the output as it is written until the attempt ends (waits for a job not started"
+                        " yet); exit 0 if it completed, else 1")
 
 
 def _add_status(sub, prog: str) -> None:
@@ -494,9 +497,11 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
-    job = q.job(args.id)
+    if args.follow:
+        return follow_logs(q, args.id, args.attempt)
+    job = q.job(args.id, live=True)  # a running attempt is the last, with its output so far
     if not job.runs:
-        raise QueueError(f"job {args.id!r} has no finished attempt yet")
+        raise QueueError(f"job {args.id!r} has not started yet (--follow waits for it)")
     if args.attempt is None:
         run = job.runs[-1]
     elif 1 <= args.attempt <= len(job.runs):
@@ -506,6 +511,34 @@ def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
     write_output(run.stdout, run.stdout_dropped, sys.stdout)
     write_output(run.stderr, run.stderr_dropped, sys.stderr)
     return EXIT_OK
+
+
+def follow_logs(q: Queue, job_id: str, number: int | None) -> int:
+    """Each new piece of output as it comes, to the stream it was written to: raw bytes when piped,
+    escape sequences made visible on a terminal. What no read caught is said on stderr, in a line."""
+    from core.follow import Follow
+    import codecs
+
+    follow = Follow(q, job_id, number)
+    streams = {"stdout": sys.stdout, "stderr": sys.stderr}
+    decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in streams}
+    for piece in follow.pieces():
+        stream, data, skipped = streams[piece.stream], piece.data, piece.skipped
+        if skipped and stream.isatty():  # a terminal goes on at a line's start, as `logs` does
+            start = line_start(data)
+            data, skipped = data[start:], skipped + start
+        if skipped:
+            sys.stdout.flush()
+            print(f"... {skipped:,} bytes of {piece.stream} skipped (more than output-limit between two reads)",
+                  file=sys.stderr, flush=True)
+        if stream.isatty():
+            stream.write(visible(decoders[piece.stream].decode(data)))
+            stream.flush()
+        else:
+            stream.flush()
+            stream.buffer.write(data)
+            stream.buffer.flush()
+    return EXIT_OK if follow.ok else EXIT_FAILED
 
 
 def cmd_status(q: Queue, args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Job detail: every field, the attempt history, and the output of the chosen attempt."""
+"""Job detail: every field, the attempt history, and the output of the chosen attempt; a running
+attempt's output grows as its worker pushes it (core/live.py), and the page follows its end."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from core.clock import SYSTEM, Clock
 from core.errors import QueueError
-from core.models import FINISHED, Job
+from core.models import FINISHED, Job, Run
 from core.queue import Queue
 from core.text import output_tail
 
@@ -28,6 +29,7 @@ from .help import HelpScreen, Key
 
 
 RUN_COLUMNS = ("#", "TRY", "STARTED", "TOOK", "EXIT", "RESULT", "WORKER")
+LIVE_REFRESH = 0.5  # seconds between reads of a running job: its worker pushes output once a second
 
 
 class DetailScreen(DbWork, Screen):
@@ -66,6 +68,7 @@ class DetailScreen(DbWork, Screen):
         self.refresh_interval = refresh_interval
         self.job: Job | None = None
         self.run_number: int | None = None  # the attempt whose output is shown; None = the latest
+        self.followed = False  # a running attempt's output was shown: later growth follows the end if at it
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -84,15 +87,20 @@ class DetailScreen(DbWork, Screen):
     def on_mount(self) -> None:
         self.load()
         self.set_interval(self.refresh_interval, self.reload_if_live)
+        self.set_interval(min(self.refresh_interval, LIVE_REFRESH), self.reload_if_running)
         self.query_one("#runs", DataTable).focus()
 
     def reload_if_live(self) -> None:
         if self.job is None or self.job.state not in FINISHED:
             self.load()
 
+    def reload_if_running(self) -> None:
+        if self.job is not None and self.job.state == "processing":
+            self.load()
+
     def load(self) -> None:
         job_id = self.job_id
-        self.run_db("load", lambda queue: queue.job(job_id), exclusive=True)
+        self.run_db("load", lambda queue: queue.job(job_id, live=True), exclusive=True)
 
     def on_db_result(self, message: DbResult) -> None:
         error = message.error
@@ -125,9 +133,9 @@ class DetailScreen(DbWork, Screen):
         runs = self.query_one("#runs", DataTable)
         cursor = runs.cursor_row
         rows = [
-            (Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)), Text(span(run.duration)),
-             Text("-" if run.exit_code is None else str(run.exit_code)),
-             Text("ok", style="bold") if run.error is None else safe(run.error), safe(run.worker))
+            (Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)),
+             Text(span(self.clock.now() - (run.started_at or 0) if run.running else run.duration)),
+             Text("-" if run.exit_code is None else str(run.exit_code)), self.result(run), safe(run.worker))
             for run in job.runs
         ]
         # Columns get explicit widths from the rows: auto-sized ones are widened after the header
@@ -141,6 +149,12 @@ class DetailScreen(DbWork, Screen):
             runs.move_cursor(row=cursor if 0 < cursor < len(job.runs) else len(job.runs) - 1, animate=False)
         self.show_output()
         self.refresh_bindings()
+
+    @staticmethod
+    def result(run: Run) -> Text:
+        if run.running:
+            return Text("running", style="bold")
+        return Text("ok", style="bold") if run.error is None else safe(run.error)
 
     def fields(self, job: Job) -> Table:
         """Two fields a line, so the output still fits on an 80x24 terminal."""
@@ -192,13 +206,18 @@ class DetailScreen(DbWork, Screen):
         run = runs.get(self.run_number or 0) or (job.runs[-1] if job.runs else None)
         title = self.query_one("#output-title", Label)
         if run is None:
-            title.update("Output: no finished attempt yet" + (" (running now)" if job.state == "processing" else ""))
+            title.update("Output: no attempt yet" + (" (running now)" if job.state == "processing" else ""))
             for name in ("stdout", "stderr"):
                 self.query_one(f"#{name}-text", Static).update("")
             return
-        title.update(f"Output of attempt #{run.number}")
+        title.update(f"Output of attempt #{run.number}" + (" (running: shown as it is written)" if run.running else ""))
         if not run.stdout and run.stderr:  # open the stream that has something to read
             self.query_one("#output", TabbedContent).active = "stderr"
+        body = self.query_one("#detail-body", VerticalScroll)
+        # like `tail -f` in a pager: a running attempt's output is followed from its first showing on,
+        # as long as the page stays at its end; scrolled up, it stays where the user put it
+        follow = (run.running and not self.followed) or (self.followed and body.scroll_y >= body.max_scroll_y)
+        self.followed = self.followed or run.running
         for name, data, dropped in (("stdout", run.stdout, run.stdout_dropped),
                                     ("stderr", run.stderr, run.stderr_dropped)):
             marker, shown = output_tail(data, dropped)  # what output-limit did not keep, as the CLI says it
@@ -207,6 +226,9 @@ class DetailScreen(DbWork, Screen):
                 text = Text.assemble(Text(marker + "\n", style="dim"), text)
             self.query_one(f"#{name}-text", Static).update(text)
             self.query_one("#output", TabbedContent).get_tab(name).label = f"{name} {len(data):,} B"
+        if follow:  # once the new text is laid out; not if the user scrolled meanwhile
+            at = body.scroll_y
+            self.call_after_refresh(lambda: body.scroll_y == at and body.scroll_end(animate=False))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "retry":

@@ -159,7 +159,8 @@ def test_default_schema_is_queuectl(pg_server):
         version = conn.execute("SELECT value FROM queuectl.meta WHERE key = 'schema_version'").fetchone()[0]
     from core.pg_store import SCHEMA_VERSION
 
-    assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps", "queues"}
+    assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps", "queues",
+                      "live"}
     assert version == str(SCHEMA_VERSION)
 
 
