@@ -34,7 +34,7 @@ PG_COUNTER = [
 
 
 def add_counter(q) -> None:
-    from core.sql import statements
+    from core.migrations import statements
 
     if q.location.startswith("postgres"):
         q.store._write(lambda c: [c.execute(s) for s in PG_COUNTER])

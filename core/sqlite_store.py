@@ -10,9 +10,10 @@ import os
 import sqlite3
 
 from .errors import StorageError
-from .sql import SQLITE, records_run, statements
-from .sql import SQLITE_MIGRATIONS as MIGRATIONS
-from .sql import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
+from .migrations import SQLITE_MIGRATIONS as MIGRATIONS
+from .migrations import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
+from .migrations import statements
+from .sql import SQLITE, records_run
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles
 from .models import STATES

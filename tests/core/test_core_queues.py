@@ -10,7 +10,7 @@ import pytest
 from core import Queue
 from core.errors import InvalidInput
 from core.pool import Pool
-from core.sql import SQLITE_MIGRATIONS, statements
+from core.migrations import SQLITE_MIGRATIONS, statements
 from core.store import Ended, Outcome
 from tests.helpers import run_burst
 
