@@ -10,11 +10,13 @@ from __future__ import annotations
 import abc
 import collections
 
-from .errors import Conflict, IdTaken, StorageError
-from .models import Job, JobSpec, LiveView, WorkerInfo
-from .sql import JOB_COLUMNS, job_from_row, job_with_runs, like_pattern, run_columns
+from .errors import IdTaken, StorageError
+from .models import Job, JobSpec, WorkerInfo
+from .sql import IDS_AT_ONCE, JOB_COLUMNS, job_from_row, job_row, job_with_runs, like_pattern, run_columns
+from .sql_deps import DepStatements
+from .sql_live import LiveStatements
+from .sql_schedules import ScheduleStatements
 from .outcome import Outcome
-from .schedules import Schedule
 from .store import READY, Store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -31,22 +33,9 @@ ORDERS = {
     "started": "started_at DESC NULLS LAST, seq DESC",
     "waiting": "seq",  # jobs waiting for their dependencies, oldest first
 }
-IDS_AT_ONCE = 500  # ids bound per statement where a caller's list may be long (SQLite caps parameters)
 
 
-def job_row(spec: JobSpec, job_id: str, now: float, after: Sequence[str] = (), waiting: int = 0) -> tuple:
-    """The values of insert_jobs for one new job (id, command, state, max_retries, priority, run_at,
-    timeout, created_at, updated_at, queue, cwd, env, unique_key, after_ids, waiting)."""
-    env = None
-    if spec.env:
-        import json  # only for jobs with an env
-
-        env = json.dumps(spec.env, ensure_ascii=False)
-    return (job_id, spec.command, "pending", spec.max_retries, spec.priority, spec.run_at, spec.timeout, now, now,
-            spec.queue, spec.cwd, env, spec.unique_key, " ".join(after) or None, waiting)
-
-
-class SqlStore(Store):
+class SqlStore(DepStatements, ScheduleStatements, LiveStatements, Store):
     Q: dict[str, str]  # the named statements of this dialect
     TAIL: str  # SQL for the last {n} bytes of a stream column {col}
     SCHEMA_VERSION: int
@@ -180,55 +169,6 @@ class SqlStore(Store):
             return self._write(insert)
         except self.TAKEN:  # an id, or (a race with another enqueuer) a unique_key: see Queue.enqueue_many
             raise IdTaken(self._first_taken(ids)) from None
-
-    def _after_states(self, conn: Any, after_ids: set[str]) -> dict[str, str]:
-        """The states of the jobs waited for (PostgreSQL: locked till commit, so none finishes unseen)."""
-        found: dict[str, str] = {}
-        wanted = sorted(after_ids)
-        for at in range(0, len(wanted), IDS_AT_ONCE):
-            sql, params = self._in("after_states", wanted[at:at + IDS_AT_ONCE])
-            found.update(conn.execute(sql, params).fetchall())
-        return found
-
-    def _add_deps(self, conn: Any, pairs: list[tuple[str, str]], states: dict[str, str], now: float) -> None:
-        """Record who waits for whom; a job waiting for a dead one is dead at once (and so are its own)."""
-        cursor = conn.cursor()  # executemany: a cursor's in both drivers
-        cursor.executemany(self.Q["add_deps"], [(a, job_id) for job_id, a in pairs])
-        cursor.close()
-        waited = sorted({a for _, a in pairs})
-        for at in range(0, len(waited), IDS_AT_ONCE):
-            sql, params = self._in("has_dependents", waited[at:at + IDS_AT_ONCE])
-            conn.execute(sql, params)
-        for job_id, a in pairs:
-            if states.get(a) == "dead":
-                conn.execute(self.Q["dead_dependency"], (f"dependency {a} is dead", now, now, job_id))
-
-    def waiting_on(self, job_ids: Sequence[str]) -> dict[str, list[str]]:
-        """For jobs waiting for dependencies: the ids of those not completed yet."""
-        found: dict[str, list[str]] = {}
-
-        def read(conn: Any) -> None:
-            for at in range(0, len(job_ids), IDS_AT_ONCE):
-                sql, params = self._in("waiting_on", job_ids[at:at + IDS_AT_ONCE])
-                for job_id, after_id in conn.execute(sql, params):
-                    found.setdefault(job_id, []).append(after_id)
-
-        self._read(read)
-        return found
-
-    def existing_ids(self, job_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        for at in range(0, len(job_ids), IDS_AT_ONCE):
-            sql, params = self._in("existing_ids", list(job_ids[at:at + IDS_AT_ONCE]))
-            found.update(r[0] for r in self._read(lambda c: c.execute(sql, params).fetchall()))
-        return found
-
-    def _held_keys(self, conn: Any, keys: list[str]) -> dict[str, str]:
-        held = {}
-        for at in range(0, len(keys), IDS_AT_ONCE):
-            sql, params = self._in("held_keys", keys[at:at + IDS_AT_ONCE])
-            held.update(conn.execute(sql, params).fetchall())
-        return held
 
     def _first_taken(self, ids: Sequence[str]) -> str | None:
         taken, seen = self._taken(ids), set()
@@ -457,86 +397,6 @@ class SqlStore(Store):
             return len(rows)
 
         return self._write(prune)
-
-    # schedules (core/schedules.py) -----------------------------------------------------------------
-    def add_schedule(self, name: str, cron: str, tz: str, job: str, next_due: float, now: float) -> None:
-        try:
-            self._write_one(lambda c: c.execute(self.Q["add_schedule"], (name, cron, tz, job, next_due, now)))
-        except self.TAKEN:
-            raise Conflict(f"schedule {name!r} exists already (schedule rm it first)") from None
-
-    def schedules(self) -> list[Schedule]:
-        rows = self._read(lambda c: c.execute(self.Q["schedules"]).fetchall())
-        return [Schedule(r[0], r[1], r[2], r[3], bool(r[4]), *r[5:]) for r in rows]
-
-    def schedule(self, name: str) -> tuple[str, str, bool] | None:
-        """(cron, tz, paused) of a schedule, or None."""
-        row = self._read(lambda c: c.execute(self.Q["schedule"], (name,)).fetchone())
-        return None if row is None else (row[0], row[1], bool(row[2]))
-
-    def remove_schedule(self, name: str) -> bool:
-        return self._write_one(lambda c: c.execute(self.Q["remove_schedule"], (name,)).rowcount == 1)
-
-    def pause_schedule(self, name: str, paused: bool, next_due: float) -> bool:
-        sql = self.Q["pause_schedule"]
-        return self._write_one(lambda c: c.execute(sql, (paused, next_due, name)).rowcount == 1)
-
-    def due_schedules(self, now: float) -> list[tuple]:
-        """(name, cron, tz, job, next_due, last_job) of each schedule due by now, not paused."""
-        return self._read(lambda c: c.execute(self.Q["due_schedules"], (now,)).fetchall())
-
-    def next_schedule_due(self) -> float | None:
-        return self._read(lambda c: c.execute(self.Q["next_schedule_due"]).fetchone()[0])
-
-    def fire_schedule(self, name: str, seen: float, following: float, last_job: str | None,
-                      spec: JobSpec, job_id: str, now: float) -> str:
-        """In one transaction: move the schedule from the due time seen to the following one, and
-        insert its job, unless its last job is unfinished (then the due time is skipped). Returns
-        'fired', 'skipped', or 'lost' (another pool moved it first: nothing written)."""
-        def fire(conn: Any) -> str:
-            found = conn.execute(self.Q["job_state"], (last_job,)).fetchone() if last_job else None
-            skip = (found is not None and found[0] in ("pending", "failed", "processing")
-                    or (spec.unique_key is not None and bool(self._held_keys(conn, [spec.unique_key])))
-                    or conn.execute(self.Q["job_state"], (job_id,)).fetchone() is not None)
-            moved = conn.execute(self.Q["advance_schedule"], (following, seen, None if skip else job_id, name, seen))
-            if moved.rowcount != 1:
-                return "lost"
-            if skip:
-                return "skipped"
-            self._insert(conn, [job_row(spec, job_id, now)])
-            conn.execute(self.Q["mark_scheduled"], (name, job_id))
-            return "fired"
-
-        return self._write(fire)
-
-    # live output (core/live.py) --------------------------------------------------------------------
-    def push_live(self, job_id: str, attempt: int, worker_id: str, now: float, totals: tuple[int, int],
-                  stdout: bytes, stderr: bytes) -> None:
-        params = (job_id, attempt, worker_id, now, *totals, stderr, stdout)
-        self._write_one(lambda c: c.execute(self.Q["push_live"], params))
-
-    def drop_live(self, keys: Sequence[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
-        """Delete the live rows of these (job, attempt, worker) once their attempts are recorded;
-        return the keys still held (not recorded yet), to try again later."""
-        drop, held = self.Q["drop_live"], self.Q["live_held"]
-
-        def run(conn: Any) -> list[tuple[str, int, str]]:
-            for key in keys:  # a few at a time: the attempts of one pool that ended within a second
-                conn.execute(drop, (*key, *key))
-            return [key for key in keys if conn.execute(held, key).fetchone() is not None]
-
-        return self._write(run)
-
-    def live_gc(self) -> None:
-        """Delete the live rows of jobs no longer running (their worker died, or the job was pruned)."""
-        self._write_one(lambda c: c.execute(self.Q["live_gc"]))
-
-    def live_view(self, job_id: str, seen: tuple[int, int] = (0, 0)) -> LiveView | None:
-        row = self._read(lambda c: c.execute(self.Q["live_view"], (*seen, job_id)).fetchone())
-        if row is None:
-            return None
-        out, err = (None if b is None else bytes(b) for b in row[6:8])
-        return LiveView(*row[:4], row[4] or 0, row[5] or 0, out, err)
 
     # settings --------------------------------------------------------------------------------------
     def read_settings(self) -> dict[str, str]:
