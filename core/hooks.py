@@ -78,7 +78,7 @@ class Hooks:
         job = self.queue.job(job_id)
         env = {**os.environ, "QUEUECTL_JOB_ID": job.id, "QUEUECTL_JOB_STATE": state,
                "QUEUECTL_EXIT_CODE": "" if job.exit_code is None else str(job.exit_code),
-               "QUEUECTL_QUEUE": getattr(job, "queue", None) or "default"}
+               "QUEUECTL_QUEUE": job.queue}
         data = (json.dumps(job.to_dict(with_runs=True), ensure_ascii=False) + "\n").encode()
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True, close_fds=True)
