@@ -109,6 +109,7 @@ class Job:
     waiting: int = 0  # of them, how many are not completed yet
     runs: tuple[Run, ...] = ()
     waiting_on: tuple[str, ...] = ()  # those ids (filled in by Queue.job and Queue.jobs)
+    needed_by: tuple[str, ...] = ()  # the jobs whose `after` names this one (filled in by Queue.job)
 
     @property
     def after(self) -> list[str]:

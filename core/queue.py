@@ -242,7 +242,7 @@ class Queue:
                 run = Run(job.id, len(job.runs) + 1, job.attempts, job.worker, job.started_at, None, None, None,
                           out, err, view.stdout_total - len(out), view.stderr_total - len(err), running=True)
                 job = job._replace(runs=(*job.runs, run))
-        return self._with_waiting_on([job])[0]
+        return self._with_waiting_on([job])[0]._replace(needed_by=tuple(self.store.dependents(job_id)))
 
     def jobs(
         self,

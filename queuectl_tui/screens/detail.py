@@ -184,6 +184,8 @@ class DetailScreen(DbWork, Screen):
         if job.after:  # only for jobs that have them: an 80x24 screen keeps its room for the output
             waits = f"  (waiting on {' '.join(job.waiting_on)})" if job.waiting_on and job.state == "pending" else ""
             whole.add_row("after", safe(" ".join(job.after) + waits))
+        if job.needed_by:
+            whole.add_row("needed by", safe(" ".join(job.needed_by)))
         for name, value in (("unique key", job.unique_key), ("schedule", job.schedule)):
             if value:
                 whole.add_row(name, safe(value))

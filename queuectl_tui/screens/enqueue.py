@@ -32,6 +32,8 @@ FIELDS = (
     ("queue", "Queue", "default when empty"),
     ("cwd", "Directory", "where it runs; relative = to this app's; empty = the worker's"),
     ("env", "Env", "NAME=value ... (shell quoting); stored and shown: no secrets"),
+    ("after", "After", "ids of jobs that must complete first, space-separated"),
+    ("unique_key", "Unique key", "optional; while a job with it is unfinished, nothing is added"),
 )
 NUMBERS = {"max_retries": int, "priority": int, "delay": float, "timeout": float}
 
@@ -51,6 +53,8 @@ def form_to_job(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]
                 errors[name] = f"must be {'an integer' if NUMBERS[name] is int else 'a number'}"
         elif name == "cwd":
             job[name] = text if text.startswith("/") else os.path.normpath(os.path.join(os.getcwd(), text))
+        elif name == "after":
+            job[name] = text.split()
         elif name == "env":
             try:
                 job[name] = env_from_text(text)
@@ -156,7 +160,11 @@ class EnqueueScreen(DbWork, ModalScreen[str | None]):
             self.insert(job)
 
     def insert(self, job: dict[str, Any]) -> None:
-        self.run_db("insert", lambda queue: queue.enqueue_many([job])[0], exclusive=True)
+        def insert(queue: Queue) -> tuple[str, bool]:
+            existing: dict[int, str] = {}
+            return queue.enqueue_many([job], existing=existing)[0], bool(existing)
+
+        self.run_db("insert", insert, exclusive=True)
 
     def on_db_result(self, message: DbResult) -> None:
         error = message.error
@@ -166,7 +174,11 @@ class EnqueueScreen(DbWork, ModalScreen[str | None]):
             field = "id" if "already taken" in str(error) else "command"
             self.show_error(field, str(error))
         elif error is None:
-            self.dismiss(message.result)
+            job_id, held = message.result
+            if held:  # an unfinished job holds the unique key: that job stands for this one
+                self.app.notify(f"Job {job_id} holds that unique key and is not finished: nothing enqueued",
+                                markup=False)
+            self.dismiss(None if held else job_id)
 
     def show_error(self, field: str, message: str) -> None:
         label = self.query_one(f"#{field}-error", Label)

@@ -92,3 +92,25 @@ def test_dependencies_finishing_while_dependents_are_enqueued_never_leave_one_wa
         time.sleep(0.2)
     assert cli("status", "--json").json()["counts"] == {"pending": 0, "processing": 0, "completed": 80,
                                                        "failed": 0, "dead": 0}
+
+
+def test_a_diamond_runs_in_order_and_a_failed_branch_kills_only_what_needs_it(cli, spawn_worker, tmp_path):
+    """a; b and c after a; d after b and c: worker processes run each once, in order. When b fails
+    for good, d dies with it and c still runs; `dlq retry --all` then completes everything."""
+    log, flag = tmp_path / "log", tmp_path / "b-may-pass"
+    enqueue_lines(cli, {"id": "a", "command": f"echo a >> {log}"},
+                  {"id": "b", "command": f"test -e {flag} && echo b >> {log}", "after": ["a"], "max_retries": 0},
+                  {"id": "c", "command": f"sleep 0.3; echo c >> {log}", "after": ["a"]},
+                  {"id": "d", "command": f"echo d >> {log}", "after": ["b", "c"]})
+    workers = [spawn_worker(burst=True), spawn_worker(burst=True)]
+    assert [w.wait(60) for w in workers] == [0, 0]
+    states = {j["id"]: j["state"] for j in cli("list", "--json").json()}
+    assert states == {"a": "completed", "b": "dead", "c": "completed", "d": "dead"}
+    assert cli("show", "d", "--json").json()["last_error"] == "dependency b is dead"
+    assert log.read_text().split() == ["a", "c"]
+    flag.touch()
+    assert cli("dlq", "retry", "--all").code == 0
+    workers = [spawn_worker(burst=True), spawn_worker(burst=True)]
+    assert [w.wait(60) for w in workers] == [0, 0]
+    assert {j["state"] for j in cli("list", "--json").json()} == {"completed"}
+    assert log.read_text().split() == ["a", "c", "b", "d"]
