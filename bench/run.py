@@ -23,7 +23,7 @@ sys.path.insert(1, str(HERE.parent))
 import common  # noqa: E402
 from common import RESULTS, Row, fmt  # noqa: E402
 
-SUITES = ("drain", "overhead", "enqueue", "latency", "scale", "memory", "pg", "live")
+SUITES = ("drain", "overhead", "enqueue", "latency", "scale", "memory", "pg", "live", "chain")
 
 
 def machine() -> str:
