@@ -273,6 +273,7 @@ class PostgresStore(SqlStore):
         finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
         release_sql = self.Q["release"]
         claim_sql, served = self._served("claim", queues)
+        more_sql, _ = self._served("claim_more", queues)
         lock_sql, _ = self._served("lock_limited", queues)
         claim_params = (worker_id, now, now, lease_until, now, *served, worker_id)
 
@@ -288,7 +289,7 @@ class PostgresStore(SqlStore):
                     conn.execute(release_sql, (now, now, job_id, worker_id, attempt))
                 if claim:
                     conn.execute(lock_sql, served)
-                claimed = [conn.execute(claim_sql, claim_params) for _ in range(claim)]
+                claimed = [conn.execute(more_sql if n else claim_sql, claim_params) for n in range(claim)]
                 conn.execute("COMMIT")
             rows = [cur.fetchone() for cur in claimed]
             return [cur.rowcount == 1 for cur in finished], [job_from_row(row) for row in rows if row is not None]

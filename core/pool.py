@@ -208,10 +208,18 @@ class Pool:
         """Whether some queue has a limit (as of the last settings read)."""
         return bool(self._limits)
 
-    def frees_slot(self, ended: Sequence[tuple[Job, Outcome]]) -> bool:
-        """Whether recording these attempts frees a slot of a limited queue: idle workers are woken."""
+    def is_limited(self, queue: str) -> bool:
+        return queue in self._limits
+
+    def frees_slot(self, ended: Sequence[tuple[Job, Outcome]], claimed: Sequence[Job]) -> bool:
+        """Whether recording these attempts (and claiming these jobs with them) leaves a slot of a
+        limited queue free: then idle workers are woken, and only then (a wake-up per job made the
+        workers waiting for a full queue contend for the write lock)."""
         limits = self._limits
-        return bool(limits) and any(job.queue in limits for job, _ in ended)
+        if not limits:
+            return False
+        freed = sum(1 for job, _ in ended if job.queue in limits)
+        return freed > sum(1 for job in claimed if job.queue in limits)
 
     def sleep(self, timeout: float | None) -> None:
         with self.lock:

@@ -221,9 +221,14 @@ CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, wo
 # first test is uncorrelated (evaluated once per statement): with no paused or limited queue, the
 # common case, the claim costs what it did before queues. {served} is "" or a list of queues.
 # A claim that skips jobs (paused, full or unserved queues) reads each skipped job's row for its queue.
-QUEUE_OK = """(NOT EXISTS (SELECT 1 FROM queues) OR NOT EXISTS (
-        SELECT 1 FROM queues q WHERE q.name = r.queue AND (q.paused OR (q.max_running > 0 AND q.max_running <=
-            (SELECT count(*) FROM jobs p{running} WHERE p.state = 'processing' AND p.queue = q.name)))))"""
+# The held-back queues are found once per statement (an uncorrelated NOT IN), not once per job walked.
+QUEUE_OK = """(NOT EXISTS (SELECT 1 FROM queues) OR r.queue NOT IN (
+        SELECT q.name FROM queues q WHERE q.paused OR (q.max_running > 0 AND q.max_running <=
+            (SELECT count(*) FROM jobs p{running} WHERE p.state = 'processing' AND p.queue = q.name))))"""
+# A chain's claims after the first take no job of a limited queue: the first worker to chain would
+# otherwise hold every slot of a small limit and run them one after the other while the others wait.
+QUEUE_FREE = """(NOT EXISTS (SELECT 1 FROM queues) OR r.queue NOT IN (
+        SELECT q.name FROM queues q WHERE q.paused OR q.max_running > 0))"""
 NOT_PAUSED = "(NOT EXISTS (SELECT 1 FROM queues) OR queue NOT IN (SELECT name FROM queues WHERE paused))"
 # A worker asked to stop claims nothing from the moment `worker stop` commits, not from the moment its
 # heartbeat hears of it: the request and a claim at the end of a job could otherwise cross.
@@ -241,6 +246,13 @@ SQLITE: dict[str, str] = {
         WHERE seq = (SELECT r.seq FROM jobs AS r INDEXED BY jobs_ready
                      WHERE r.state IN ('pending', 'failed') AND r.waiting = 0 AND r.run_at <= ?{{served}}
                        AND {QUEUE_OK.format(running=" INDEXED BY jobs_running")}
+                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1)
+          AND state IN ('pending', 'failed') {NOT_STOPPING}
+        RETURNING {JOB_COLUMNS}""",
+    "claim_more": f"""{CLAIM_SET}
+        WHERE seq = (SELECT r.seq FROM jobs AS r INDEXED BY jobs_ready
+                     WHERE r.state IN ('pending', 'failed') AND r.waiting = 0 AND r.run_at <= ?{{served}}
+                       AND {QUEUE_FREE}
                      ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1)
           AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}""",
@@ -273,6 +285,12 @@ POSTGRES: dict[str, str] = {
     "claim": postgres(f"""{CLAIM_SET}
         WHERE seq = (SELECT r.seq FROM jobs r WHERE r.state IN ('pending', 'failed') AND r.waiting = 0
                        AND r.run_at <= ?{{served}} AND {QUEUE_OK.format(running="")}
+                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
+          AND state IN ('pending', 'failed') {NOT_STOPPING}
+        RETURNING {JOB_COLUMNS}"""),
+    "claim_more": postgres(f"""{CLAIM_SET}
+        WHERE seq = (SELECT r.seq FROM jobs r WHERE r.state IN ('pending', 'failed') AND r.waiting = 0
+                       AND r.run_at <= ?{{served}} AND {QUEUE_FREE}
                      ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
           AND state IN ('pending', 'failed') {NOT_STOPPING}
         RETURNING {JOB_COLUMNS}"""),

@@ -278,7 +278,7 @@ class SqlStore(DepStatements, ScheduleStatements, LiveStatements, Store):
     def completed_since(self, since: float) -> int:
         return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])
 
-    SERVED = {"claim": "r.queue", "next_due": "queue", "lock_limited": "name"}  # the column each compares
+    SERVED = {"claim": "r.queue", "claim_more": "r.queue", "next_due": "queue", "lock_limited": "name"}
 
     @abc.abstractmethod
     def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
@@ -290,8 +290,9 @@ class SqlStore(DepStatements, ScheduleStatements, LiveStatements, Store):
         return self._read(lambda c: c.execute(sql, params).fetchone()[0])
 
     def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
-               queues: Sequence[str] | None = None) -> Job | None:
-        sql, served = self._served("claim", queues)
+               queues: Sequence[str] | None = None, more: bool = False) -> Job | None:
+        """more: a chain's claim after the first, which takes no job of a limited queue (QUEUE_FREE)."""
+        sql, served = self._served("claim_more" if more else "claim", queues)
         row = conn.execute(sql, (worker_id, now, now, lease_until, now, *served, worker_id)).fetchone()
         return None if row is None else job_from_row(row)
 

@@ -215,7 +215,8 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             for job_id, attempt in release:
                 conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt))
             claimed = []
-            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until, queues)) is not None:
+            while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until, queues,
+                                                               bool(claimed))) is not None:
                 claimed.append(job)
             return finished, claimed
 

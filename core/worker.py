@@ -212,7 +212,10 @@ class Worker(threading.Thread):
         following = chain.next(done, going_on)
         if following is not None:
             return self._hold(following, settings)
-        return self.record(settings, chain.claim_size(done - began, going_on))
+        # After a job of a limited queue, one claim: a chain's further claims skip limited queues, and
+        # walking past a backlog of their jobs for another queue's would cost more than the chain saves.
+        return self.record(settings, chain.claim_size(done - began, going_on) if not pool.is_limited(job.queue)
+                           else int(going_on))
 
     def flush(self) -> None:
         """The chain's time is up while a job runs: record the attempts that ended before it and give
@@ -246,7 +249,7 @@ class Worker(threading.Thread):
             recorded = self.record_one_by_one(ended, unstarted, settings)
         self.chain.recorded(claimed, time.monotonic())
         self.report(ended, recorded, retried)
-        if unstarted or pool.frees_slot(ended):
+        if unstarted or pool.frees_slot(ended, claimed):
             store.notify("work")  # given back, or a limited queue has room again: idle workers look
         return self._hold(claimed[0], settings) if claimed else None
 

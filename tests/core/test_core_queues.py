@@ -24,8 +24,9 @@ def test_a_chain_claims_no_more_than_the_limit(queue):
     queue.enqueue_many([{"command": "true", "id": f"g{i}", "queue": "gpu"} for i in range(6)]
                        + [{"command": "true", "id": "other"}])
     queue.set_queue_limit("gpu", 2)
-    assert claim_all(queue, "w1", 4) == ["g0", "g1", "other"]  # the third gpu job waits for a slot
-    assert claim_all(queue, "w2", 4) == []
+    assert claim_all(queue, "w1", 4) == ["g0", "other"]  # a chain takes one job of a limited queue
+    assert claim_all(queue, "w2", 4) == ["g1"]  # so the other workers get the other slots
+    assert claim_all(queue, "w3", 4) == []  # the third gpu job waits for a slot
     now = queue.clock.now()
     outcome = Outcome("completed", None, 0, None, now, now)
     finished, claimed = queue.store.record_and_claim([Ended("g0", 1, outcome)], "w1", now, now + 60, 4)
