@@ -33,7 +33,7 @@ FIELDS = (
     ("cwd", "Directory", "where it runs; relative = to this app's; empty = the worker's"),
     ("env", "Env", "NAME=value ... (shell quoting); stored and shown: no secrets"),
     ("after", "After", "ids of jobs that must complete first, space-separated"),
-    ("unique_key", "Unique key", "optional; while a job with it is unfinished, nothing is added"),
+    ("unique_key", "Unique key", "optional: one unfinished job per key"),
 )
 NUMBERS = {"max_retries": int, "priority": int, "delay": float, "timeout": float}
 
