@@ -43,6 +43,10 @@ def generate(path: Path, n: int) -> None:
     def jobs():
         for i in range(n):
             state = state_of(rng.random() * n)
+            # one job in ten waits for the one before it, kept pending (issue 15's 10% waiting)
+            waits = i % 10 == 9
+            if i % 10 in (8, 9):
+                state = "pending"
             created = start + i * (30 * 86400 / n)
             finished = created + 1.5 if state != "pending" else None
             started = created + 0.5 if state != "pending" else None
@@ -51,14 +55,16 @@ def generate(path: Path, n: int) -> None:
                    rng.choice((0, 0, 0, 5)), created, None, created, finished or created, started, finished,
                    None if state == "pending" else (0 if state == "completed" else 1),
                    "exit code 1" if state == "dead" else None, "host:1234:abc:1" if started else None,
-                   f"q{i % QUEUES}")
+                   f"q{i % QUEUES}", f"job-{i - 1:07d}" if waits else None, int(waits))
 
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO jobs (id, command, state, attempts, max_retries, priority, run_at, timeout, created_at,"
-        " updated_at, started_at, finished_at, exit_code, last_error, worker, queue)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " updated_at, started_at, finished_at, exit_code, last_error, worker, queue, after_ids, waiting)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         jobs())
+    conn.execute("INSERT INTO deps (after_id, job_id) SELECT after_ids, id FROM jobs WHERE after_ids IS NOT NULL")
+    conn.execute("UPDATE jobs SET has_dependents = 1 WHERE id IN (SELECT after_id FROM deps)")
     conn.execute(
         "INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr)"
         " SELECT id, attempts, worker, started_at, finished_at, exit_code, last_error,"
