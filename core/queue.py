@@ -166,26 +166,12 @@ class Queue:
         job's id, and `existing` (if given) is filled with {index: that id}.
         Raises InvalidItem (with the index) or Conflict (an id is taken). progress(n) is told
         how many jobs are done, now and then."""
-        settings = self.settings()
         now = self.clock.now()
-        specs, ids, given = [], [], {}
-        for index, obj in enumerate(objects):
-            try:
-                spec = job_spec(obj, settings, now)
-            except InvalidInput as exc:
-                raise InvalidItem(index, str(exc)) from None
-            if spec.id is not None:
-                if spec.id in given:
-                    raise InvalidItem(index, f"id {spec.id!r} is also used by item {given[spec.id] + 1}",
-                                      given[spec.id])
-                given[spec.id] = index
-            specs.append(spec)
-            ids.append(spec.id or new_id())
-            if progress is not None and index % 5000 == 0:
-                progress(index)
+        specs, given = self._specs(objects, now, progress)
         if not specs:
             return []
         self._check_after(specs, given)
+        ids = [s.id or new_id() for s in specs]
         for _ in range(3):
             try:
                 held = self.store.insert_jobs(specs, ids, now)
@@ -203,6 +189,27 @@ class Queue:
         if progress is not None:
             progress(len(ids))
         return [held.get(index, job_id) for index, job_id in enumerate(ids)]
+
+    def _specs(self, objects: Iterable[Mapping[str, Any]], now: float,
+               progress: Callable[[int], None] | None) -> tuple[list[JobSpec], dict[str, int]]:
+        """Every object validated, and the index of each id given; InvalidItem for the first bad one."""
+        settings = self.settings()
+        specs: list[JobSpec] = []
+        given: dict[str, int] = {}
+        for index, obj in enumerate(objects):
+            try:
+                spec = job_spec(obj, settings, now)
+            except InvalidInput as exc:
+                raise InvalidItem(index, str(exc)) from None
+            if spec.id is not None:
+                if spec.id in given:
+                    raise InvalidItem(index, f"id {spec.id!r} is also used by item {given[spec.id] + 1}",
+                                      given[spec.id])
+                given[spec.id] = index
+            specs.append(spec)
+            if progress is not None and index % 5000 == 0:
+                progress(index)
+        return specs, given
 
     def _check_after(self, specs: list[JobSpec], given: dict[str, int]) -> None:
         """Each id in `after` is a job that exists or one earlier in the same input: no cycle can form."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import signal
+import socket
 import sys
 import threading
 
@@ -70,10 +71,8 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def serve(queue: Queue, address: str) -> None:
-    """Answer GET /metrics on address until SIGINT or SIGTERM."""
-    host, port = parse_address(address)
-    metrics = registry(queue)
+def handler(metrics: CollectorRegistry) -> type[http.server.BaseHTTPRequestHandler]:
+    """GET and HEAD /metrics; anything else, any other method included, a 404: read-only."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -97,13 +96,19 @@ def serve(queue: Queue, address: str) -> None:
         def log_message(self, format: str, *args: object) -> None:  # scrapes are not news
             pass
 
-    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):  # read-only: nothing else is there
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
         setattr(Handler, f"do_{method}", lambda self: self.send_error(404))
+    return Handler
+
+
+def serve(queue: Queue, address: str) -> None:
+    """Answer GET /metrics on address until SIGINT or SIGTERM."""
+    host, port = parse_address(address)
     server_class = http.server.ThreadingHTTPServer
     if ":" in host:
-        server_class = type("Server6", (server_class,), {"address_family": __import__("socket").AF_INET6})
+        server_class = type("Server6", (server_class,), {"address_family": socket.AF_INET6})
     try:
-        server = server_class((host, port), Handler)
+        server = server_class((host, port), handler(registry(queue)))
     except OSError as exc:
         raise InvalidInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
     server.daemon_threads = True
@@ -113,7 +118,7 @@ def serve(queue: Queue, address: str) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    print(f"serving metrics of {queue.location} on http://{host if ':' not in host else f'[{host}]'}:{port}/metrics",
-          file=sys.stderr)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving metrics of {queue.location} on http://{shown}:{port}/metrics", file=sys.stderr)
     with server:
         server.serve_forever()
