@@ -304,8 +304,10 @@ POSTGRES: dict[str, str] = {
     "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
     "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
     "queue_counts": "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state",
-    # locked: a dependency that finishes meanwhile waits for this insert, then sees its dependents
-    "after_states": "SELECT id, state FROM jobs WHERE id = ANY(%s) FOR SHARE",
+    # Locked (FOR UPDATE, in id order: has_dependents is set on them next, and two enqueuers
+    # that share a dependency queue up rather than deadlock): a dependency that finishes meanwhile
+    # waits for this insert, then sees its dependents.
+    "after_states": "SELECT id, state FROM jobs WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
     "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at,"
                     " queue, cwd, env, unique_key, after_ids, waiting) FROM STDIN"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once

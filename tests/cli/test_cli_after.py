@@ -85,7 +85,8 @@ def test_dependencies_finishing_while_dependents_are_enqueued_never_leave_one_wa
     procs = [subprocess.Popen([str(BIN / "queuectl"), "--db", db, "enqueue", json.dumps(
         {"id": f"after{n}", "command": "true", "after": [f"dep{n}", f"dep{39 - n}"]})],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=clean_env()) for n in range(40)]
-    assert [p.wait(60) for p in procs] == [0] * 40
+    codes = [p.wait(60) for p in procs]
+    assert codes == [0] * 40, [p.stderr.read() for p in procs if p.returncode]
     deadline = time.monotonic() + 60
     while cli("status", "--json").json()["counts"]["completed"] < 80:
         assert time.monotonic() < deadline, (cli("status", "--json").out, workers[0].output())
