@@ -227,7 +227,7 @@ class Figures:
     latency: float  # seconds the oldest due job has waited to run; 0 if none waits
     finished: dict  # (queue, state) -> jobs that ever reached completed or dead there
     queues: list  # QueueInfo of every queue with jobs or settings
-    latencies: dict  # queue -> its latency (a paused queue's jobs are not waiting to run: 0)
+    latencies: dict  # queue -> its latency, when asked for (a paused queue's jobs are not waiting to run: 0)
 
 
 # --- settings -----------------------------------------------------------------------------------

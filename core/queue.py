@@ -292,15 +292,19 @@ class Queue:
         found = self.store.counts()
         return {s: found.get(s, 0) for s in STATES}
 
-    def figures(self) -> Figures:
-        """Counts, live workers, latency and finished totals: the one place they are computed."""
+    def figures(self, per_queue: bool = False) -> Figures:
+        """Counts, live workers, latency and finished totals: the one place they are computed.
+        per_queue: each queue's latency too (the metrics). Each is a walk of the ready jobs in claim
+        order up to the queue's first, so a queue with jobs but none ready (all waiting for their
+        dependencies, say) walks them all: status and the app need only the overall latency."""
         now = self.clock.now()
         queues, latencies = self.queues(), {}
-        for info in queues:
+        due = self.store.next_due()
+        latency = 0.0 if due is None else max(0.0, now - due)
+        for info in queues if per_queue else ():
             due = self.store.next_due([info.name]) if info.counts["pending"] or info.counts["failed"] else None
             latencies[info.name] = 0.0 if due is None else max(0.0, now - due)
-        return Figures(now, self.counts(), self.workers(), max(latencies.values(), default=0.0),
-                       self.store.finished_totals(), queues, latencies)
+        return Figures(now, self.counts(), self.workers(), latency, self.store.finished_totals(), queues, latencies)
 
     def completed_per_minute(self) -> int:
         return self.store.completed_since(self.clock.now() - 60)

@@ -30,7 +30,7 @@ class QueueCollector:
         self.queue = queue
 
     def collect(self):
-        f = self.queue.figures()
+        f = self.queue.figures(per_queue=True)
         jobs = GaugeMetricFamily("queuectl_jobs", "Jobs by queue and state.", labels=["queue", "state"])
         latency = GaugeMetricFamily("queuectl_queue_latency_seconds",
                                     "Age of the oldest job that is due and waiting to run (0: none).",
