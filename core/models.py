@@ -229,6 +229,11 @@ class Figures:
     queues: list  # QueueInfo of every queue with jobs or settings
     latencies: dict  # queue -> its latency, when asked for (a paused queue's jobs are not waiting to run: 0)
 
+    @property
+    def busy(self) -> int:
+        """Live workers running a job."""
+        return sum(1 for w in self.workers if w.job_id)
+
 
 # --- settings -----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from .sql import job_row
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
-    from typing import Any, Sequence
+    from typing import Any
     from .models import JobSpec
 
 

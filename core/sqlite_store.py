@@ -24,6 +24,7 @@ from .wake import Listener, SocketListener, SocketNotifier
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     from typing import Callable, Sequence, TypeVar
+    from .models import Job
 
     T = TypeVar("T")
 

@@ -553,8 +553,7 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
     if [info.name for info in f.queues] not in ([], ["default"]) or any(i.limit or i.paused for i in f.queues):
         out()
         print_queues(f.queues)
-    busy = sum(1 for w in f.workers if w.job_id)
-    out(f"\nworkers: {len(f.workers)} live ({busy} busy, {len(f.workers) - busy} idle)")
+    out(f"\nworkers: {len(f.workers)} live ({f.busy} busy, {len(f.workers) - f.busy} idle)")
     if f.latency:
         out(f"the oldest due job has waited {f.latency:.1f}s")
     return EXIT_OK

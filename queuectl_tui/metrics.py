@@ -45,10 +45,9 @@ class QueueCollector:
             latency.add_metric([info.name], f.latencies.get(info.name, 0.0))
         for (queue, state), n in sorted(totals.items()):
             finished.add_metric([queue, state], n)
-        busy = sum(1 for w in f.workers if w.job_id)
         workers = GaugeMetricFamily("queuectl_workers", "Live workers, busy or idle.", labels=["state"])
-        workers.add_metric(["busy"], busy)
-        workers.add_metric(["idle"], len(f.workers) - busy)
+        workers.add_metric(["busy"], f.busy)
+        workers.add_metric(["idle"], len(f.workers) - f.busy)
         return [jobs, latency, workers, finished]
 
 

@@ -4,7 +4,6 @@ SQLite and PostgreSQL (issue 13)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 

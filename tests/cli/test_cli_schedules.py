@@ -16,7 +16,7 @@ def test_a_running_worker_fires_a_due_schedule_once(db, cli, spawn_worker):
         q.store.pause_schedule("beat", False, due)  # due in two seconds rather than next January
     worker = spawn_worker()
     deadline = time.monotonic() + 30
-    while not (jobs := cli("list", "--state", "completed", "--json").json()):
+    while not cli("list", "--state", "completed", "--json").json():
         assert time.monotonic() < deadline, worker.output()
         time.sleep(0.2)
     time.sleep(1.5)  # more heartbeats: nothing more is fired for that due time
