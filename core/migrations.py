@@ -8,7 +8,7 @@ import sqlite3
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 12
+SQLITE_SCHEMA_VERSION = 13
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -221,6 +221,11 @@ SQLITE_MIGRATIONS: dict[int, str] = {
         stdout BLOB NOT NULL
     );
     """,
+    # Ready jobs by queue: one queue's next job is one seek, however many other queues' jobs come
+    # before it in jobs_ready (a worker serving one queue, each queue's latency in the metrics).
+    13: """
+    CREATE INDEX jobs_ready_queue ON jobs(queue, priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
+    """,
 }
 
 
@@ -237,7 +242,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 9
+POSTGRES_SCHEMA_VERSION = 10
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -368,5 +373,9 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
         stderr BYTEA NOT NULL,
         stdout BYTEA NOT NULL
     );
+    """,
+    # As SQLite's schema 13: ready jobs by queue.
+    10: """
+    CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
     """,
 }

@@ -215,11 +215,17 @@ class PostgresStore(SqlStore):
 
     LIKE = "ILIKE"  # SQLite's LIKE ignores case
     dialect = staticmethod(postgres)
-    _served_sql = {(name, n): POSTGRES[name].replace("{served}", f" AND {column} = ANY(%s)" if n else "")
-                   for name, column in SqlStore.SERVED.items() for n in (0, 1)}
+    # by statement and 0, 1 or more queues: one queue is named as a value, so that the planner knows
+    # jobs_ready_queue gives its jobs in claim order
+    _served_sql = {(name, n): POSTGRES[name].replace("{served}", ("", f" AND {column} = %s", f" AND {column} = ANY(%s)")[n])
+                   for name, column in SqlStore.SERVED.items() for n in (0, 1, 2)}
 
     def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
-        return (self._served_sql[(name, 1)], (list(queues),)) if queues else (self._served_sql[(name, 0)], ())
+        if not queues:
+            return self._served_sql[(name, 0)], ()
+        if len(queues) == 1:
+            return self._served_sql[(name, 1)], (queues[0],)
+        return self._served_sql[(name, 2)], (list(queues),)
 
     # migrations ------------------------------------------------------------------------------------
     def _version(self, conn: psycopg.Connection) -> int:

@@ -294,9 +294,7 @@ class Queue:
 
     def figures(self, per_queue: bool = False) -> Figures:
         """Counts, live workers, latency and finished totals: the one place they are computed.
-        per_queue: each queue's latency too (the metrics). Each is a walk of the ready jobs in claim
-        order up to the queue's first, so a queue with jobs but none ready (all waiting for their
-        dependencies, say) walks them all: status and the app need only the overall latency."""
+        per_queue: each queue's latency too (the metrics), a few seeks per queue."""
         now = self.clock.now()
         queues, latencies = self.queues(), {}
         due = self.store.next_due()

@@ -285,9 +285,19 @@ class SqlStore(DepStatements, ScheduleStatements, LiveStatements, Store):
         """The named statement limited to these queues (None: every queue), and their parameters."""
 
     def next_due(self, queues: Sequence[str] | None = None) -> float | None:
-        sql, served = self._served("next_due", queues)
-        params = served * 3  # the skip scan (sql.NEXT_DUE) names the queues in each of its three lookups
-        return self._read(lambda c: c.execute(sql, params).fetchone()[0])
+        """The earliest run_at among claimable jobs of these queues (None: of all): a skip scan
+        (sql.NEXT_DUE) of jobs_ready, or of jobs_ready_queue once per queue."""
+        if not queues:
+            sql, _ = self._served("next_due", None)
+            return self._read(lambda c: c.execute(sql).fetchone()[0])
+        sql, _ = self._served("next_due", queues[:1])
+
+        def earliest(conn: Any) -> float | None:
+            # the skip scan names the queue in each of its three lookups
+            dues = [conn.execute(sql, (name,) * 3).fetchone()[0] for name in queues]
+            return min((due for due in dues if due is not None), default=None)
+
+        return self._read(earliest)
 
     def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
                queues: Sequence[str] | None = None, more: bool = False) -> Job | None:

@@ -7,6 +7,7 @@ before a file is opened in core/sqlite_files.py.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 
 from .errors import StorageError
@@ -168,8 +169,11 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         n = len(queues) if queues else 0
         sql = self._served_sql.get((name, n))
         if sql is None:
+            sql = self.Q[name]
+            if n == 1:  # one queue: its first ready job is one seek in its own index, whatever comes before
+                sql = re.sub(r"INDEXED BY jobs_ready\b", "INDEXED BY jobs_ready_queue", sql)
             served = f" AND {self.SERVED[name]} IN ({', '.join('?' * n)})" if n else ""
-            sql = self._served_sql[(name, n)] = self.Q[name].replace("{served}", served)
+            sql = self._served_sql[(name, n)] = sql.replace("{served}", served)
         return sql, tuple(queues or ())
 
     def _version(self, conn: sqlite3.Connection) -> int:

@@ -59,6 +59,47 @@ def test_a_worker_claims_only_from_its_queues(queue):
     assert queue.job("c").state == "pending"
 
 
+def test_one_queue_is_served_in_its_own_order_whatever_the_others_hold(queue):
+    """A worker of one queue, and that queue's latency, read the queue's own index (jobs_ready_queue):
+    the other queues' ready jobs ahead of it in claim order, and its own waiting ones, are passed over."""
+    queue.enqueue_many([{"command": "true", "id": f"bulk{i}", "queue": "bulk", "priority": 9} for i in range(300)])
+    queue.enqueue_many([
+        {"command": "true", "id": "s-low", "queue": "solo"},
+        {"command": "true", "id": "s-later", "queue": "solo", "priority": 5, "delay": 600},
+        {"command": "true", "id": "s-high", "queue": "solo", "priority": 3},
+        {"command": "true", "id": "s-after", "queue": "solo", "priority": 9, "after": ["bulk0"]},
+    ])
+    now = queue.clock.now()
+    assert queue.store.next_due(["solo"]) <= now
+    assert claim_all(queue, "w", 1, ["solo"]) == ["s-high"]
+    assert claim_all(queue, "w", 1, ["solo"]) == ["s-low"]
+    assert claim_all(queue, "w", 1, ["solo"]) == []  # s-later is not due, s-after waits for bulk0
+    assert queue.store.next_due(["solo"]) == pytest.approx(now + 600, abs=5)
+    assert queue.store.next_due(["solo", "bulk"]) <= now
+    figures = queue.figures(per_queue=True)
+    assert figures.latencies["solo"] == 0 and figures.latencies["bulk"] >= 0
+    queue.pause_queue("solo")
+    assert queue.store.next_due(["solo"]) is None
+    assert claim_all(queue, "w", 1, ["bulk"]) == ["bulk0"]
+
+
+@pytest.mark.sqlite_only
+def test_a_claim_or_due_time_of_one_queue_is_one_seek_in_its_index(tmp_path):
+    """The plans, since no timing can be asserted: no sort, and the one-queue index, searched."""
+    q = Queue.open(str(tmp_path / "plan.db"))
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    try:
+        claim, _ = q.store._served("claim", ["solo"])
+        due, _ = q.store._served("next_due", ["solo"])
+        for sql, params in ((claim, ("w", 0, 0, 0, 0, "solo", "w")), (due, ("solo",) * 3)):
+            plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+            assert any("USING INDEX jobs_ready_queue (queue=?" in step for step in plan), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+    finally:
+        conn.close()
+        q.close()
+
+
 def test_a_pool_serves_its_queues_and_gives_each_job_its_queue_and_env(queue, tmp_path):
     out = tmp_path / "out"
     queue.enqueue(f'echo "$QUEUECTL_QUEUE $X" >> {out}', queue="build", env={"X": "y z"}, cwd=str(tmp_path))
