@@ -20,9 +20,9 @@ import re
 import urllib.parse
 
 from .errors import StorageError
+from .opening import POSTGRES_SCHEMES
 from .record import record
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 HIDDEN = "***"
 
 # What may follow the `@` that ends the user part: a comma-separated list of host[:port], each host

@@ -1,6 +1,6 @@
 """PostgreSQL storage: the same guarded reads and writes as SQLiteStore, for workers on many machines.
 
-Loaded only for postgresql:// URLs (see queue.open_store), so the SQLite path never imports psycopg.
+Loaded only for postgresql:// URLs (see opening.open_store), so the SQLite path never imports psycopg.
 
 - Location: a libpq URL, plus one option of ours, `?schema=NAME` (default `queuectl`): the schema
   that holds the queue's tables, so a queue can live in an existing database next to other data, and

@@ -16,7 +16,8 @@ from .errors import StorageError
 from .lifecycle import CANCELLED, SHUTDOWN_KILL
 from .models import Job, Settings
 from .outcome import Outcome
-from .queue import Queue, this_host
+from .hosts import this_host
+from .queue import Queue
 from .wake import listener_or_poll
 from .worker import Worker
 

@@ -6,10 +6,11 @@ import os
 import time
 
 from .clock import SYSTEM, Clock
-from .errors import Conflict, IdTaken, InvalidInput, NotFound, QueueError, StorageError
+from .errors import Conflict, IdTaken, InvalidInput, InvalidItem, ItemConflict, ItemError, NotFound, StorageError
 from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
-from .store import SQLiteStore, Store
+from .hosts import process_exists, this_host, worker_gone_from_this_host
+from .opening import default_location, open_store
 from .validate import check_id, check_queue, job_spec
 from . import schedules as scheduling
 from .schedules import Schedule
@@ -18,85 +19,10 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core
 if TYPE_CHECKING:
     from typing import Any, Callable, Iterable, Mapping, Sequence
     from .hooks import Hooks
+    from .store import Store
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MAX_LIMIT = 2**63 - 1
 MAX_QUEUE_LIMIT = 1_000_000
-
-
-class ItemError(QueueError):
-    """One item of a bulk enqueue is refused; index is 0-based (other: the item it clashes with).
-    The message names the item; alone() is the same error about a single job."""
-
-    PLAIN: type[QueueError]
-
-    def __init__(self, index: int, reason: str, other: int | None = None) -> None:
-        super().__init__(f"item {index + 1}: {reason}")
-        self.index = index
-        self.reason = reason
-        self.other = other
-
-    def alone(self) -> QueueError:
-        return self.PLAIN(self.reason)
-
-
-class InvalidItem(ItemError, InvalidInput):
-    PLAIN = InvalidInput
-
-
-class ItemConflict(ItemError, Conflict):
-    """An item names a job id that is taken already."""
-
-    PLAIN = Conflict
-
-
-def default_location() -> str:
-    """QUEUECTL_DB, else jobs.db in the user data directory."""
-    env = os.environ.get("QUEUECTL_DB")
-    if env:
-        return env
-    from platformdirs import user_data_dir
-
-    return os.path.join(user_data_dir("queuectl", appauthor=False), "jobs.db")
-
-
-def open_store(location: str, create: bool = True, make_folder: bool = False) -> Store:
-    """create and make_folder: see SQLiteStore (a PostgreSQL schema is always created if missing)."""
-    if location.startswith(POSTGRES_SCHEMES):
-        try:
-            from .pg_store import PostgresStore  # loaded only for PostgreSQL URLs
-        except ImportError as exc:
-            raise StorageError(f"the PostgreSQL backend needs psycopg: pip install 'queuectl-tui[postgres]' ({exc})") from None
-        return PostgresStore(location)
-    return SQLiteStore(location, create, make_folder)
-
-
-def this_host() -> str:
-    """The host name workers record (what socket.gethostname() gives, without importing socket)."""
-    return os.uname().nodename
-
-
-def process_exists(pid: int) -> bool:
-    """Whether a process runs with this pid (a zombie, dead but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        pass
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):  # no /proc: kill() said it exists
-        return True
-
-
-def worker_gone_from_this_host(worker_id: str) -> bool:
-    """Whether a worker id (host:pid:token:index, see Pool) names a process of this host that no
-    longer exists. A worker on another host, or whose process lives on, is not judged here."""
-    parts = worker_id.rsplit(":", 3)
-    return (len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit()
-            and not process_exists(int(parts[1])))
 
 
 def new_id() -> str:

@@ -98,7 +98,7 @@ def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_p
     import pwd
     import subprocess
 
-    from core.queue import this_host
+    from core.hosts import this_host
     from tests.helpers import wait_until
 
     nobody = pwd.getpwnam("nobody").pw_uid
