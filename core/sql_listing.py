@@ -34,7 +34,7 @@ class ListingStatements:
         raise NotImplementedError
 
     @staticmethod
-    def _index(states: Sequence[str] | None, order: str) -> str:
+    def _index(states: Sequence[str] | None, order: str, queues: Sequence[str] | None) -> str:
         """An index to name for this listing (SQLite's INDEXED BY), or ""."""
         return ""
 
@@ -80,7 +80,7 @@ class ListingStatements:
         where += more
         if order == "finished" and states and set(states) <= {"completed", "dead"}:
             where += " AND finished_at IS NOT NULL"  # always true for them; lets jobs_finished apply
-        sql = self.dialect(f"SELECT {JOB_COLUMNS} FROM jobs{self._index(states, order)}{where}"
+        sql = self.dialect(f"SELECT {JOB_COLUMNS} FROM jobs{self._index(states, order, queues)}{where}"
                            f" ORDER BY {ORDERS[order]} LIMIT ?")
         return self._read(lambda c: [job_from_row(r) for r in c.execute(sql, (*params, limit))])
 

@@ -152,11 +152,11 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         return f"IN ({', '.join('?' * len(values))})", tuple(values)
 
     @staticmethod
-    def _index(states: Sequence[str] | None, order: str) -> str:
+    def _index(states: Sequence[str] | None, order: str, queues: Sequence[str] | None) -> str:
         # Without stats the planner prefers the state index and sorts every ready job, or walks the
         # whole table for the few processing jobs (jobs_state_seq leaves them out): name the index.
         if order == "claim" and states and tuple(states) == READY:
-            return " INDEXED BY jobs_ready"
+            return " INDEXED BY jobs_ready_queue" if queues and len(queues) == 1 else " INDEXED BY jobs_ready"
         if order == "waiting":
             return " INDEXED BY jobs_waiting"
         if states and tuple(states) == ("processing",):

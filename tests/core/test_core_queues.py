@@ -70,6 +70,8 @@ def test_one_queue_is_served_in_its_own_order_whatever_the_others_hold(queue):
         {"command": "true", "id": "s-after", "queue": "solo", "priority": 9, "after": ["bulk0"]},
     ])
     now = queue.clock.now()
+    assert [j.id for j in queue.jobs(["pending", "failed"], order="claim", queue="solo")] == [
+        "s-later", "s-high", "s-low", "s-after"]  # claim order (s-later once due); the waiting one last
     assert queue.store.next_due(["solo"]) <= now
     assert claim_all(queue, "w", 1, ["solo"]) == ["s-high"]
     assert claim_all(queue, "w", 1, ["solo"]) == ["s-low"]
@@ -85,13 +87,17 @@ def test_one_queue_is_served_in_its_own_order_whatever_the_others_hold(queue):
 
 @pytest.mark.sqlite_only
 def test_a_claim_or_due_time_of_one_queue_is_one_seek_in_its_index(tmp_path):
-    """The plans, since no timing can be asserted: no sort, and the one-queue index, searched."""
+    """The plans (claim, due time, listing), since no timing can be asserted: no sort, and the
+    one-queue index, searched."""
     q = Queue.open(str(tmp_path / "plan.db"))
     conn = sqlite3.connect(tmp_path / "plan.db")
     try:
         claim, _ = q.store._served("claim", ["solo"])
         due, _ = q.store._served("next_due", ["solo"])
-        for sql, params in ((claim, ("w", 0, 0, 0, 0, "solo", "w")), (due, ("solo",) * 3)):
+        where, _ = q.store._where(["pending", "failed"], None, ["solo"])
+        listing = f"SELECT id FROM jobs{q.store._index(['pending', 'failed'], 'claim', ['solo'])}{where}" \
+                  " AND waiting = 0 ORDER BY priority DESC, run_at, seq LIMIT 50"
+        for sql, params in ((claim, ("w", 0, 0, 0, 0, "solo", "w")), (due, ("solo",) * 3), (listing, ("solo",))):
             plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
             assert any("USING INDEX jobs_ready_queue (queue=?" in step for step in plan), plan
             assert not any("TEMP B-TREE" in step for step in plan), plan
