@@ -8,7 +8,22 @@ import sqlite3
 
 # --- schemas ---------------------------------------------------------------------------------------
 
-SQLITE_SCHEMA_VERSION = 13
+SQLITE_SCHEMA_VERSION = 14
+
+# Every pending job after NEW (a job just dead), transitively, made dead at once. Each names a dead
+# job it waited for: NEW if it waited for it directly, else the first by id of its dead ones.
+# {first}: whether NEW is among a job's dependencies, in the dialect's aggregate.
+DEAD_WALK = """UPDATE jobs SET state = 'dead', last_error = 'dependency ' || down.after_id || ' is dead',
+                        finished_at = NEW.finished_at, updated_at = NEW.updated_at
+        FROM (WITH RECURSIVE walk(id, after_id) AS (
+                  SELECT d.job_id, d.after_id FROM deps d JOIN jobs j ON j.id = d.job_id
+                      WHERE d.after_id = NEW.id AND j.state = 'pending'
+                  UNION
+                  SELECT d.job_id, d.after_id FROM walk JOIN deps d ON d.after_id = walk.id
+                      JOIN jobs j ON j.id = d.job_id WHERE j.state = 'pending')
+              SELECT id, CASE WHEN {first} THEN NEW.id ELSE min(after_id) END AS after_id
+              FROM walk GROUP BY id) AS down
+        WHERE jobs.id = down.id AND jobs.state = 'pending'"""
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -226,6 +241,21 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     13: """
     CREATE INDEX jobs_ready_queue ON jobs(queue, priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
     """,
+    # A death kills every job after it in one statement (DEAD_WALK), not one trigger level per link:
+    # SQLite stops at 1,000 nested triggers, and the write recording the death failed for ever. The
+    # deaths that statement makes fire this trigger again only under PRAGMA recursive_triggers (off
+    # in our connections); the row in dead_cascade, there meanwhile, keeps them from walking again.
+    14: f"""
+    CREATE TABLE dead_cascade (id TEXT NOT NULL);
+    DROP TRIGGER deps_dead;
+    CREATE TRIGGER deps_dead AFTER UPDATE OF state ON jobs
+        WHEN NEW.has_dependents AND NEW.state = 'dead' AND OLD.state IS NOT 'dead'
+             AND NOT EXISTS (SELECT 1 FROM dead_cascade) BEGIN
+        INSERT INTO dead_cascade (id) VALUES (NEW.id);
+        {DEAD_WALK.format(first="max(after_id = NEW.id)")};
+        DELETE FROM dead_cascade;
+    END;
+    """,
 }
 
 
@@ -242,7 +272,7 @@ def statements(script: str) -> list[str]:
 
 
 # PostgreSQL's, unqualified: they run with search_path set to the queue's schema.
-POSTGRES_SCHEMA_VERSION = 10
+POSTGRES_SCHEMA_VERSION = 11
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -377,5 +407,19 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     # As SQLite's schema 13: ready jobs by queue.
     10: """
     CREATE INDEX jobs_ready_queue ON jobs (queue, priority DESC, run_at, seq) WHERE state IN ('pending', 'failed') AND waiting = 0;
+    """,
+    # As SQLite's schema 14: a death kills every job after it in one statement; the deaths that
+    # statement makes fire this function one level down, and walk no further (the stack limit
+    # stopped the nested walk at a few hundred links).
+    11: f"""
+    CREATE OR REPLACE FUNCTION deps_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.state = 'completed' THEN
+            UPDATE jobs SET waiting = waiting - 1 WHERE id IN (SELECT job_id FROM deps WHERE after_id = NEW.id);
+        ELSIF pg_trigger_depth() = 1 THEN
+            {DEAD_WALK.format(first="bool_or(after_id = NEW.id)")};
+        END IF;
+        RETURN NULL;
+    END $$;
     """,
 }

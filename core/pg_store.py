@@ -61,8 +61,14 @@ FINISH_WITH_RUN = {
     for lease in (False, True)
 }
 
+MESSAGE_CHARS = 300  # a server error's CONTEXT can repeat a statement per trigger level: thousands of lines
+
+
 def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """The server's primary message when there is one (without its DETAIL, HINT and CONTEXT), on one line."""
+    primary = getattr(getattr(exc, "diag", None), "message_primary", None)
+    text = " ".join((primary or str(exc)).split()) or type(exc).__name__
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 3] + "..."
 
 
 SHORT_SECRET = 4  # a password shorter than this is not cut out of a message: the message is dropped

@@ -90,7 +90,6 @@ class SQLiteStore(SQLiteFiles, SqlStore):
                 if mode.lower() != "wal":
                     raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
                 conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA recursive_triggers = ON")  # a dead job's dependents die, and theirs (schema 10)
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
         return conn

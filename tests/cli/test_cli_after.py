@@ -115,3 +115,23 @@ def test_a_diamond_runs_in_order_and_a_failed_branch_kills_only_what_needs_it(cl
     assert [w.wait(60) for w in workers] == [0, 0]
     assert {j["state"] for j in cli("list", "--json").json()} == {"completed"}
     assert log.read_text().split() == ["a", "c", "b", "d"]
+
+
+def test_a_chain_thousands_deep_dies_at_once_and_comes_back_whole(cli, tmp_path):
+    """The cascade is one statement, not a trigger level per link: the old one stopped at 1,000 links on
+    SQLite and a few hundred on PostgreSQL, and the worker retried recording the first death for ever."""
+    flag, n = tmp_path / "first-may-pass", 2500
+    head = {"id": "j0", "command": f"test -e {flag}", "max_retries": 0}
+    enqueue_lines(cli, head, *({"id": f"j{i}", "command": "true", "after": [f"j{i - 1}"]} for i in range(1, n)))
+    assert cli("worker", "start", "--burst", timeout=120).code == 0
+    status = cli("status", "--json").json()
+    assert status["counts"]["dead"] == n and status["counts"]["pending"] == 0
+    assert cli("show", f"j{n - 1}", "--json").json()["last_error"] == f"dependency j{n - 2} is dead"
+    flag.touch()
+    assert cli("dlq", "retry", "--all").code == 0
+    assert cli("show", f"j{n - 1}", "--json").json()["waiting_on"] == [f"j{n - 2}"]
+    assert cli("cancel", "j1").code == 0  # a cancel kills the rest of the chain in one statement too
+    assert cli("show", f"j{n - 1}", "--json").json()["last_error"] == f"dependency j{n - 2} is dead"
+    assert cli("worker", "start", "--burst", timeout=120).code == 0
+    states = {j["id"]: j["state"] for j in cli("list", "--limit", str(n), "--json").json()}
+    assert states.pop("j0") == "completed" and set(states.values()) == {"dead"} and len(states) == n - 1

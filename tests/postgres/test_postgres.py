@@ -203,6 +203,21 @@ def test_unknown_database_is_one_line_exit_1(pg_server):
     assert 'database "nosuchdb" does not exist' in result.stderr
 
 
+def test_a_server_error_is_its_primary_message_on_one_short_line(pg_server):
+    """Not its DETAIL, HINT or CONTEXT: the CONTEXT of an error in nested triggers repeats a statement
+    per level, and one such message once filled a worker's log with a line of megabytes."""
+    import psycopg
+
+    from core.pg_store import MESSAGE_CHARS, one_line
+
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        for text in ("boom", "x" * 5000):
+            with pytest.raises(psycopg.Error) as caught:
+                conn.execute(f"DO $$ BEGIN RAISE EXCEPTION '{text}' USING DETAIL = 'd', HINT = 'h'; END $$")
+            line = one_line(caught.value)
+            assert line == text if text == "boom" else (len(line) == MESSAGE_CHARS and line.endswith("..."))
+
+
 def test_lost_connection_is_a_storage_error_then_reconnects(pg_server, pg_db: str):
     import psycopg
 
