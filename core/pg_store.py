@@ -28,8 +28,8 @@ from .errors import StorageError
 from .location import parse_postgres_url, scrub
 from .models import Job
 from .sql import POSTGRES, job_from_row, postgres, records_run
-from .migrations import POSTGRES_MIGRATIONS as MIGRATIONS
-from .migrations import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
+from .migrations.postgres import POSTGRES_MIGRATIONS as MIGRATIONS
+from .migrations.postgres import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql_store import SqlStore
 from .outcome import Ended, Outcome
 from .wake import Listener

@@ -11,9 +11,9 @@ import re
 import sqlite3
 
 from .errors import StorageError
-from .migrations import SQLITE_MIGRATIONS as MIGRATIONS
-from .migrations import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .migrations import statements
+from .migrations.sqlite import SQLITE_MIGRATIONS as MIGRATIONS
+from .migrations.sqlite import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql import SQLITE, records_run
 from .sql_store import SqlStore
 from .sqlite_files import SQLiteFiles

@@ -199,9 +199,9 @@ class Store(abc.ABC):
 
 
 # The SQLite store, where the engine and older callers import it from. Imported last: it builds on Store.
-from .migrations import SQLITE_MIGRATIONS as MIGRATIONS  # noqa: E402
-from .migrations import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
 from .migrations import statements  # noqa: E402
+from .migrations.sqlite import SQLITE_MIGRATIONS as MIGRATIONS  # noqa: E402
+from .migrations.sqlite import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION  # noqa: E402
 from .sqlite_store import SQLiteStore  # noqa: E402
 
 __all__ = ["READY", "Ended", "Outcome", "Store", "SQLiteStore", "MIGRATIONS", "SCHEMA_VERSION", "statements"]

@@ -10,7 +10,8 @@ import pytest
 from core import Queue
 from core.errors import InvalidInput
 from core.pool import Pool
-from core.migrations import SQLITE_MIGRATIONS, statements
+from core.migrations import statements
+from core.migrations.sqlite import SQLITE_MIGRATIONS
 from core.store import Ended, Outcome
 from tests.helpers import run_burst
 
