@@ -224,15 +224,19 @@ SQLITE_MIGRATIONS: dict[int, str] = {
     """,
     # A death kills every job after it in one statement (DEAD_WALK), not one trigger level per link:
     # SQLite stops at 1,000 nested triggers, and the write recording the death failed for ever. The
-    # deaths that statement makes fire this trigger again only under PRAGMA recursive_triggers (off
-    # in our connections); the row in dead_cascade, there meanwhile, keeps them from walking again.
+    # walk runs from the first row put into dead_cascade; deaths it makes that fire deps_dead again
+    # (only under PRAGMA recursive_triggers, off in our connections) add rows and walk no further.
+    # deps_dead itself stays one INSERT: its program runs at every claim and finish, and a larger one
+    # cost 8,000 instructions a job (bench/README.md, "Session 7").
     14: f"""
-    CREATE TABLE dead_cascade (id TEXT NOT NULL);
+    CREATE TABLE dead_cascade (id TEXT NOT NULL, finished_at REAL, updated_at REAL);
     DROP TRIGGER deps_dead;
     CREATE TRIGGER deps_dead AFTER UPDATE OF state ON jobs
-        WHEN NEW.has_dependents AND NEW.state = 'dead' AND OLD.state IS NOT 'dead'
-             AND NOT EXISTS (SELECT 1 FROM dead_cascade) BEGIN
-        INSERT INTO dead_cascade (id) VALUES (NEW.id);
+        WHEN NEW.has_dependents AND NEW.state = 'dead' AND OLD.state IS NOT 'dead' BEGIN
+        INSERT INTO dead_cascade (id, finished_at, updated_at) VALUES (NEW.id, NEW.finished_at, NEW.updated_at);
+    END;
+    CREATE TRIGGER dead_cascade_walk AFTER INSERT ON dead_cascade
+        WHEN (SELECT count(*) FROM dead_cascade) = 1 BEGIN
         {DEAD_WALK.format(first="max(after_id = NEW.id)")};
         DELETE FROM dead_cascade;
     END;
