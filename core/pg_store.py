@@ -335,6 +335,9 @@ class PostgresStore(SqlStore):
 
 
     # wake-ups --------------------------------------------------------------------------------------
+    def fold_counts(self) -> None:
+        self._write_one(lambda c: c.execute("SELECT fold_job_counts()"))  # schema 12
+
     def notify(self, event: str) -> None:
         """Best effort, like the SQLite store's datagrams: workers poll anyway."""
         try:

@@ -306,3 +306,4 @@ class Pool:
         self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval))
         if self.target > 0 and not self.stopping:  # a pool with a worker fires due schedules
             self.queue.fire_schedules()
+        store.fold_counts()

@@ -302,8 +302,9 @@ POSTGRES: dict[str, str] = {
     "finish": postgres(FINISH_SET),
     "finish_if_lease": postgres(FINISH_SET + " AND lease_until <= ?"),
     "expired": postgres(f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'processing' AND lease_until < ?"),
-    "counts": "SELECT state, count(*) FROM jobs GROUP BY state",
-    "queue_counts": "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state",
+    # kept by triggers (schema 12), summed now and then by fold_counts
+    "counts": "SELECT state, sum(n)::bigint FROM job_counts GROUP BY state",
+    "queue_counts": "SELECT queue, state, sum(n)::bigint FROM job_counts GROUP BY queue, state HAVING sum(n) <> 0",
     # Locked (FOR UPDATE, in id order: has_dependents is set on them next, and two enqueuers
     # that share a dependency queue up rather than deadlock): a dependency that finishes meanwhile
     # waits for this insert, then sees its dependents.

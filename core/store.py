@@ -192,6 +192,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def fold_counts(self) -> None:
+        """Tidy what keeps the counts per queue and state, now and then (a pool's heartbeat calls it).
+        SQLite updates them in place: nothing to do."""
+
     def replaced(self) -> str | None:
         """Why this store's database is no longer the one at its location (a SQLite file deleted or
         replaced under the open connections), or None. A server database never is."""

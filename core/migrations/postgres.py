@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import DEAD_WALK
 
-POSTGRES_SCHEMA_VERSION = 11
+POSTGRES_SCHEMA_VERSION = 12
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -153,6 +153,46 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
             {DEAD_WALK.format(first="bool_or(after_id = NEW.id)")};
         END IF;
         RETURN NULL;
+    END $$;
+    """,
+    # Counts per queue and state, as SQLite's queue_counts, read in a few rows instead of a GROUP BY
+    # over every job. Each change adds a row of +n/-n (job_counts_*) rather than updating one counter
+    # row per key, which every claim of a queue would wait on; fold_job_counts(), called by each
+    # pool's heartbeat, sums them up once there are many. The triggers come before the first sum, so
+    # a writer that commits meanwhile waits for them (the lock on jobs) and is counted by them.
+    12: """
+    CREATE TABLE job_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL);
+    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM added GROUP BY queue, state;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER job_counts_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_added();
+    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO job_counts (queue, state, n) SELECT queue, state, -count(*) FROM gone GROUP BY queue, state;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER job_counts_gone AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_gone();
+    CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, OLD.state, -1), (NEW.queue, NEW.state, 1);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER job_counts_moved AFTER UPDATE OF state ON jobs FOR EACH ROW
+        WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION job_counts_moved();
+    INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM jobs GROUP BY queue, state;
+    -- One pool at a time sums the rows up, and only once there are more than a few hundred.
+    CREATE FUNCTION fold_job_counts() RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        IF (SELECT count(*) FROM (SELECT 1 FROM job_counts LIMIT 501) AS head) > 500
+           AND pg_try_advisory_xact_lock(hashtext(current_schema() || '.job_counts')) THEN
+            WITH gone AS (DELETE FROM job_counts RETURNING queue, state, n)
+            INSERT INTO job_counts (queue, state, n)
+                SELECT queue, state, sum(n) FROM gone GROUP BY queue, state HAVING sum(n) <> 0;
+        END IF;
     END $$;
     """,
 }

@@ -160,7 +160,7 @@ def test_default_schema_is_queuectl(pg_server):
     from core.pg_store import SCHEMA_VERSION
 
     assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps", "queues",
-                      "live"}
+                      "live", "job_counts"}
     assert version == str(SCHEMA_VERSION)
 
 
@@ -201,6 +201,47 @@ def test_unknown_database_is_one_line_exit_1(pg_server):
     result = queuectl(pg_server.url("nosuchdb"), "status")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert 'database "nosuchdb" does not exist' in result.stderr
+
+
+def test_counts_kept_by_triggers_agree_with_the_jobs_through_workers_folds_and_prunes(pg_db: str, workers):
+    """Counts come from job_counts (rows of +n/-n summed up by fold_job_counts), not from a scan of the
+    jobs: three worker processes and a fourth folding all the while must leave them exact."""
+    import psycopg
+
+    def read(sql: str) -> list[tuple]:
+        with psycopg.connect(pg_db.split("?")[0], autocommit=True) as conn:
+            conn.execute(f"SET search_path TO {q.store.schema}")
+            return conn.execute(sql).fetchall()
+
+    def truth() -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for queue, state, n in read("SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"):
+            found.setdefault(queue, {})[state] = n
+        return found
+
+    q = Queue.open(pg_db)
+    try:
+        q.enqueue_many([{"command": "true" if i % 4 else "false", "queue": f"q{i % 3}", "max_retries": 0}
+                        for i in range(900)])
+        assert q.store.queue_counts() == truth() == {f"q{i}": {"pending": 300} for i in range(3)}
+        procs = [workers.start(pg_db, 2, "--burst") for _ in range(3)]
+        folder = subprocess.Popen([sys.executable, "-c", (
+            "import sys, time; from core import Queue; q = Queue.open(sys.argv[1])\n"
+            "for _ in range(300): q.store.fold_counts(); time.sleep(0.01)\n"
+            "q.close()"), pg_db], env=clean_env())
+        assert [p.wait(120) for p in procs] == [0, 0, 0], workers.logs()
+        assert folder.wait(60) == 0
+        assert q.store.queue_counts() == truth()
+        assert read("SELECT count(*) FROM job_counts")[0][0] < 2 * 900  # folded meanwhile: 4 rows a job otherwise
+        assert q.counts()["completed"] == 675 and q.counts()["dead"] == 225
+        q.store.fold_counts()
+        q.prune("completed", 0)
+        q.store.fold_counts()
+        assert q.store.queue_counts() == truth() == {f"q{i}": {"dead": 75} for i in range(3)}
+        assert q.store.finished_totals() == {**{(f"q{i}", "completed"): 225 for i in range(3)},
+                                             **{(f"q{i}", "dead"): 75 for i in range(3)}}
+    finally:
+        q.close()
 
 
 def test_a_server_error_is_its_primary_message_on_one_short_line(pg_server):
