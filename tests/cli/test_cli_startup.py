@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from queuectl_tui.cli import SUBCOMMANDS, build_parser, command_word
+from queuectl_tui.cli.parser import SUBCOMMANDS, build_parser, command_word
 from tests.conftest import BIN, clean_env
 
 ARGVS = [
