@@ -20,11 +20,12 @@ from core.queue import Queue
 from ..db_work import DbWork
 from ..messages import DbResult, PoolChanged, Snapshot
 from ..pool_control import PoolControl
-from ..render import ago, safe
+from ..render import safe
 from ..widgets.footer import KeyFooter
 from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
 from ..widgets.queue_table import QueueTable
 from ..widgets.stats import StatsStrip
+from ..widgets.worker_table import WorkerTable
 from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .enqueue import EnqueueScreen
@@ -34,7 +35,6 @@ from .schedules import SchedulesScreen
 from .settings import SettingsScreen
 
 TABS = [v.id for v in VIEWS] + ["workers", "queues"]
-WORKER_COLUMNS = ("id", "host", "pid", "job", "beat", "where")
 TYPED = {"grow", "shrink", "restart_pool", "filter", "queue_pause", "queue_resume", "queue_limit"}  # their keys (+ - /) type text in the filter
 
 
@@ -133,7 +133,6 @@ class MainScreen(DbWork, Screen):
         self.search = ""
         self.snapshot: Snapshot | None = None
         self._last_error = ""
-        self._worker_cells: dict[str, list[Text]] = {}  # the workers table's rows, by worker id
         self.requests: dict[str, tuple[str, bool]] = {}  # tag of a key's database action: what to say
         self._requests = 0
 
@@ -153,7 +152,7 @@ class MainScreen(DbWork, Screen):
                     yield JobTable(view, id=f"{view.id}-table")
             with TabPane("Workers", id="workers"):
                 yield Label("", id="workers-window", classes="window", markup=False)
-                yield DataTable(id="workers-table", cursor_type="row", zebra_stripes=True)
+                yield WorkerTable(id="workers-table")
             with TabPane("Queues", id="queues"):
                 yield Label("", id="queues-window", classes="window", markup=False)
                 yield QueueTable(id="queues-table")
@@ -162,9 +161,6 @@ class MainScreen(DbWork, Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#workers-table", DataTable)
-        for key, label in zip(WORKER_COLUMNS, ("ID", "HOST", "PID", "JOB", "HEARTBEAT", "")):
-            table.add_column(label, key=key)
         self.set_interval(self.refresh_interval, self.refresh_data)
         self.refresh_data()
         self.focus_table()
@@ -284,32 +280,7 @@ class MainScreen(DbWork, Screen):
         return text
 
     def show_workers(self, snap: Snapshot) -> None:
-        """Rows keyed by worker id, like the job tables: only the cells that changed are touched, and
-        the cursor stays on its worker."""
-        table = self.query_one("#workers-table", DataTable)
-        mine = self.pools.worker_ids()
-        fresh = {w.id: [safe(w.id), safe(w.host), Text(str(w.pid)), safe(w.job_id or "idle"),
-                        Text(ago(w.heartbeat_at, snap.now)), Text("this app" if w.id in mine else "")]
-                 for w in snap.workers}
-        selected = (table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-                    if 0 <= table.cursor_row < table.row_count else None)
-        for key in [key for key in self._worker_cells if key not in fresh]:
-            table.remove_row(key)
-        for key, cells in fresh.items():
-            old = self._worker_cells.get(key)
-            if old is None:
-                table.add_row(*cells, key=key)
-                continue
-            for column, before, after in zip(WORKER_COLUMNS, old, cells):
-                if before != after:
-                    table.update_cell(key, column, after, update_width=True)
-        if [row.key.value for row in table.ordered_rows] != list(fresh):  # a new worker came last
-            # The id cells are found by identity (their text may be escaped): a worker's id never changes.
-            position = {id(table.get_cell(key, "id")): index for index, key in enumerate(fresh)}
-            table.sort("id", key=lambda cell: position[id(cell)])
-        self._worker_cells = fresh
-        if selected in fresh and table.get_row_index(selected) != table.cursor_row:  # sort() kept the index
-            table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
+        self.query_one(WorkerTable).show(snap.workers, snap.now, self.pools.worker_ids())
         idle = sum(1 for w in snap.workers if not w.job_id)
         self.query_one("#workers-window", Label).update(
             f"{len(snap.workers)} live worker(s) on this database, {idle} idle" if snap.workers
