@@ -15,6 +15,7 @@ import time
 
 from .leftover import discard_later
 from .record import record
+from .spawn import RESET_SIGNALS, SPAWN, SpawnedProcess, devnull_fd, seal_fds
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -88,16 +89,6 @@ def job_environ(extra: Mapping[str, str]) -> Mapping:
     return {**os.environ, **extra}
 
 
-_devnull: tuple[int, int] | None = None  # (pid, fd): one read-only /dev/null per process for stdin
-
-
-def devnull_fd() -> int:
-    global _devnull
-    if _devnull is None or _devnull[0] != os.getpid():
-        _devnull = (os.getpid(), os.open(os.devnull, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)))
-    return _devnull[1]
-
-
 def describe_exit(code: int) -> str:
     if code == 127:
         return "exit code 127 (command not found)"
@@ -135,75 +126,12 @@ def terminate_group(pgid: int, proc: "subprocess.Popen | SpawnedProcess | None" 
         pass
 
 
-# os.posix_spawn (a vfork-style clone in glibc) starts a job ~25% cheaper than Popen's fork/exec
-# path and its Python set-up; pidfd_open lets a timed wait sleep in select() instead of polling.
-SPAWN = all(hasattr(os, name) for name in ("posix_spawn", "pidfd_open", "POSIX_SPAWN_DUP2", "waitstatus_to_exitcode"))
-RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT}  # ignored here, default in the job
-_sealed = False
+class NotStarted(Exception):
+    """Why a job's process could not be started: its attempt's error."""
 
-
-def seal_fds() -> None:
-    """Once per process: no descriptor above 2 is inherited by jobs (what Popen's close_fds did per
-    job). Python's and SQLite's own descriptors are close-on-exec already; this covers the ones
-    this process was started with."""
-    global _sealed
-    if _sealed:
-        return
-    _sealed = True
-    try:
-        fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        return
-    for fd in fds:
-        if fd > 2:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
-
-
-class SpawnedProcess:
-    """What the runner needs of a Popen (pid, returncode, wait with a timeout), for a child started
-    with os.posix_spawn. One thread reaps it (the job's, in wait()); any other may ask whether it
-    has ended (ended(), which never reaps), so no two threads race to collect its status."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def wait(self, timeout: float | None = None) -> int:
-        """Reap the child: a blocking waitpid, the cheapest wait there is (most jobs have no
-        timeout); with a timeout, TimeoutExpired if it is still running by then."""
-        if self.returncode is None:
-            if timeout is not None and not self.ended(timeout):
-                raise subprocess.TimeoutExpired(["/bin/sh", "-c"], timeout)
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def ended(self, timeout: float) -> bool:
-        """Whether the child exits within timeout seconds (already reaped counts as ended)."""
-        if self.returncode is not None:
-            return True
-        try:
-            pidfd = os.pidfd_open(self.pid)
-        except ProcessLookupError:  # reaped meanwhile by wait()
-            return True
-        except OSError:  # a kernel without pidfds: look every 5 ms
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
-                        return True
-                except ChildProcessError:  # reaped meanwhile by wait()
-                    return True
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.005)
-        try:
-            return bool(select.select([pidfd], [], [], max(0.0, timeout))[0])  # readable once it exited
-        finally:
-            os.close(pidfd)
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class RunningJob:
@@ -268,51 +196,70 @@ class RunningJob:
         fds: list[int] = []  # to close at the end (less the pipes handed to discard_later)
         try:
             try:
-                out_r, out_w = os.pipe()  # not inheritable: posix_spawn's dup2 gives the job its copies
-                fds += (out_r, out_w)
-                err_r, err_w = os.pipe()
-                fds += (err_r, err_w)
-                env = None if self.env is None else job_environ(self.env)
-                with self._lock:
-                    if self._kill_reason is not None:
-                        return RunResult(None, self._kill_reason, started, clock_now(), b"", b"")
-                    self._proc = self._start(env, out_w, err_w)
-            except OSError as exc:
-                error = f"could not start: {exc.strerror or exc}"
-                if self.cwd is not None and (exc.filename == self.cwd or not os.path.isdir(self.cwd)):
-                    error = cwd_problem(self.cwd) if not os.path.isdir(self.cwd) else \
-                        f"cwd {self.cwd}: {(exc.strerror or str(exc)).lower()}"
-                return RunResult(None, error, started, clock_now(), b"", b"")
-            for fd in (out_w, err_w):  # only the job holds the write ends now: end of file once it is done
-                os.close(fd)
-                fds.remove(fd)
-            proc = self._proc
+                out_r, err_r = self._start_piped(fds)
+            except NotStarted as exc:
+                return RunResult(None, exc.reason, started, clock_now(), b"", b"")
             out, err = Tail(self.output_limit), Tail(self.output_limit)
             self._tails, self.began = (out, err), time.monotonic()
             streams = {out_r: out, err_r: err}  # the pipes still open
-            try:
-                pidfd = os.pidfd_open(proc.pid) if SPAWN else None  # readable once the shell has exited
-            except OSError:
-                pidfd = None
-            else:
-                fds.append(pidfd)
-            self._follow(proc, streams, pidfd, on_slow)
-            code = proc.wait()
+            code = self._wait(streams, fds, on_slow)
             finished = clock_now()
             if streams:  # a process the job left behind still holds them
                 discard_later(list(streams))
                 fds = [fd for fd in fds if fd not in streams]
-            with self._lock:
-                error = self._kill_reason  # cancelled, shut down or timed out, whatever the shell returned
-            if error is None and code != 0:
-                error = describe_exit(code)
-            with self._lock:
-                self._tails = None
+            error = self._ended(code)
             return RunResult(code if code >= 0 else None, error, started, finished, out.value(), err.value(),
                              out.dropped, err.dropped)
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def _start_piped(self, fds: list[int]) -> tuple[int, int]:
+        """Start the job with a pipe for each stream; the pipes' read ends. Each descriptor opened
+        goes into fds, for run() to close; NotStarted says why the job could not start."""
+        try:
+            out_r, out_w = os.pipe()  # not inheritable: posix_spawn's dup2 gives the job its copies
+            fds += (out_r, out_w)
+            err_r, err_w = os.pipe()
+            fds += (err_r, err_w)
+            env = None if self.env is None else job_environ(self.env)
+            with self._lock:
+                if self._kill_reason is not None:
+                    raise NotStarted(self._kill_reason)
+                self._proc = self._start(env, out_w, err_w)
+        except OSError as exc:
+            error = f"could not start: {exc.strerror or exc}"
+            if self.cwd is not None and (exc.filename == self.cwd or not os.path.isdir(self.cwd)):
+                error = cwd_problem(self.cwd) if not os.path.isdir(self.cwd) else \
+                    f"cwd {self.cwd}: {(exc.strerror or str(exc)).lower()}"
+            raise NotStarted(error) from None
+        for fd in (out_w, err_w):  # only the job holds the write ends now: end of file once it is done
+            os.close(fd)
+            fds.remove(fd)
+        return out_r, err_r
+
+    def _wait(self, streams: dict[int, Tail], fds: list[int],
+              on_slow: tuple[float, Callable[[], None]] | None) -> int:
+        """Follow the output until the job's shell has exited; its exit code."""
+        proc = self._proc
+        try:
+            pidfd = os.pidfd_open(proc.pid) if SPAWN else None  # readable once the shell has exited
+        except OSError:
+            pidfd = None
+        else:
+            fds.append(pidfd)
+        self._follow(proc, streams, pidfd, on_slow)
+        return proc.wait()
+
+    def _ended(self, code: int) -> str | None:
+        """The attempt's error, once the job has ended; its tails are no longer live_output()'s."""
+        with self._lock:
+            error = self._kill_reason  # cancelled, shut down or timed out, whatever the shell returned
+        if error is None and code != 0:
+            error = describe_exit(code)
+        with self._lock:
+            self._tails = None
+        return error
 
     def _follow(self, proc, streams: dict[int, Tail], pidfd: int | None,
                 on_slow: tuple[float, Callable[[], None]] | None) -> None:
@@ -339,23 +286,33 @@ class RunningJob:
                     return
                 except subprocess.TimeoutExpired:
                     continue
-            if pidfd is None:  # no pidfd: look every 5 ms
-                ready = select.select(list(streams), [], [], 0.005 if remaining is None else min(0.005, remaining))[0]
-                exited = _exited(proc)
-            else:
-                ready = select.select([*streams, pidfd], [], [], remaining)[0]
-                exited = pidfd in ready
-            for fd in ready:
-                if fd != pidfd:
-                    self._read(streams, fd)
-            if exited:
-                for _ in range(16):  # what is left in the pipes; a process left behind may write on
-                    ready = select.select(list(streams), [], [], 0)[0] if streams else []
-                    if not ready:
-                        return
-                    for fd in ready:
-                        self._read(streams, fd)
+            if self._read_ready(proc, streams, pidfd, remaining):
+                self._read_rest(streams)
                 return
+
+    def _read_ready(self, proc, streams: dict[int, Tail], pidfd: int | None, timeout: float | None) -> bool:
+        """Read what the pipes hold, waiting at most timeout for something to come; whether the
+        job's shell has exited."""
+        if pidfd is None:  # no pidfd: look every 5 ms
+            ready = select.select(list(streams), [], [], 0.005 if timeout is None else min(0.005, timeout))[0]
+            exited = _exited(proc)
+        else:
+            ready = select.select([*streams, pidfd], [], [], timeout)[0]
+            exited = pidfd in ready
+        for fd in ready:
+            if fd != pidfd:
+                self._read(streams, fd)
+        return exited
+
+    def _read_rest(self, streams: dict[int, Tail]) -> None:
+        """What is left in the pipes once the shell has exited, in a few reads at most: a process
+        left behind may write on."""
+        for _ in range(16):
+            ready = select.select(list(streams), [], [], 0)[0] if streams else []
+            if not ready:
+                return
+            for fd in ready:
+                self._read(streams, fd)
 
     def _read(self, streams: dict[int, Tail], fd: int) -> None:
         data = os.read(fd, 65536)

@@ -109,33 +109,13 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     unknown = [k for k in obj if k not in FIELDS]
     if unknown:
         raise InvalidInput(f"unknown field {brief(unknown[0])}; valid fields: {', '.join(FIELDS)}")
-    command = obj.get("command")
-    if not isinstance(command, str) or not command.strip():
-        raise InvalidInput("command must be a non-empty string")
-    if "\x00" in command:
-        raise InvalidInput("command must not contain a NUL character")
-    try:
-        command.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
-        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)") from None
+    command = _command(obj.get("command"))
     job_id = check_id(obj["id"]) if obj.get("id") is not None else None
     max_retries = settings.max_retries
     if obj.get("max_retries") is not None:
         max_retries = _integer("max_retries", obj["max_retries"], 0)
     priority = _integer("priority", obj["priority"]) if obj.get("priority") is not None else 0
-    if obj.get("run_at") is not None and obj.get("delay") is not None:
-        raise InvalidInput("give either run_at or delay, not both")
-    run_at = now
-    if obj.get("run_at") is not None:
-        if not isinstance(obj["run_at"], str):
-            raise InvalidInput(f"run_at must be an ISO 8601 time string, got {brief(obj['run_at'])}")
-        try:
-            run_at = parse_iso(obj["run_at"])
-            to_iso(run_at)  # must also be shown again: a UTC year outside 1..9999 would break every listing
-        except (ValueError, OverflowError, OSError):
-            raise InvalidInput(f"run_at is not an ISO 8601 time: {brief(obj['run_at'])}") from None
-    elif obj.get("delay") is not None:
-        run_at = now + _seconds("delay", obj["delay"])
+    run_at = _run_at(obj, now)
     timeout = None
     if obj.get("timeout") is not None:
         timeout = _seconds("timeout", obj["timeout"]) or None  # 0 = the configured job-timeout
@@ -145,6 +125,36 @@ def job_spec(obj: Any, settings: Settings, now: float) -> JobSpec:
     return JobSpec(command, job_id, max_retries, priority, run_at, timeout, queue, cwd, env,
                    _unique_key(obj.get("unique_key")), _after(obj.get("after"), job_id))
 
+
+def _command(command: Any) -> str:
+    """The shell command: text /bin/sh can be given, with something in it."""
+    if not isinstance(command, str) or not command.strip():
+        raise InvalidInput("command must be a non-empty string")
+    if "\x00" in command:
+        raise InvalidInput("command must not contain a NUL character")
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
+        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)") from None
+    return command
+
+
+def _run_at(obj: Mapping[str, Any], now: float) -> float:
+    """When the job is due: its run_at, now plus its delay (not both), or now."""
+    if obj.get("run_at") is not None and obj.get("delay") is not None:
+        raise InvalidInput("give either run_at or delay, not both")
+    if obj.get("run_at") is not None:
+        if not isinstance(obj["run_at"], str):
+            raise InvalidInput(f"run_at must be an ISO 8601 time string, got {brief(obj['run_at'])}")
+        try:
+            run_at = parse_iso(obj["run_at"])
+            to_iso(run_at)  # must also be shown again: a UTC year outside 1..9999 would break every listing
+        except (ValueError, OverflowError, OSError):
+            raise InvalidInput(f"run_at is not an ISO 8601 time: {brief(obj['run_at'])}") from None
+        return run_at
+    if obj.get("delay") is not None:
+        return now + _seconds("delay", obj["delay"])
+    return now
 
 
 def _after(value: Any, job_id: str | None) -> tuple[str, ...]:

@@ -20,25 +20,21 @@ from core.queue import Queue
 from ..db_work import DbWork
 from ..messages import DbResult, PoolChanged, Snapshot
 from ..pool_control import PoolControl
-from ..render import ago, safe
+from ..render import safe
 from ..widgets.footer import KeyFooter
 from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
 from ..widgets.queue_table import QueueTable
 from ..widgets.stats import StatsStrip
+from ..widgets.worker_table import WorkerTable
+from . import main_keys
 from .confirm import ConfirmScreen
 from .detail import DetailScreen
 from .enqueue import EnqueueScreen
-from .help import HelpScreen, Key
+from .help import HelpScreen
+from .main_keys import TABS
 from .queue_limit import LimitScreen
 from .schedules import SchedulesScreen
 from .settings import SettingsScreen
-
-TABS = [v.id for v in VIEWS] + ["workers", "queues"]
-WORKER_COLUMNS = ("id", "host", "pid", "job", "beat", "where")
-TYPED = {"grow", "shrink", "restart_pool", "filter", "queue_pause", "queue_resume", "queue_limit"}  # their keys (+ - /) type text in the filter
-
-
-POOL = Binding.Group("Pool")
 
 
 class FilterInput(Input):
@@ -51,76 +47,8 @@ class FilterInput(Input):
 
 
 class MainScreen(DbWork, Screen):
-    BINDINGS = [
-        Binding("e", "enqueue", "New", id="enqueue"),
-        Binding("r", "retry", "Retry", id="retry"),
-        Binding("R", "retry_all", "Retry all", key_display="R", id="retry-all"),
-        Binding("x", "cancel", "Cancel", id="cancel"),
-        Binding("plus", "grow", "Grow", key_display="+", id="grow", group=POOL),
-        Binding("minus", "shrink", "Shrink", key_display="-", id="shrink", group=POOL),
-        Binding("plus", "restart_pool", "New pool", key_display="+", id="restart-pool"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("p", "resume", "Resume", id="resume"),
-        Binding("c", "settings", "Config", id="settings"),
-        Binding("S", "schedules", "Schedules", key_display="S", id="schedules"),
-        Binding("P", "queue_pause", "Pause queue", key_display="P", id="queue-pause"),
-        Binding("P", "queue_resume", "Resume queue", key_display="P", id="queue-resume"),
-        Binding("L", "queue_limit", "Limit", key_display="L", id="queue-limit"),
-        Binding("slash", "filter", "Find", key_display="/", id="filter"),
-        Binding("escape", "clear_filter", "Clear filter", key_display="esc", id="clear-filter"),
-        Binding("tab,right_square_bracket", "next_tab", "Next tab", key_display="tab", id="next-tab"),
-        Binding("shift+tab,left_square_bracket", "previous_tab", "Previous tab", show=False, id="previous-tab"),
-        Binding("question_mark", "help", "Keys", key_display="?", id="help"),
-        Binding("q", "app.quit", "Quit", id="quit"),
-        *[Binding(str(n), f"show_tab('{tab}')", show=False) for n, tab in enumerate(TABS, 1)],
-    ]
-
-    # Every key, for `?` and the command palette (the entries with an action).
-    KEYS = (
-        Key("tab  shift+tab", "Next / previous tab (also ] and [)", "next_tab", "Tabs", command="Next tab"),
-        Key("1", "Pending: jobs waiting to run, and failed ones waiting for their retry",
-            "show_tab('pending')", "Tabs", command="Go to the Pending tab"),
-        Key("2", "Processing: the jobs running now", "show_tab('processing')", "Tabs",
-            command="Go to the Processing tab"),
-        Key("3", "Dead: jobs that failed for good (the dead-letter queue)", "show_tab('dead')", "Tabs",
-            command="Go to the Dead tab"),
-        Key("4", "Completed: jobs that succeeded", "show_tab('completed')", "Tabs", command="Go to the Completed tab"),
-        Key("5", "Workers: the live workers of this database", "show_tab('workers')", "Tabs",
-            command="Go to the Workers tab"),
-        Key("6", "Queues: each queue's jobs, limit and pause", "show_tab('queues')", "Tabs",
-            command="Go to the Queues tab"),
-        Key("↑ ↓  pgup pgdn", "Move in the table", section="Jobs"),
-        Key("home  end", "First / last row", section="Jobs"),
-        Key("← →", "Scroll a wide table sideways", section="Jobs"),
-        Key("enter", "Open the selected job: its fields, attempts and output", "detail", "Jobs",
-            command="Open the selected job"),
-        Key("e", "Enqueue a new job", "enqueue", "Jobs"),
-        Key("r", "Retry the selected dead job", "retry", "Jobs"),
-        Key("R", "Retry all dead jobs (asks first)", "retry_all", "Jobs", command="Retry all dead jobs"),
-        Key("x", "Cancel the selected job (asks first)", "cancel", "Jobs", command="Cancel the selected job"),
-        Key("/", "Filter every tab by id, command text or queue (enter keeps it, esc clears it)", "filter", "Jobs",
-            command="Filter the jobs by id, command text or queue"),
-        Key("P", "Pause / resume the selected queue, on every host (Queues tab)", section="Queues"),
-        Key("P", "Pause the selected queue", "queue_pause", "Queues", in_help=False),
-        Key("P", "Resume the selected queue", "queue_resume", "Queues", in_help=False),
-        Key("L", "Set the selected queue's limit: jobs running at once, 0 = none (Queues tab)", "queue_limit",
-            "Queues", command="Set the selected queue's limit"),
-        Key("+  -", "Grow / shrink the pool by one worker; after `queuectl worker stop`, + starts a new pool",
-            section="Pool"),
-        Key("p", "Pause / resume the pool (running jobs finish; nothing new is claimed)", section="Pool"),
-        Key("+", "Add a worker to the pool", "grow", "Pool", in_help=False),
-        Key("-", "Remove a worker from the pool (it finishes its job first)", "shrink", "Pool", in_help=False,
-            command="Remove a worker from the pool"),
-        Key("+", "Start a new worker pool", "restart_pool", "Pool", in_help=False),
-        Key("p", "Pause the pool", "pause", "Pool", in_help=False),
-        Key("p", "Resume the pool", "resume", "Pool", in_help=False),
-        Key("c", "Edit the settings", "settings", "App"),
-        Key("S", "Schedules: next due time and last job of each; p pauses or resumes one", "schedules", "App",
-            command="Show the schedules"),
-        Key("?", "Show every key", "help", "App"),
-        Key("ctrl+p", "The command palette: every action that applies, by name", section="App"),
-        Key("q", "Quit: the pool claims nothing more and running jobs finish; q again kills them", section="App"),
-    )
+    BINDINGS = main_keys.BINDINGS
+    KEYS = main_keys.KEYS  # every key, for `?` and the command palette
 
     def __init__(self, queue: Queue, pools: PoolControl, clock: Clock = SYSTEM, refresh_interval: float = 1.0,
                  row_limit: int = 200) -> None:
@@ -133,7 +61,6 @@ class MainScreen(DbWork, Screen):
         self.search = ""
         self.snapshot: Snapshot | None = None
         self._last_error = ""
-        self._worker_cells: dict[str, list[Text]] = {}  # the workers table's rows, by worker id
         self.requests: dict[str, tuple[str, bool]] = {}  # tag of a key's database action: what to say
         self._requests = 0
 
@@ -153,7 +80,7 @@ class MainScreen(DbWork, Screen):
                     yield JobTable(view, id=f"{view.id}-table")
             with TabPane("Workers", id="workers"):
                 yield Label("", id="workers-window", classes="window", markup=False)
-                yield DataTable(id="workers-table", cursor_type="row", zebra_stripes=True)
+                yield WorkerTable(id="workers-table")
             with TabPane("Queues", id="queues"):
                 yield Label("", id="queues-window", classes="window", markup=False)
                 yield QueueTable(id="queues-table")
@@ -162,9 +89,6 @@ class MainScreen(DbWork, Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one("#workers-table", DataTable)
-        for key, label in zip(WORKER_COLUMNS, ("ID", "HOST", "PID", "JOB", "HEARTBEAT", "")):
-            table.add_column(label, key=key)
         self.set_interval(self.refresh_interval, self.refresh_data)
         self.refresh_data()
         self.focus_table()
@@ -284,32 +208,7 @@ class MainScreen(DbWork, Screen):
         return text
 
     def show_workers(self, snap: Snapshot) -> None:
-        """Rows keyed by worker id, like the job tables: only the cells that changed are touched, and
-        the cursor stays on its worker."""
-        table = self.query_one("#workers-table", DataTable)
-        mine = self.pools.worker_ids()
-        fresh = {w.id: [safe(w.id), safe(w.host), Text(str(w.pid)), safe(w.job_id or "idle"),
-                        Text(ago(w.heartbeat_at, snap.now)), Text("this app" if w.id in mine else "")]
-                 for w in snap.workers}
-        selected = (table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-                    if 0 <= table.cursor_row < table.row_count else None)
-        for key in [key for key in self._worker_cells if key not in fresh]:
-            table.remove_row(key)
-        for key, cells in fresh.items():
-            old = self._worker_cells.get(key)
-            if old is None:
-                table.add_row(*cells, key=key)
-                continue
-            for column, before, after in zip(WORKER_COLUMNS, old, cells):
-                if before != after:
-                    table.update_cell(key, column, after, update_width=True)
-        if [row.key.value for row in table.ordered_rows] != list(fresh):  # a new worker came last
-            # The id cells are found by identity (their text may be escaped): a worker's id never changes.
-            position = {id(table.get_cell(key, "id")): index for index, key in enumerate(fresh)}
-            table.sort("id", key=lambda cell: position[id(cell)])
-        self._worker_cells = fresh
-        if selected in fresh and table.get_row_index(selected) != table.cursor_row:  # sort() kept the index
-            table.move_cursor(row=table.get_row_index(selected), animate=False, scroll=False)
+        self.query_one(WorkerTable).show(snap.workers, snap.now, self.pools.worker_ids())
         idle = sum(1 for w in snap.workers if not w.job_id)
         self.query_one("#workers-window", Label).update(
             f"{len(snap.workers)} live worker(s) on this database, {idle} idle" if snap.workers
@@ -352,42 +251,8 @@ class MainScreen(DbWork, Screen):
 
     # keys ------------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """True: the key applies (footer, palette); None: shown greyed; False: hidden, and the key
-        does nothing."""
-        if action in TYPED and isinstance(self.focused, Input):
-            return False  # the filter takes these keys as text: they are not the footer's to offer
-        job = self.selected
-        counts = self.snapshot.counts if self.snapshot else {}
-        pools = self.pools
-        running = pools.running
-        if action == "clear_filter":
-            return bool(self.search) or isinstance(self.focused, Input)
-        if action == "detail":
-            return job is not None
-        if action == "retry":
-            return job is not None and job.state == "dead"
-        if action == "retry_all":
-            if counts.get("dead"):
-                return True
-            return None if self.active_tab == "dead" else False
-        if action == "cancel":
-            return job is not None and job.state in ("pending", "failed", "processing")
-        if action == "grow":
-            return running
-        if action == "shrink":
-            return (True if pools.size else None) if running else False
-        if action == "restart_pool":
-            return pools.restartable
-        if action == "pause":
-            return running and not pools.paused
-        if action == "resume":
-            return running and pools.paused
-        if action in ("queue_pause", "queue_resume", "queue_limit"):
-            info = self.selected_queue
-            if info is None:
-                return None if self.active_tab == "queues" and action == "queue_limit" else False
-            return action == "queue_limit" or (action == "queue_resume") == info.paused
-        return True
+        """Whether a key applies now (footer, palette, the key itself): main_keys says, beside the keys."""
+        return main_keys.applies(self, action)
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab

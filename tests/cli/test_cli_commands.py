@@ -438,11 +438,12 @@ def test_undecodable_bytes_on_stdin_are_invalid_input(db, queue, seeded):
 
 def test_an_unexpected_error_is_still_one_line(db, monkeypatch, capsys):
     import queuectl_tui.cli as cli_module
+    import queuectl_tui.cli.jobs as jobs_module
 
     def broken(q, args):
         raise ValueError("boom")
 
-    monkeypatch.setitem(cli_module.COMMANDS, "status", broken)
+    monkeypatch.setattr(jobs_module, "cmd_status", broken)
     monkeypatch.delenv("QUEUECTL_DEBUG", raising=False)
     assert cli_module.run(["--db", db, "status"], "queuectl", tui=False) == 1
     err = capsys.readouterr().err

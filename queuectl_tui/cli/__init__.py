@@ -1,0 +1,95 @@
+"""The headless CLI (`queuectl`, `queuectl-tui --headless`) and its entry points. A command's module
+is imported only when that command runs, and Textual only to open the app: `status` loads neither
+the worker's code nor the metrics'."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from core.errors import InvalidInput, QueueError
+from core.queue import Queue
+from core.text import visible
+
+from .output import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .parser import UsageError, build_parser, command_word
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
+if TYPE_CHECKING:
+    import argparse
+    from typing import Callable, Sequence
+
+# Each command's function, as "module:function" in this package.
+COMMANDS = {
+    "enqueue": "enqueue:cmd_enqueue", "list": "jobs:cmd_list", "show": "jobs:cmd_show", "logs": "jobs:cmd_logs",
+    "status": "jobs:cmd_status", "wait": "jobs:cmd_wait", "cancel": "jobs:cmd_cancel", "worker": "workers:cmd_worker",
+    "dlq": "admin:cmd_dlq", "config": "admin:cmd_config", "prune": "admin:cmd_prune", "queue": "admin:cmd_queue",
+    "metrics": "admin:cmd_metrics", "schedule": "admin:cmd_schedule",
+}
+
+# The commands that create a missing database (a SQLite file, in an existing folder unless it is the
+# default location): the others need it to exist, so a mistyped --db makes nothing.
+CREATING = {("enqueue", None), ("worker", "start"), ("config", "set"), ("queue", "limit"), ("queue", "pause"),
+            ("queue", "resume"), ("schedule", "add")}
+
+
+def command(word: str) -> Callable[[Queue, argparse.Namespace], int]:
+    """The function of a command, its module imported now (with __import__: importlib itself is not
+    loaded at start-up)."""
+    module, name = COMMANDS[word].split(":")
+    return getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+
+
+def run(argv: Sequence[str], prog: str, tui: bool) -> int:
+    parser = build_parser(prog, tui, command_word(argv, tui))
+    location = os.environ.get("QUEUECTL_DB")  # whose passwords no message may show
+    try:
+        args = parser.parse_args(argv)
+        location = args.db or location
+        if args.command is None:
+            if tui and not args.headless:
+                return open_app(args.db, args.workers)
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        with Queue.open(args.db, create=(args.command, getattr(args, "action", None)) in CREATING) as q:
+            return command(args.command)(q, args)
+    except UsageError as exc:
+        return fail(str(exc), EXIT_USAGE, location)
+    except InvalidInput as exc:
+        return fail(str(exc), EXIT_USAGE, location)
+    except QueueError as exc:
+        return fail(str(exc), EXIT_FAILED, location)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # quiet exit under `| head`
+        return EXIT_OK
+    except Exception as exc:  # a bug: still one line, as the contract promises; QUEUECTL_DEBUG=1 shows it all
+        if os.environ.get("QUEUECTL_DEBUG"):
+            raise
+        return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
+                    EXIT_FAILED, location)
+
+
+def fail(message: str, code: int, location: str | None = None) -> int:
+    """The one error line. The engine's messages never hold a password; scrub() makes sure of it."""
+    from core.location import scrub  # only on errors: plain commands do not pay for it
+
+    print(f"error: {visible(scrub(message, location), keep_newlines=False)}", file=sys.stderr)
+    return code
+
+
+def open_app(db: str | None, workers: int | None) -> int:
+    if workers is not None and workers < 0:
+        return fail(f"--workers must be >= 0, got {workers}", EXIT_USAGE)
+    from ..app import run_app  # the only import of Textual
+
+    return run_app(db, workers)
+
+
+def main_queuectl() -> None:
+    sys.exit(run(sys.argv[1:], "queuectl", tui=False))
+
+
+def main_tui() -> None:
+    sys.exit(run(sys.argv[1:], "queuectl-tui", tui=True))
