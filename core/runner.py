@@ -246,7 +246,7 @@ class RunningJob:
             pidfd = os.pidfd_open(proc.pid) if SPAWN else None  # readable once the shell has exited
         except OSError:
             pidfd = None
-        else:
+        if pidfd is not None:
             fds.append(pidfd)
         self._follow(proc, streams, pidfd, on_slow)
         return proc.wait()

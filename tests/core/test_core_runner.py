@@ -82,6 +82,15 @@ def test_without_pidfds_output_and_timeouts_still_work(monkeypatch):
     assert result.error == "timed out after 0.3s" and time.monotonic() - started < 10
 
 
+def test_without_posix_spawn_and_pidfds_a_job_runs_through_popen(monkeypatch):
+    """As on macOS: no pidfd_open, so SPAWN is off and the shell is started by subprocess.Popen."""
+    import core.runner
+
+    monkeypatch.setattr(core.runner, "SPAWN", False)
+    result = RunningJob("echo hi; echo err >&2; exit 4", None, 100).run()
+    assert (result.exit_code, result.stdout, result.stderr) == (4, b"hi\n", b"err\n")
+
+
 def test_kill_from_another_thread(tmp_path):
     import threading
 
