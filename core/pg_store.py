@@ -334,10 +334,11 @@ class PostgresStore(SqlStore):
         conn.execute(self.Q["prune_runs"], (job_ids,))
 
 
-    # wake-ups --------------------------------------------------------------------------------------
+    # counts --------------------------------------------------------------------------------------
     def fold_counts(self) -> None:
         self._write_one(lambda c: c.execute("SELECT fold_job_counts()"))  # schema 12
 
+    # wake-ups --------------------------------------------------------------------------------------
     def notify(self, event: str) -> None:
         """Best effort, like the SQLite store's datagrams: workers poll anyway."""
         try:

@@ -86,7 +86,7 @@ class ListingStatements:
 
     def count_jobs(self, states: Sequence[str] | None = None, search: str | None = None,
                    queues: Sequence[str] | None = None) -> int:
-        if not search:  # per state (and queue): SQLite's triggers keep them
+        if not search:  # per state (and queue): kept by triggers
             found = self.counts() if not queues else self._counts_of(queues)
             return sum(n for state, n in found.items() if states is None or state in states)
         where, params = self._where(states, search, queues)

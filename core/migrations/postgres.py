@@ -159,24 +159,26 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     # over every job. Each change adds a row of +n/-n (job_counts_*) rather than updating one counter
     # row per key, which every claim of a queue would wait on; fold_job_counts(), called by each
     # pool's heartbeat, sums them up once there are many. The triggers come before the first sum, so
-    # a writer that commits meanwhile waits for them (the lock on jobs) and is counted by them.
+    # a writer that commits meanwhile waits for them (the lock on jobs) and is counted by them. The
+    # functions keep the queue's schema as their search_path: a session that writes schema.jobs with
+    # another search_path (psql, a script) would otherwise fail to find job_counts, or deps.
     12: """
     CREATE TABLE job_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL);
-    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
         INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM added GROUP BY queue, state;
         RETURN NULL;
     END $$;
     CREATE TRIGGER job_counts_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
         FOR EACH STATEMENT EXECUTE FUNCTION job_counts_added();
-    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
         INSERT INTO job_counts (queue, state, n) SELECT queue, state, -count(*) FROM gone GROUP BY queue, state;
         RETURN NULL;
     END $$;
     CREATE TRIGGER job_counts_gone AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
         FOR EACH STATEMENT EXECUTE FUNCTION job_counts_gone();
-    CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
         INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, OLD.state, -1), (NEW.queue, NEW.state, 1);
         RETURN NULL;
@@ -184,8 +186,9 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     CREATE TRIGGER job_counts_moved AFTER UPDATE OF state ON jobs FOR EACH ROW
         WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION job_counts_moved();
     INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM jobs GROUP BY queue, state;
+    ALTER FUNCTION deps_follow() SET search_path FROM CURRENT;
     -- One pool at a time sums the rows up, and only once there are more than a few hundred.
-    CREATE FUNCTION fold_job_counts() RETURNS void LANGUAGE plpgsql AS $$
+    CREATE FUNCTION fold_job_counts() RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
         IF (SELECT count(*) FROM (SELECT 1 FROM job_counts LIMIT 501) AS head) > 500
            AND pg_try_advisory_xact_lock(hashtext(current_schema() || '.job_counts')) THEN

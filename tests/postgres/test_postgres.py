@@ -240,6 +240,9 @@ def test_counts_kept_by_triggers_agree_with_the_jobs_through_workers_folds_and_p
         assert q.store.queue_counts() == truth() == {f"q{i}": {"dead": 75} for i in range(3)}
         assert q.store.finished_totals() == {**{(f"q{i}", "completed"): 225 for i in range(3)},
                                              **{(f"q{i}", "dead"): 75 for i in range(3)}}
+        with psycopg.connect(pg_db.split("?")[0], autocommit=True) as conn:  # psql's search_path, not ours
+            conn.execute(f"DELETE FROM {q.store.schema}.jobs WHERE queue = 'q0'")
+        assert q.store.queue_counts() == truth() == {f"q{i}": {"dead": 75} for i in (1, 2)}
     finally:
         q.close()
 
