@@ -256,7 +256,8 @@ class PostgresStore(SqlStore):
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def _upgrade_to(self, conn: psycopg.Connection, target: int) -> None:
-        conn.execute(MIGRATIONS[target])  # one script: a function body holds semicolons of its own
+        # one script: a function body holds semicolons of its own; {schema}: this queue's, quoted
+        conn.execute(MIGRATIONS[target].replace("{schema}", self._s))
         conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s)"
                      " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(target),))
 

@@ -164,23 +164,23 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     # another search_path (psql, a script) would otherwise fail to find job_counts, or deps.
     12: """
     CREATE TABLE job_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL);
-    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM added GROUP BY queue, state;
+        INSERT INTO {schema}.job_counts (queue, state, n) SELECT queue, state, count(*) FROM added GROUP BY queue, state;
         RETURN NULL;
     END $$;
     CREATE TRIGGER job_counts_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
         FOR EACH STATEMENT EXECUTE FUNCTION job_counts_added();
-    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO job_counts (queue, state, n) SELECT queue, state, -count(*) FROM gone GROUP BY queue, state;
+        INSERT INTO {schema}.job_counts (queue, state, n) SELECT queue, state, -count(*) FROM gone GROUP BY queue, state;
         RETURN NULL;
     END $$;
     CREATE TRIGGER job_counts_gone AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
         FOR EACH STATEMENT EXECUTE FUNCTION job_counts_gone();
-    CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, OLD.state, -1), (NEW.queue, NEW.state, 1);
+        INSERT INTO {schema}.job_counts (queue, state, n) VALUES (NEW.queue, OLD.state, -1), (NEW.queue, NEW.state, 1);
         RETURN NULL;
     END $$;
     CREATE TRIGGER job_counts_moved AFTER UPDATE OF state ON jobs FOR EACH ROW
@@ -188,12 +188,12 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     INSERT INTO job_counts (queue, state, n) SELECT queue, state, count(*) FROM jobs GROUP BY queue, state;
     ALTER FUNCTION deps_follow() SET search_path FROM CURRENT;
     -- One pool at a time sums the rows up, and only once there are more than a few hundred.
-    CREATE FUNCTION fold_job_counts() RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    CREATE FUNCTION fold_job_counts() RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
-        IF (SELECT count(*) FROM (SELECT 1 FROM job_counts LIMIT 501) AS head) > 500
+        IF (SELECT count(*) FROM (SELECT 1 FROM {schema}.job_counts LIMIT 501) AS head) > 500
            AND pg_try_advisory_xact_lock(hashtext(current_schema() || '.job_counts')) THEN
-            WITH gone AS (DELETE FROM job_counts RETURNING queue, state, n)
-            INSERT INTO job_counts (queue, state, n)
+            WITH gone AS (DELETE FROM {schema}.job_counts RETURNING queue, state, n)
+            INSERT INTO {schema}.job_counts (queue, state, n)
                 SELECT queue, state, sum(n) FROM gone GROUP BY queue, state HAVING sum(n) <> 0;
         END IF;
     END $$;
