@@ -164,20 +164,18 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
     # another search_path (psql, a script) would otherwise fail to find job_counts, or deps.
     12: """
     CREATE TABLE job_counts (queue TEXT NOT NULL, state TEXT NOT NULL, n BIGINT NOT NULL);
-    CREATE FUNCTION job_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+    -- the rows a statement inserted (+) or deleted (-), as one transition table of either trigger
+    CREATE FUNCTION job_counts_rows() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO {schema}.job_counts (queue, state, n) SELECT queue, state, count(*) FROM added GROUP BY queue, state;
+        INSERT INTO {schema}.job_counts (queue, state, n)
+            SELECT queue, state, CASE WHEN TG_OP = 'INSERT' THEN count(*) ELSE -count(*) END
+            FROM changed GROUP BY queue, state;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER job_counts_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS added
-        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_added();
-    CREATE FUNCTION job_counts_gone() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO {schema}.job_counts (queue, state, n) SELECT queue, state, -count(*) FROM gone GROUP BY queue, state;
-        RETURN NULL;
-    END $$;
-    CREATE TRIGGER job_counts_gone AFTER DELETE ON jobs REFERENCING OLD TABLE AS gone
-        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_gone();
+    CREATE TRIGGER job_counts_added AFTER INSERT ON jobs REFERENCING NEW TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_rows();
+    CREATE TRIGGER job_counts_gone AFTER DELETE ON jobs REFERENCING OLD TABLE AS changed
+        FOR EACH STATEMENT EXECUTE FUNCTION job_counts_rows();
     CREATE FUNCTION job_counts_moved() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO {schema}.job_counts (queue, state, n) VALUES (NEW.queue, OLD.state, -1), (NEW.queue, NEW.state, 1);
