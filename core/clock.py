@@ -50,7 +50,7 @@ def parse_iso(text: str) -> float:
     return dt.timestamp()
 
 
-DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)")
+DURATION = r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)"  # compiled at first use, as models.ID_PATTERN
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DURATION_HELP = "a number of seconds, or with a unit: 90, 1.5, 30s, 5m, 12h, 7d, 2w"
 
@@ -58,7 +58,7 @@ DURATION_HELP = "a number of seconds, or with a unit: 90, 1.5, 30s, 5m, 12h, 7d,
 def parse_duration(text: str, name: str = "duration") -> float:
     """'90', '1.5', '30s', '5m', '12h', '7d', '2w' to seconds: the one reading of a duration wherever
     seconds are asked for (config set, --timeout, --older-than). Raises InvalidInput naming `name`."""
-    match = DURATION.fullmatch(text.strip().lower())
+    match = re.fullmatch(DURATION, text.strip().lower())
     if not match:
         raise InvalidInput(f"invalid {name} {brief(text)}: {DURATION_HELP}")
     return float(match.group(1)) * UNITS[match.group(2)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 
 from .clock import parse_duration, to_iso
 from .errors import InvalidInput
@@ -34,8 +33,10 @@ class JobState(str, enum.Enum):
 
 STATES = tuple(s.value for s in JobState)
 FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-QUEUE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# Patterns, not compiled ones: re compiles (and caches) them at first use, which a command that
+# checks no id does not pay for at start-up.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"
+QUEUE_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 DEFAULT_QUEUE = "default"
 
 

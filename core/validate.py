@@ -48,21 +48,21 @@ def _seconds(name: str, value: Any) -> float:
 
 
 def check_id(value: Any) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+    if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
         raise InvalidInput(
-            f"id must match {ID_PATTERN.pattern} (letters, digits, . _ : -; at most 128), got {brief(value)}"
+            f"id must match {ID_PATTERN} (letters, digits, . _ : -; at most 128), got {brief(value)}"
         )
     return value
 
 
 def check_queue(value: Any) -> str:
-    if not isinstance(value, str) or not QUEUE_PATTERN.fullmatch(value):
-        raise InvalidInput(f"queue must match {QUEUE_PATTERN.pattern} (lower-case letters, digits, _ and -;"
+    if not isinstance(value, str) or not re.fullmatch(QUEUE_PATTERN, value):
+        raise InvalidInput(f"queue must match {QUEUE_PATTERN} (lower-case letters, digits, _ and -;"
                            f" at most 64), got {brief(value)}")
     return value
 
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"  # compiled at first use, as models.ID_PATTERN
 OURS = ("QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_WORKER", "QUEUECTL_QUEUE")  # set by the worker
 MAX_PATH = 4096
 
@@ -94,8 +94,8 @@ def check_env(value: Any) -> dict[str, str] | None:
     if not isinstance(value, (dict, Mapping)):
         raise InvalidInput(f"env must be an object of names to strings, got {brief(value)}")
     for key, text in value.items():
-        if not isinstance(key, str) or not ENV_NAME.fullmatch(key):
-            raise InvalidInput(f"env name must match {ENV_NAME.pattern}, got {brief(key)}")
+        if not isinstance(key, str) or not re.fullmatch(ENV_NAME, key):
+            raise InvalidInput(f"env name must match {ENV_NAME}, got {brief(key)}")
         if key in OURS:
             raise InvalidInput(f"env name {key} is set by the worker; use another name")
         _text(f"env {key}", text, "a string")

@@ -20,7 +20,7 @@ import abc
 import errno
 import os
 import stat
-import threading
+import _thread
 
 # socket, select, hashlib and logging are imported where they are used: a CLI command that only
 # reads (`queuectl status`) never sends or waits for a wake-up, and must start fast.
@@ -203,6 +203,8 @@ class PollListener(Listener):
     """No wake-ups: wait() only lets the timeout pass (or returns at close), so workers poll."""
 
     def __init__(self) -> None:
+        import threading  # here, not at the top: short commands (status, enqueue) never listen
+
         self._closed = threading.Event()
 
     def wait(self, timeout: float | None) -> list[str]:
@@ -223,7 +225,7 @@ class SocketNotifier:
         self._missing: list[tuple[str, str, str]] | None = None  # places no listener has made yet
         self._folders: list[Folder] = []
         self._sock = None
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # _thread, not threading: enqueue does not pay for threading's import
 
     def _open(self) -> None:
         """Open the folders that exist now; a missing one is looked for again at the next wake-up."""
