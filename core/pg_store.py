@@ -285,10 +285,10 @@ class PostgresStore(SqlStore):
         any write's: the caller cannot know if it committed."""
         finishes = [self._finish_sql(e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
         release_sql = self.Q["release"]
-        claim_sql, served = self._served("claim", queues)
-        more_sql, _ = self._served("claim_more", queues)
-        lock_sql, _ = self._served("lock_limited", queues)
-        claim_params = (worker_id, now, now, lease_until, now, *served, worker_id)
+        claim_sql, pick = self._claim_sql(False, queues, now)
+        more_sql, _ = self._claim_sql(True, queues, now)
+        lock_sql, served = self._served("lock_limited", queues)
+        claim_params = (worker_id, now, now, lease_until, *pick, worker_id)
 
         def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
             # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent

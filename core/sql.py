@@ -219,7 +219,7 @@ CLAIM_SET = """UPDATE jobs SET state = 'processing', attempts = attempts + 1, wo
                       updated_at = ?, lease_until = ?, finished_at = NULL, exit_code = NULL, cancel_requested = false"""
 # A job's queue may be claimed from unless it is paused or has its limit of processing jobs. The
 # first test is uncorrelated (evaluated once per statement): with no paused or limited queue, the
-# common case, the claim costs what it did before queues. {served} is "" or a list of queues.
+# common case, the claim costs what it did before queues.
 # A claim that skips jobs (paused, full or unserved queues) reads each skipped job's row for its queue.
 # The held-back queues are found once per statement (an uncorrelated NOT IN), not once per job walked.
 QUEUE_OK = """(NOT EXISTS (SELECT 1 FROM queues) OR r.queue NOT IN (
@@ -233,6 +233,24 @@ NOT_PAUSED = "(NOT EXISTS (SELECT 1 FROM queues) OR queue NOT IN (SELECT name FR
 # A worker asked to stop claims nothing from the moment `worker stop` commits, not from the moment its
 # heartbeat hears of it: the request and a claim at the end of a job could otherwise cross.
 NOT_STOPPING = "AND NOT EXISTS (SELECT 1 FROM workers WHERE id = ? AND stop_requested)"
+CLAIM = f"""{CLAIM_SET} WHERE seq = ({{pick}}) AND state IN ('pending', 'failed') {NOT_STOPPING}
+        RETURNING {JOB_COLUMNS}"""
+# A claim's choice of job: the first ready one in claim order. Left for SqlStore._claim_sql:
+# {columns} (more than r.seq for pick_among), {index} (SQLite's) and {served} ("", or one queue).
+PICK = """SELECT r.seq{{columns}} FROM jobs AS r{{index}}
+        WHERE r.state IN ('pending', 'failed') AND r.waiting = 0 AND r.run_at <= ?{{served}} AND {ok}
+        ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1{lock}"""
+
+
+def pick_among(pick: str, n: int, served: str) -> str:
+    """`pick` for a worker of n queues: each queue's first job (one seek in jobs_ready_queue), then
+    the first of those, so that the other queues' ready jobs are never walked. `served` names one
+    queue; the statement takes (now, queue) for each queue in turn."""
+    first = pick.replace("{columns}", ", r.priority, r.run_at").replace("{served}", served)
+    firsts = " UNION ALL ".join(f"SELECT * FROM ({first}) AS q{i}" for i in range(n))
+    return f"SELECT seq FROM ({firsts}) AS firsts ORDER BY priority DESC, run_at, seq LIMIT 1"
+
+
 FINISH_SET = """UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_code = ?, last_error = ?,
                        started_at = coalesce(CAST(? AS DOUBLE PRECISION), started_at), finished_at = ?, updated_at = ?,
                        lease_until = NULL, cancel_requested = false
@@ -240,22 +258,12 @@ FINISH_SET = """UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_co
 
 SQLITE: dict[str, str] = {
     **COMMON,
-    # INDEXED BY: without statistics the planner picks jobs(state, ...) and sorts every ready job
-    # per claim (O(n)); the partial index walks in claim order and stops at the first due job.
-    "claim": f"""{CLAIM_SET}
-        WHERE seq = (SELECT r.seq FROM jobs AS r INDEXED BY jobs_ready
-                     WHERE r.state IN ('pending', 'failed') AND r.waiting = 0 AND r.run_at <= ?{{served}}
-                       AND {QUEUE_OK.format(running=" INDEXED BY jobs_running")}
-                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
-        RETURNING {JOB_COLUMNS}""",
-    "claim_more": f"""{CLAIM_SET}
-        WHERE seq = (SELECT r.seq FROM jobs AS r INDEXED BY jobs_ready
-                     WHERE r.state IN ('pending', 'failed') AND r.waiting = 0 AND r.run_at <= ?{{served}}
-                       AND {QUEUE_FREE}
-                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
-        RETURNING {JOB_COLUMNS}""",
+    # INDEXED BY (filled in by SqlStore._claim_sql): without statistics the planner picks
+    # jobs(state, ...) and sorts every ready job per claim (O(n)); the partial index walks in claim
+    # order and stops at the first due job.
+    "claim": CLAIM,
+    "pick": PICK.format(ok=QUEUE_OK.format(running=" INDEXED BY jobs_running"), lock=""),
+    "pick_more": PICK.format(ok=QUEUE_FREE, lock=""),
     "finish": FINISH_SET,
     "finish_if_lease": FINISH_SET + " AND lease_until <= ?",
     # Not run: the claim itself holds SQLite's one write lock (PostgreSQL's text says why it locks).
@@ -282,18 +290,9 @@ def postgres(sql: str) -> str:
 
 POSTGRES: dict[str, str] = {
     **{name: postgres(sql) for name, sql in COMMON.items()},
-    "claim": postgres(f"""{CLAIM_SET}
-        WHERE seq = (SELECT r.seq FROM jobs r WHERE r.state IN ('pending', 'failed') AND r.waiting = 0
-                       AND r.run_at <= ?{{served}} AND {QUEUE_OK.format(running="")}
-                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
-        RETURNING {JOB_COLUMNS}"""),
-    "claim_more": postgres(f"""{CLAIM_SET}
-        WHERE seq = (SELECT r.seq FROM jobs r WHERE r.state IN ('pending', 'failed') AND r.waiting = 0
-                       AND r.run_at <= ?{{served}} AND {QUEUE_FREE}
-                     ORDER BY r.priority DESC, r.run_at, r.seq LIMIT 1 FOR UPDATE OF r SKIP LOCKED)
-          AND state IN ('pending', 'failed') {NOT_STOPPING}
-        RETURNING {JOB_COLUMNS}"""),
+    "claim": postgres(CLAIM),
+    "pick": postgres(PICK.format(ok=QUEUE_OK.format(running=""), lock=" FOR UPDATE OF r SKIP LOCKED")),
+    "pick_more": postgres(PICK.format(ok=QUEUE_FREE, lock=" FOR UPDATE OF r SKIP LOCKED")),
     "next_due": NEXT_DUE.format(hint="", ready=f"{READY_WHERE}{{served}} AND {NOT_PAUSED}"),
     # Taken before the claims of a transaction: claims that may take from a limited queue run one at a
     # time, and each counts that queue's processing jobs in a statement started after the lock, so it

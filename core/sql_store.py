@@ -12,7 +12,7 @@ import collections
 
 from .errors import IdTaken, StorageError
 from .models import Job, JobSpec, WorkerInfo
-from .sql import IDS_AT_ONCE, job_from_row, job_row, job_with_runs, run_columns
+from .sql import IDS_AT_ONCE, job_from_row, job_row, job_with_runs, pick_among, run_columns
 from .sql_deps import DepStatements
 from .sql_listing import ListingStatements
 from .sql_live import LiveStatements
@@ -193,7 +193,8 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
     def completed_since(self, since: float) -> int:
         return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])
 
-    SERVED = {"claim": "r.queue", "claim_more": "r.queue", "next_due": "queue", "lock_limited": "name"}
+    SERVED = {"next_due": "queue", "lock_limited": "name"}
+    READY_INDEXES = ("", "")  # the index a claim names (SQLite): for any queue, for given queues
 
     @abc.abstractmethod
     def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:
@@ -214,11 +215,27 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
 
         return self._read(earliest)
 
+    _claims: dict[tuple[type, bool, int], str] = {}  # by backend, chain or not, and number of queues
+
+    def _claim_sql(self, more: bool, queues: Sequence[str] | None, now: float) -> tuple[str, tuple]:
+        """The claim statement for a worker of these queues (None: all), and the parameters of its
+        choice (sql.PICK). more: a chain's claim after the first, which takes no job of a limited
+        queue (QUEUE_FREE). One queue, or each of several, is a seek in jobs_ready_queue."""
+        n = len(queues) if queues else 0
+        sql = self._claims.get((type(self), more, n))
+        if sql is None:
+            pick = self.Q["pick_more" if more else "pick"].replace("{index}", self.READY_INDEXES[n > 0])
+            served = self.dialect(" AND r.queue = ?")
+            if n > 1:
+                pick = pick_among(pick, n, served)
+            pick = pick.replace("{columns}", "").replace("{served}", served if n else "")
+            sql = self._claims[(type(self), more, n)] = self.Q["claim"].replace("{pick}", pick)
+        return sql, tuple(value for name in queues or () for value in (now, name)) or (now,)
+
     def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
                queues: Sequence[str] | None = None, more: bool = False) -> Job | None:
-        """more: a chain's claim after the first, which takes no job of a limited queue (QUEUE_FREE)."""
-        sql, served = self._served("claim_more" if more else "claim", queues)
-        row = conn.execute(sql, (worker_id, now, now, lease_until, now, *served, worker_id)).fetchone()
+        sql, pick = self._claim_sql(more, queues, now)
+        row = conn.execute(sql, (worker_id, now, now, lease_until, *pick, worker_id)).fetchone()
         return None if row is None else job_from_row(row)
 
     def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:

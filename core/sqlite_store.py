@@ -162,6 +162,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             return " INDEXED BY jobs_running"
         return ""
 
+    READY_INDEXES = (" INDEXED BY jobs_ready", " INDEXED BY jobs_ready_queue")
     _served_sql: dict[tuple[str, int], str] = {}  # by statement and number of queues: built once
 
     def _served(self, name: str, queues: Sequence[str] | None) -> tuple[str, tuple]:

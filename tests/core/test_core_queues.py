@@ -60,6 +60,30 @@ def test_a_worker_claims_only_from_its_queues(queue):
     assert queue.job("c").state == "pending"
 
 
+def test_a_worker_of_several_queues_takes_their_jobs_in_claim_order(queue):
+    """Each queue's first job, then the first of those: the same order as one walk over them all
+    (priority, then due time, then enqueue order), passing over paused, full and unserved queues."""
+    queue.enqueue_many([{"command": "true", "id": f"bulk{i}", "queue": "bulk", "priority": 9} for i in range(50)])
+    queue.enqueue_many([
+        {"command": "true", "id": "a1", "queue": "a"},
+        {"command": "true", "id": "b1", "queue": "b"},
+        {"command": "true", "id": "a2", "queue": "a", "priority": 2},
+        {"command": "true", "id": "b2", "queue": "b", "priority": 2},
+        {"command": "true", "id": "b-later", "queue": "b", "priority": 7, "delay": 600},
+        {"command": "true", "id": "c1", "queue": "c", "priority": 5},
+        {"command": "true", "id": "d1", "queue": "d", "priority": 8},
+        {"command": "true", "id": "d2", "queue": "d", "priority": 8},
+    ])
+    queue.pause_queue("c")
+    queue.set_queue_limit("d", 1)
+    served = ["a", "b", "c", "d", "none"]
+    assert claim_all(queue, "w", 1, served) == ["d1"]
+    assert claim_all(queue, "w", 3, served) == ["a2", "b2", "a1"]  # d is full; a chain takes no limited job
+    queue.resume_queue("c")
+    assert claim_all(queue, "w", 9, served) == ["c1", "b1"]  # b-later is not due, d2 waits for d1's slot
+    assert queue.job("bulk0").state == "pending"
+
+
 def test_one_queue_is_served_in_its_own_order_whatever_the_others_hold(queue):
     """A worker of one queue, and that queue's latency, read the queue's own index (jobs_ready_queue):
     the other queues' ready jobs ahead of it in claim order, and its own waiting ones, are passed over."""
@@ -93,15 +117,35 @@ def test_a_claim_or_due_time_of_one_queue_is_one_seek_in_its_index(tmp_path):
     q = Queue.open(str(tmp_path / "plan.db"))
     conn = sqlite3.connect(tmp_path / "plan.db")
     try:
-        claim, _ = q.store._served("claim", ["solo"])
         due, _ = q.store._served("next_due", ["solo"])
         where, _ = q.store._where(["pending", "failed"], None, ["solo"])
         listing = f"SELECT id FROM jobs{q.store._index(['pending', 'failed'], 'claim', ['solo'])}{where}" \
                   " AND waiting = 0 ORDER BY priority DESC, run_at, seq LIMIT 50"
-        for sql, params in ((claim, ("w", 0, 0, 0, 0, "solo", "w")), (due, ("solo",) * 3), (listing, ("solo",))):
+        statements = [(due, ("solo",) * 3), (listing, ("solo",))]
+        for more in (False, True):
+            claim, pick = q.store._claim_sql(more, ["solo"], 0.0)
+            statements.append((claim, ("w", 0, 0, 0, *pick, "w")))
+        for sql, params in statements:
             plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
             assert any("USING INDEX jobs_ready_queue (queue=?" in step for step in plan), plan
             assert not any("TEMP B-TREE" in step for step in plan), plan
+    finally:
+        conn.close()
+        q.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_claim_from_several_queues_seeks_each_one_and_walks_no_other(tmp_path):
+    """A worker of several queues: one seek per queue in jobs_ready_queue, then the first of those
+    few; jobs_ready (every queue's ready jobs in claim order) is never walked."""
+    q = Queue.open(str(tmp_path / "plan.db"))
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    try:
+        for more in (False, True):
+            claim, pick = q.store._claim_sql(more, ["a", "b", "c"], 0.0)
+            plan = [row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + claim, ("w", 0, 0, 0, *pick, "w"))]
+            seeks = [step for step in plan if step.startswith(("SEARCH r ", "SCAN r"))]
+            assert seeks == ["SEARCH r USING INDEX jobs_ready_queue (queue=?)"] * 3, plan
     finally:
         conn.close()
         q.close()

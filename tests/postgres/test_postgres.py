@@ -411,8 +411,8 @@ def test_a_claim_waits_for_a_claim_of_a_limited_queue_not_yet_committed(pg_serve
         with psycopg.connect(pg_server.url()) as first:  # another host's claim transaction, open
             first.execute("SELECT set_config('search_path', %s, false)", (f'"{q.store.schema}"',))
             first.execute(POSTGRES["lock_limited"].replace("{served}", ""))
-            claim = POSTGRES["claim"].replace("{served}", "")
-            assert first.execute(claim, ("w1", now, now, now + 30, now, "w1")).fetchone()[0] == "g0"
+            claim, pick = q.store._claim_sql(False, None, now)
+            assert first.execute(claim, ("w1", now, now, now + 30, *pick, "w1")).fetchone()[0] == "g0"
             got: list = []
             second = threading.Thread(target=lambda: got.append(q.store.claim("w2", now, now + 30)))
             second.start()
