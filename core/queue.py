@@ -161,11 +161,14 @@ class Queue:
         return [job._replace(waiting_on=tuple(found.get(job.id, ()))) if job.waiting else job for job in jobs]
 
     # inspect ---------------------------------------------------------------------------------------
-    def job(self, job_id: str, runs: bool = True, tail: int | None = None, live: bool = False) -> Job:
+    def job(self, job_id: str, runs: bool = True, tail: int | None = None, live: bool = False,
+            output_of: int | None = None) -> Job:
         """One job, with its attempts (runs=True); tail=N reads only the last N bytes of each
         attempt's stdout and stderr (Run.stdout_unread and stderr_unread count the rest). live=True:
-        a running attempt is the last run (Run.running), with the output its worker pushed so far."""
-        job = self.store.get_job(job_id, with_runs=runs, tail=tail)
+        a running attempt is the last run (Run.running), with the output its worker pushed so far.
+        output_of=N reads the output of the Nth stored attempt only (-1: the last stored one); the
+        others come without theirs, counted as unread."""
+        job = self.store.get_job(job_id, with_runs=runs, tail=tail, output_of=output_of)
         if job is None:
             raise NotFound(f"no job with id {job_id!r}")
         if live and job.state == "processing":

@@ -173,12 +173,12 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
     def counts(self) -> dict[str, int]:
         return self._read(lambda c: dict(c.execute(self.Q["counts"]).fetchall()))
 
-    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
-        if tail is None:
-            runs = self.Q["runs"]
-        else:
-            tail_of = self.TAIL.replace("{n}", str(max(1, int(tail))))
-            runs = self.Q["runs_tail"].format(columns=run_columns(tail_of))
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None,
+                output_of: int | None = None) -> Job | None:
+        stream = "{col}" if tail is None else self.TAIL.replace("{n}", str(max(1, int(tail))))
+        if output_of is not None:  # the others' streams are not read: length() needs only their size
+            stream = f"CASE WHEN {self._nth_run(int(output_of))} THEN {stream} END"
+        runs = self.Q["runs"] if stream == "{col}" else self.Q["runs_tail"].format(columns=run_columns(stream))
 
         def get(conn: Any) -> Job | None:
             row = conn.execute(self.Q["job"], (job_id,)).fetchone()
@@ -189,6 +189,14 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
             return job_with_runs(row, conn.execute(runs, (job_id,)))
 
         return self._read(get)
+
+    @staticmethod
+    def _nth_run(n: int) -> str:
+        """SQL true for a job's Nth run row (-1: its last). Correlated subqueries, not row_number():
+        a window makes the database copy every row's output aside first."""
+        if n < 0:
+            return "NOT EXISTS (SELECT 1 FROM runs later WHERE later.job_id = runs.job_id AND later.id > runs.id)"
+        return f"(SELECT count(*) FROM runs upto WHERE upto.job_id = runs.job_id AND upto.id <= runs.id) = {n}"
 
     def completed_since(self, since: float) -> int:
         return self._read(lambda c: c.execute(self.Q["completed_since"], (since,)).fetchone()[0])

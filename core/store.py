@@ -39,9 +39,11 @@ class Store(abc.ABC):
         Raises IdTaken (job_id None: a unique_key was taken by another writer meanwhile)."""
 
     @abc.abstractmethod
-    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None) -> Job | None:
+    def get_job(self, job_id: str, with_runs: bool = False, tail: int | None = None,
+                output_of: int | None = None) -> Job | None:
         """The job; with_runs: with its attempts. tail: read only the last `tail` bytes (>= 1) of
-        each attempt's stdout and stderr (Run.stdout_unread says how many more are stored)."""
+        each attempt's stdout and stderr (Run.stdout_unread says how many more are stored).
+        output_of: read the output of that stored attempt only (1-based; -1: the last one)."""
 
     @abc.abstractmethod
     def list_jobs(

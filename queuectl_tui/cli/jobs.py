@@ -64,7 +64,8 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
 def cmd_logs(q: Queue, args: argparse.Namespace) -> int:
     if args.follow:
         return follow_logs(q, args.id, args.attempt)
-    job = q.job(args.id, live=True)  # a running attempt is the last, with its output so far
+    # a running attempt is the last, with its output so far; of the stored ones, only the output shown is read
+    job = q.job(args.id, live=True, output_of=-1 if args.attempt is None else max(1, args.attempt))
     if not job.runs:
         raise QueueError(f"job {args.id!r} has not started yet (--follow waits for it)")
     if args.attempt is None:

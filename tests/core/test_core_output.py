@@ -46,6 +46,22 @@ def test_a_tail_read_says_how_much_more_is_stored(queue: Queue):
     assert (whole.stdout, whole.stdout_unread) == (b"0123456789", 0)
 
 
+def test_one_attempts_output_is_read_without_the_others(queue: Queue):
+    """`logs ID [--attempt N]` reads one attempt's output: the others come without theirs, counted
+    as unread, so a job of many attempts with a large output-limit is not read whole."""
+    configure(queue, backoff_base=0)
+    queue.enqueue("printf out$QUEUECTL_ATTEMPT; printf e$QUEUECTL_ATTEMPT >&2; exit 1", id="j", max_retries=2)
+    run_burst(queue)
+    shown = {n: [(r.stdout, r.stdout_unread, r.stderr, r.stderr_unread) for r in queue.job("j", output_of=n).runs]
+             for n in (1, 2, -1)}
+    assert shown == {
+        1: [(b"out1", 0, b"e1", 0), (b"", 4, b"", 2), (b"", 4, b"", 2)],
+        2: [(b"", 4, b"", 2), (b"out2", 0, b"e2", 0), (b"", 4, b"", 2)],
+        -1: [(b"", 4, b"", 2), (b"", 4, b"", 2), (b"out3", 0, b"e3", 0)],
+    }
+    assert [r.stdout for r in queue.job("j", output_of=-1, tail=2).runs] == [b"", b"", b"t3"]
+
+
 def test_a_schema_5_database_migrates_its_runs(tmp_path):
     from core.store import MIGRATIONS, SCHEMA_VERSION, statements
 
