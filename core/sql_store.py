@@ -224,21 +224,24 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
         return self._read(earliest)
 
     _claims: dict[tuple[type, bool, int], str] = {}  # by backend, chain or not, and number of queues
+    SEEKS_AT_MOST = 32  # queues a claim seeks one by one (SQLite takes at most 500 terms in a UNION)
 
     def _claim_sql(self, more: bool, queues: Sequence[str] | None, now: float) -> tuple[str, tuple]:
         """The claim statement for a worker of these queues (None: all), and the parameters of its
         choice (sql.PICK). more: a chain's claim after the first, which takes no job of a limited
-        queue (QUEUE_FREE). One queue, or each of several, is a seek in jobs_ready_queue."""
-        n = len(queues) if queues else 0
+        queue (QUEUE_FREE). Each queue, up to SEEKS_AT_MOST, is one seek in jobs_ready_queue; more
+        queues than that, or all, walk jobs_ready."""
+        names = tuple(dict.fromkeys(queues or ()))
+        n, seek = len(names), 0 < len(names) <= self.SEEKS_AT_MOST
         sql = self._claims.get((type(self), more, n))
         if sql is None:
-            pick = self.Q["pick_more" if more else "pick"].replace("{index}", self.READY_INDEXES[n > 0])
-            served = self.dialect(" AND r.queue = ?")
-            if n > 1:
-                pick = pick_among(pick, n, served)
-            pick = pick.replace("{columns}", "").replace("{served}", served if n else "")
+            pick = self.Q["pick_more" if more else "pick"].replace("{index}", self.READY_INDEXES[seek])
+            if seek and n > 1:
+                pick = pick_among(pick, n, self.dialect(" AND r.queue = ?"))
+            served = f" AND r.queue IN ({', '.join('?' * n)})" if n else ""
+            pick = pick.replace("{columns}", "").replace("{served}", self.dialect(served))
             sql = self._claims[(type(self), more, n)] = self.Q["claim"].replace("{pick}", pick)
-        return sql, tuple(value for name in queues or () for value in (now, name)) or (now,)
+        return sql, tuple(value for name in names for value in (now, name)) if seek else (now, *names)
 
     def _claim(self, conn: Any, worker_id: str, now: float, lease_until: float,
                queues: Sequence[str] | None = None, more: bool = False) -> Job | None:

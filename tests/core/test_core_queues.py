@@ -84,6 +84,16 @@ def test_a_worker_of_several_queues_takes_their_jobs_in_claim_order(queue):
     assert queue.job("bulk0").state == "pending"
 
 
+def test_a_worker_of_more_queues_than_it_seeks_walks_the_ready_jobs(queue):
+    """Past SEEKS_AT_MOST queues a claim walks jobs_ready (SQLite caps a UNION's terms): same order."""
+    many = [f"q{i}" for i in range(queue.store.SEEKS_AT_MOST + 8)]
+    queue.enqueue_many([{"command": "true", "id": name, "queue": name, "priority": i % 3}
+                        for i, name in enumerate(many[::-1])] + [{"command": "true", "id": "other", "priority": 9}])
+    expected = [j.id for j in queue.jobs(["pending"], limit=100, order="claim") if j.id != "other"]
+    assert claim_all(queue, "w", 100, many + many[:3]) == expected  # a name given twice counts once
+    assert queue.job("other").state == "pending"
+
+
 def test_one_queue_is_served_in_its_own_order_whatever_the_others_hold(queue):
     """A worker of one queue, and that queue's latency, read the queue's own index (jobs_ready_queue):
     the other queues' ready jobs ahead of it in claim order, and its own waiting ones, are passed over."""
