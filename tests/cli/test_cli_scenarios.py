@@ -81,6 +81,24 @@ def test_workers_in_several_processes_run_each_job_exactly_once(cli, queue, spaw
     assert len(runners) >= 2, "expected more than one worker process to take part"
 
 
+def test_workers_of_overlapping_queues_run_each_job_exactly_once(cli, queue, spawn_worker, tmp_path):
+    """Processes serving a,b / b,c / a,c: each claim seeks every queue it serves (on PostgreSQL,
+    locking each queue's first job) and takes one; no job runs twice, none is left, and a queue
+    served by no one keeps its jobs."""
+    configure(queue, poll_interval=0.1)
+    marker = tmp_path / "marker"
+    total = 150
+    jobs = "".join(json.dumps({"id": f"j{i}", "command": f"echo j{i} >> {marker}", "queue": "abc"[i % 3],
+                               "priority": i % 4}) + "\n" for i in range(total))
+    assert cli("enqueue", "-", input=jobs + json.dumps({"id": "d", "command": "true", "queue": "d"})).code == 0
+    workers = [spawn_worker(count=2, burst=True, extra=("--queue", served)) for served in ("a,b", "b,c", "a,c")]
+    for w in workers:
+        assert w.wait(120) == 0, w.output()
+    assert sorted(lines(marker)) == sorted(f"j{i}" for i in range(total))  # every id exactly once
+    assert queue.counts()["completed"] == total and queue.job("d").state == "pending"
+    assert all(job.attempts == 1 for job in queue.jobs("completed", limit=total))
+
+
 @pytest.mark.parametrize("count", [1, 3])  # one worker thread in the command's process, or 3 processes
 def test_worker_start_prints_one_line_per_finished_attempt(cli, queue, count):
     import re
