@@ -24,6 +24,7 @@ class Column:
     cell: Cell
     width: int | None = None  # None: sized to content
     max_width: int | None = None  # longer cells are cut with an ellipsis (the detail shows them whole)
+    ticks: bool = False  # the cell depends on the time as well as the job ("in 3s", "2m ago")
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,19 @@ QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=10)
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
         ID, Column("state", "STATE", _state), QUEUE, Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
-        Column("due", "DUE", _due, max_width=24), COMMAND,
+        Column("due", "DUE", _due, max_width=24, ticks=True), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
         ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
-        Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n))), COMMAND,
+        Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n)), ticks=True), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
-        ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n)),
+        ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n), ticks=True),
         Column("error", "LAST ERROR", _error, max_width=24), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
         ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
-        Column("finished", "FINISHED", lambda j, n: ago(j.finished_at, n)), COMMAND,
+        Column("finished", "FINISHED", lambda j, n: ago(j.finished_at, n), ticks=True), COMMAND,
     ), "No completed jobs yet."),
 )
 VIEW_BY_ID = {v.id: v for v in VIEWS}
@@ -102,6 +103,7 @@ class JobTable(DataTable):
         self.view = view
         self.jobs: dict[str, Job] = {}  # shown, in order
         self._cells: dict[str, list[Text]] = {}
+        self._look: tuple = ()  # (wide, theme variables) the cells were made for
         self._measure = False  # rows or cells changed since the columns were last measured
         self._drawn_widths: tuple[int, ...] = ()
 
@@ -131,17 +133,24 @@ class JobTable(DataTable):
             self.remove_row(key)
             del self._cells[key]
         wide = self.app.size.width >= WIDE  # room to spare: long ids and errors may take twice the cells
+        # The theme's colours, not its name: they change a moment after the name (App.refresh_css)
+        look, self._look = self._look, (wide, self.app.theme_variables)
         for job in jobs:
-            cells = [self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
-                     for column in self.view.columns]
             old = self._cells.get(job.id)
             if old is None:
+                cells = [self._cell_of(column, job, now, wide) for column in self.view.columns]
                 self.add_row(*cells, key=job.id)
-            else:
-                for column, before, after in zip(self.view.columns, old, cells):
-                    if before != after:
-                        self.update_cell(job.id, column.key, after)
-            self._cells[job.id] = cells
+                self._cells[job.id] = cells
+                continue
+            # an unchanged job, drawn the same way: only the cells that tell the time can differ
+            same = look == self._look and self.jobs.get(job.id) == job
+            for index, column in enumerate(self.view.columns):
+                if same and not column.ticks:
+                    continue
+                cell = self._cell_of(column, job, now, wide)
+                if cell != old[index] or cell.style != old[index].style:  # Text's == ignores its style
+                    self.update_cell(job.id, column.key, cell)
+                    old[index] = cell
         if gone:
             self._shrink_columns()
         self._measure = True
@@ -180,6 +189,9 @@ class JobTable(DataTable):
             widest = max([shown.label.cell_len, *(cells[index].cell_len for cells in self._cells.values())])
             if widest < shown.content_width:
                 shown.content_width = widest
+
+    def _cell_of(self, column: Column, job: Job, now: float, wide: bool) -> Text:
+        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
 
     def _cell(self, value: Text | str, max_width: int | None = None) -> Text:
         """Plain str cells would be parsed as markup: make every cell a Text, and resolve theme

@@ -1,5 +1,5 @@
 """Screens and the engine talk by messages: a key's database action says how it went, whatever
-refreshes land meanwhile; the workers table is updated by key, not rebuilt (issue 12, item 4)."""
+refreshes land meanwhile; the workers and jobs tables are updated by key, not rebuilt (issue 12, item 4)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,30 @@ async def test_workers_table_is_updated_by_key_and_keeps_its_cursor(tmp_path):
         assert rows() == ["[b]old[/b]:1:x:1", "web-2:977:ef34ab:1"]
         assert at_cursor() == "web-2:977:ef34ab:1"
         assert "2 live worker(s) on this database, 2 idle" in str(app.screen.query_one("#workers-window").render())
+
+
+async def test_a_jobs_table_redraws_only_what_changed(tmp_path):
+    """An unchanged job keeps its cells but those that tell the time; a changed job, or a new theme,
+    has its cells made again."""
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        table = app.screen.query_one("#dead-table")
+        died, command = table.get_cell("sync-api", "finished"), table.get_cell("sync-api", "command")
+        error = table.get_cell("sync-api", "error")
+        app.clock.advance(120)
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert table.get_cell("sync-api", "command") is command
+        assert str(table.get_cell("sync-api", "finished")) != str(died)  # "... ago" moved on
+        app.queue.store._run(lambda c: c.execute("UPDATE jobs SET command = 'fixed [b]now[/b]' WHERE id = 'sync-api'"))
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert str(table.get_cell("sync-api", "command")) == "fixed [b]now[/b]"
+        assert table.get_cell("sync-api", "error") is error  # the rest of the row stays as drawn
+        app.theme = "gruvbox"
+        await until(pilot, lambda: app.theme_variables["error"] != str(error.style))  # the new colours
+        app.screen.refresh_data()
+        await settle(pilot)
+        assert str(table.get_cell("sync-api", "error").style) == app.theme_variables["error"]
