@@ -221,17 +221,19 @@ class Queue:
         found = self.store.counts()
         return {s: found.get(s, 0) for s in STATES}
 
-    def figures(self, per_queue: bool = False) -> Figures:
+    def figures(self, per_queue: bool = False, by_queue: bool = True) -> Figures:
         """Counts, live workers, latency and finished totals: the one place they are computed.
-        per_queue: each queue's latency too (the metrics), a few seeks per queue."""
+        per_queue: each queue's latency too (the metrics), a few seeks per queue. by_queue=False:
+        no queues and no finished totals (kept per queue), whose cost grows with the queues."""
         now = self.clock.now()
-        queues, latencies = self.queues(), {}
+        queues, latencies = self.queues() if by_queue or per_queue else [], {}
         due = self.store.next_due()
         latency = 0.0 if due is None else max(0.0, now - due)
         for info in queues if per_queue else ():
             due = self.store.next_due([info.name]) if info.counts["pending"] or info.counts["failed"] else None
             latencies[info.name] = 0.0 if due is None else max(0.0, now - due)
-        return Figures(now, self.counts(), self.workers(), latency, self.store.finished_totals(), queues, latencies)
+        finished = self.store.finished_totals() if by_queue or per_queue else {}
+        return Figures(now, self.counts(), self.workers(), latency, finished, queues, latencies)
 
     def completed_per_minute(self) -> int:
         return self.store.completed_since(self.clock.now() - 60)

@@ -107,6 +107,17 @@ def follow_logs(q: Queue, job_id: str, number: int | None) -> int:
     return EXIT_OK if follow.ok else EXIT_FAILED
 
 
+STATUS_QUEUES = 20  # status is a summary: `queue list` lists every queue
+
+
+def busiest(queues: list) -> list:
+    """At most STATUS_QUEUES queues, by name: those with the most jobs not finished."""
+    if len(queues) <= STATUS_QUEUES:
+        return queues
+    unfinished = lambda i: i.counts["pending"] + i.counts["failed"] + i.counts["processing"]  # noqa: E731
+    return sorted(sorted(queues, key=unfinished, reverse=True)[:STATUS_QUEUES], key=lambda i: i.name)
+
+
 def cmd_status(q: Queue, args: argparse.Namespace) -> int:
     f = q.figures()
     if args.json:
@@ -118,7 +129,9 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
     table(["STATE", "JOBS"], [[s, str(n)] for s, n in f.counts.items()])
     if [info.name for info in f.queues] not in ([], ["default"]) or any(i.limit or i.paused for i in f.queues):
         out()
-        print_queues(f.queues)
+        print_queues(busiest(f.queues))
+        if len(f.queues) > STATUS_QUEUES:
+            out(f"({STATUS_QUEUES} of {len(f.queues):,} queues: those with the most unfinished jobs; all in `queue list`)")
     out(f"\nworkers: {len(f.workers)} live ({f.busy} busy, {len(f.workers) - f.busy} idle)")
     if f.latency:
         out(f"the oldest due job has waited {f.latency:.1f}s")

@@ -114,7 +114,7 @@ class MainScreen(DbWork, Screen):
 
         def read(queue: Queue) -> Snapshot:
             now = clock.now()
-            figures = queue.figures()  # as status and the metrics compute them
+            figures = queue.figures(by_queue=tab == "queues")  # as status and the metrics compute them
             counts = figures.counts
             view = VIEW_BY_ID.get(tab)
             jobs: list[Job] = []
@@ -123,7 +123,7 @@ class MainScreen(DbWork, Screen):
                 jobs = queue.jobs(view.states, row_limit, search, view.order)
                 total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
             return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total,
-                            figures.queues if tab == "queues" else [])
+                            figures.queues)
 
         self.run_db("refresh", read, exclusive=True)
 

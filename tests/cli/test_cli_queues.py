@@ -102,6 +102,20 @@ def test_list_filters_by_queue_and_status_counts_per_queue(cli):
     assert cli("list", "--queue", "nosuch", "--json").json() == []
 
 
+def test_status_shows_the_busiest_queues_and_points_to_the_rest(cli):
+    """Past 20 queues, status (a summary) shows the 20 with the most unfinished jobs, by name, and
+    says where the others are; --json and `queue list` keep every one."""
+    jobs = [{"command": "true", "queue": f"q{i:02d}"} for i in range(30) for _ in range(1 + (i % 7 == 3))]
+    assert cli("enqueue", "-", input="".join(json.dumps(j) + "\n" for j in jobs)).code == 0
+    lines = cli("status").out.splitlines()
+    shown = [line.split()[0] for line in lines if line.startswith("q")]
+    busy = ["q03", "q10", "q17", "q24"]  # two jobs each
+    assert len(shown) == 20 and shown == sorted(shown) and set(busy) <= set(shown)
+    assert "(20 of 30 queues: those with the most unfinished jobs; all in `queue list`)" in lines
+    assert len(cli("status", "--json").json()["queues"]) == 30
+    assert len(cli("queue", "list").out.splitlines()) == 31
+
+
 def test_cwd_and_env_reach_the_command(cli, queue, tmp_path):
     (tmp_path / "proj").mkdir()
     job = {"command": "pwd; echo \"$GREETING|$QUEUECTL_QUEUE\"", "cwd": "proj", "env": {"GREETING": "a b [x]"},
