@@ -22,8 +22,8 @@ import os
 import stat
 import _thread
 
-# socket, select, hashlib and logging are imported where they are used: a CLI command that only
-# reads (`queuectl status`) never sends or waits for a wake-up, and must start fast.
+# socket, select, hashlib, logging and threading are imported where they are used: a CLI command
+# that only reads (`queuectl status`) never sends or waits for a wake-up, and must start fast.
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PROC_FD = "/proc/self/fd"  # where it exists, a socket is named through its folder's descriptor
@@ -203,7 +203,7 @@ class PollListener(Listener):
     """No wake-ups: wait() only lets the timeout pass (or returns at close), so workers poll."""
 
     def __init__(self) -> None:
-        import threading  # here, not at the top: short commands (status, enqueue) never listen
+        import threading
 
         self._closed = threading.Event()
 
@@ -225,7 +225,7 @@ class SocketNotifier:
         self._missing: list[tuple[str, str, str]] | None = None  # places no listener has made yet
         self._folders: list[Folder] = []
         self._sock = None
-        self._lock = _thread.allocate_lock()  # _thread, not threading: enqueue does not pay for threading's import
+        self._lock = _thread.allocate_lock()  # threading's Lock, without importing threading (enqueue)
 
     def _open(self) -> None:
         """Open the folders that exist now; a missing one is looked for again at the next wake-up."""

@@ -114,8 +114,8 @@ def busiest(queues: list) -> list:
     """At most STATUS_QUEUES queues, by name: those with the most jobs not finished."""
     if len(queues) <= STATUS_QUEUES:
         return queues
-    unfinished = lambda i: i.counts["pending"] + i.counts["failed"] + i.counts["processing"]  # noqa: E731
-    return sorted(sorted(queues, key=unfinished, reverse=True)[:STATUS_QUEUES], key=lambda i: i.name)
+    top = sorted(queues, key=lambda i: i.counts["pending"] + i.counts["failed"] + i.counts["processing"], reverse=True)
+    return sorted(top[:STATUS_QUEUES], key=lambda i: i.name)
 
 
 def cmd_status(q: Queue, args: argparse.Namespace) -> int:
@@ -131,7 +131,8 @@ def cmd_status(q: Queue, args: argparse.Namespace) -> int:
         out()
         print_queues(busiest(f.queues))
         if len(f.queues) > STATUS_QUEUES:
-            out(f"({STATUS_QUEUES} of {len(f.queues):,} queues: those with the most unfinished jobs; all in `queue list`)")
+            out(f"({STATUS_QUEUES} of {len(f.queues):,} queues: those with the most unfinished jobs;"
+                " all in `queue list`)")
     out(f"\nworkers: {len(f.workers)} live ({f.busy} busy, {len(f.workers) - f.busy} idle)")
     if f.latency:
         out(f"the oldest due job has waited {f.latency:.1f}s")
