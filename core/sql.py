@@ -11,7 +11,7 @@ in core/migrations.py.
 
 from __future__ import annotations
 
-from .models import Job, Run
+from .models import STATES, Job, Run
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -270,8 +270,11 @@ SQLITE: dict[str, str] = {
     "lock_limited": "SELECT name FROM queues WHERE max_running > 0{served} ORDER BY name",
     # the processing jobs are few: scan them all (no index on lease_until, see schema 4)
     "expired": f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_running WHERE state = 'processing' AND lease_until < ?",
-    # kept by triggers (schemas 2, 7); a row's key is "STATE QUEUE"
-    "counts": "SELECT substr(k, 1, instr(k, ' ') - 1) AS state, sum(n) FROM queue_counts GROUP BY state",
+    # kept by triggers (schemas 2, 7); a row's key is "STATE QUEUE". A state's rows are one range of
+    # keys (' ' sorts just before '!'), summed in place: a GROUP BY on substr() sorted them (5x slower
+    # at 5,000 queues)
+    "counts": " UNION ALL ".join(f"SELECT '{state}', coalesce(sum(n), 0) FROM queue_counts"
+                                 f" WHERE k >= '{state} ' AND k < '{state}!'" for state in STATES),
     "queue_counts": ("SELECT substr(k, instr(k, ' ') + 1), substr(k, 1, instr(k, ' ') - 1), n FROM queue_counts"
                      " WHERE n != 0"),
     "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready", ready=f"{READY_WHERE}{{served}} AND {NOT_PAUSED}"),

@@ -9,6 +9,7 @@ import pytest
 
 from core import Queue
 from core.errors import InvalidInput
+from core.models import STATES
 from core.pool import Pool
 from core.migrations import statements
 from core.migrations.sqlite import SQLITE_MIGRATIONS
@@ -183,6 +184,18 @@ def test_counts_and_listings_per_queue(queue):
     assert len(queue.jobs(search="b")) >= 2  # the filter matches queue names too
     queue.prune("completed", 0)
     assert {info.name: info.counts["completed"] for info in queue.queues()} == {"b": 0}
+
+
+def test_the_counts_of_each_state_add_up_every_queues(queue):
+    """The totals are the sums of each queue's counts, whatever the names (they share one keyed table
+    on SQLite, "STATE QUEUE", read as one range of keys per state)."""
+    names = ["0", "a", "a-b", "a_b", "d", "dead", "z" * 64]
+    queue.enqueue_many([{"command": "true", "queue": name} for name in names for _ in range(len(name) % 3 + 1)])
+    queue.enqueue_many([{"command": "false", "queue": name, "max_retries": 0} for name in names[::2]])
+    run_burst(queue)
+    queue.enqueue_many([{"command": "true", "queue": name} for name in names[1::2]])
+    totals = {state: sum(info.counts[state] for info in queue.queues()) for state in STATES}
+    assert queue.counts() == totals and totals["completed"] and totals["dead"] == 4 and totals["pending"] == 3
 
 
 @pytest.mark.parametrize("bad", ["", "Upper", "a b", "-x", "x" * 65, 3, None])
