@@ -277,6 +277,7 @@ SQLITE: dict[str, str] = {
                                  f" WHERE k >= '{state} ' AND k < '{state}!'" for state in STATES),
     "queue_counts": ("SELECT substr(k, instr(k, ' ') + 1), substr(k, 1, instr(k, ' ') - 1), n FROM queue_counts"
                      " WHERE n != 0"),
+    "count_in": "SELECT coalesce(sum(n), 0) FROM queue_counts WHERE k {ids}",  # keys "STATE QUEUE"
     "next_due": NEXT_DUE.format(hint=" INDEXED BY jobs_ready", ready=f"{READY_WHERE}{{served}} AND {NOT_PAUSED}"),
     "insert_jobs": ("INSERT INTO jobs (id, command, state, max_retries, priority, run_at, timeout, created_at,"
                     " updated_at, queue, cwd, env, unique_key, after_ids, waiting)"
@@ -307,6 +308,7 @@ POSTGRES: dict[str, str] = {
     # kept by triggers (schema 12), summed now and then by fold_counts
     "counts": "SELECT state, sum(n)::bigint FROM job_counts GROUP BY state",
     "queue_counts": "SELECT queue, state, sum(n)::bigint FROM job_counts GROUP BY queue, state HAVING sum(n) <> 0",
+    "count_in": "SELECT coalesce(sum(n), 0)::bigint FROM job_counts WHERE state || ' ' || queue = ANY(%s)",
     # Locked (FOR UPDATE, in id order: has_dependents is set on them next, and two enqueuers
     # that share a dependency queue up rather than deadlock): a dependency that finishes meanwhile
     # waits for this insert, then sees its dependents.

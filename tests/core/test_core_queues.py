@@ -198,6 +198,26 @@ def test_the_counts_of_each_state_add_up_every_queues(queue):
     assert queue.counts() == totals and totals["completed"] and totals["dead"] == 4 and totals["pending"] == 3
 
 
+def test_listings_of_a_queue_stop_at_the_jobs_its_counters_know_of(queue):
+    """A queue's listing reads its counters first and walks no further than the jobs they count: it
+    must still give every job the filters match, in order, whatever the limit."""
+    queue.enqueue_many([{"command": "true", "id": f"old{i}", "queue": "rare"} for i in range(3)]
+                       + [{"command": "false", "queue": "rare", "max_retries": 0}]
+                       + [{"command": "true"} for _ in range(40)])
+    run_burst(queue)
+    queue.enqueue_many([{"command": "true", "id": f"new{i}", "queue": "rare", "priority": i} for i in range(3)]
+                       + [{"command": "true", "queue": "empty"}, {"command": "true", "after": ["new0"], "queue": "rare"}])
+    every = queue.jobs(limit=1000)
+    for states in (None, ["completed"], ["dead"], ["pending", "failed"], ["processing"], ["completed", "dead"]):
+        for limit in (1, 2, 3, 5, 100):
+            wanted = [j.id for j in every if j.queue == "rare" and (states is None or j.state in states)][:limit]
+            assert [j.id for j in queue.jobs(states, limit=limit, queue=["rare"])] == wanted, (states, limit)
+    assert [j.id for j in queue.jobs(["pending", "failed"], queue=["rare"], order="claim")][:3] == ["new2", "new1", "new0"]
+    assert len(queue.jobs(["pending", "failed"], queue=["rare"], order="claim")) == 4  # the waiting one last
+    assert queue.jobs(["completed"], queue=["empty"]) == [] and queue.jobs(queue=["nowhere"]) == []
+    assert len(queue.jobs(queue=["rare", "empty"], limit=100)) == 9
+
+
 @pytest.mark.parametrize("bad", ["", "Upper", "a b", "-x", "x" * 65, 3, None])
 def test_bad_queue_names_are_refused(queue, bad):
     with pytest.raises(InvalidInput):
