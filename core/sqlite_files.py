@@ -46,6 +46,48 @@ def _check_folder(path: str, folder: str, uid: int) -> bool:
     return bool(st.st_mode & 0o022)
 
 
+def _check_ancestors(path: str, folder: str, uid: int) -> None:
+    """The folders above the database's folder, by the same rule: whoever may rename one of them can
+    put another tree in its place."""
+    while True:
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+        _check_folder(path, folder, uid)
+
+
+MAX_LINKS = 40  # as Linux's ELOOP
+
+
+def _real_path(path: str, uid: int) -> str:
+    """os.path.realpath of an absolute path, refusing a symbolic link of another user's anywhere on
+    the way. Missing components are kept as they are (the file may be made next)."""
+    resolved, todo, links = "/", [part for part in reversed(path.split("/")) if part], 0
+    while todo:
+        name = todo.pop()
+        if name == ".":
+            continue
+        if name == "..":
+            resolved = os.path.dirname(resolved)
+            continue
+        candidate = os.path.join(resolved, name)
+        st = _lstat(candidate)
+        if st is None or not stat.S_ISLNK(st.st_mode):
+            resolved = candidate
+            continue
+        if st.st_uid not in (uid, 0):
+            raise StorageError(f"refusing {path}: {candidate} is a symbolic link of another user's (uid {st.st_uid})")
+        links += 1
+        if links > MAX_LINKS:
+            raise StorageError(f"cannot open database {path}: too many levels of symbolic links")
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = "/"
+        todo.extend(part for part in reversed(target.split("/")) if part)
+    return resolved
+
+
 FILE_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
               stat.S_IFIFO: "a fifo", stat.S_IFSOCK: "a socket", stat.S_IFLNK: "a symbolic link"}
 
@@ -124,6 +166,7 @@ class SQLiteFiles:
             if st is None:
                 self._may_create(folder, create, make_folder)
             shared = _check_folder(path, folder, uid)
+            _check_ancestors(path, folder, uid)
             if st is None:
                 st = _create_file(path)
             _check_file(path, st, uid)
@@ -136,19 +179,17 @@ class SQLiteFiles:
                 self._open_read_only(path, create, companions)
             else:
                 _prepare_companions(path, st, companions, shared)
+                self._target = path  # the checked file, not the links that led to it
             return path
         except OSError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
 
     def _resolved(self, uid: int) -> tuple[str, os.stat_result | None]:
-        """The path, through a symbolic link of this user's (or root's), and its lstat (None: absent)."""
-        path, st = self.path, _lstat(self.path)
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            if st.st_uid not in (uid, 0):
-                raise StorageError(f"refusing {path}: it is a symbolic link of another user's (uid {st.st_uid})")
-            path = os.path.realpath(path)
-            st = _lstat(path)
-        return path, st
+        """The real path and its lstat (None: absent). Every symbolic link on the way, to a folder or
+        to the file, must be this user's (or root's): another user could point it elsewhere between
+        this check and SQLite's open. SQLite then opens the real path, never the links again."""
+        path = _real_path(self.path, uid)
+        return path, _lstat(path)
 
     def _may_create(self, folder: str, create: bool, make_folder: bool) -> None:
         if not create:

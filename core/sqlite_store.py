@@ -67,7 +67,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
         super().__init__()
         self.location = self.path = os.path.abspath(os.path.expanduser(path))
-        self._target = self.path  # what SQLite opens: the path, or a file: URI to read only
+        self._target = self.path  # what SQLite opens: the real path, or a file: URI to read only
         self._notifier = SocketNotifier(self.path)
         self._file = self._check_files(create, make_folder)
         try:

@@ -355,6 +355,62 @@ def test_a_folder_or_symlink_of_another_user_is_refused(tmp_path, other_uid):
     one_line_error(queuectl(link, "status"), str(link), "symbolic link")
 
 
+@ROOT_ONLY
+def test_a_link_of_another_user_anywhere_on_the_way_is_refused(tmp_path, other_uid):
+    """Not only the path's own link: one it leads through, or one standing for a folder. Another
+    user could point it at a database of theirs between the check and SQLite's open, and read the
+    commands enqueued there (issue found in session 9's review)."""
+    mine = tmp_path / "mine.db"
+    make_db(mine)
+    theirs = tmp_path / "theirs-link"  # another user: ln -s ~owner/mine.db /tmp/theirs-link
+    theirs.symlink_to(mine)
+    os.chown(theirs, other_uid, other_uid, follow_symlinks=False)
+    mine_link = tmp_path / "q.db"  # the owner: ln -s /tmp/theirs-link ~/q.db
+    mine_link.symlink_to(theirs)
+    one_line_error(queuectl(mine_link, "enqueue", '{"command": "echo secret"}'), str(theirs), "symbolic link")
+    folder_link = tmp_path / "theirs-folder"  # another user: ln -s ~owner /tmp/theirs-folder
+    folder_link.symlink_to(tmp_path)
+    os.chown(folder_link, other_uid, other_uid, follow_symlinks=False)
+    one_line_error(queuectl(folder_link / "mine.db", "status"), str(folder_link), "symbolic link")
+    assert queuectl(mine, "list", "--json").stdout.count('"id"') == 1  # nothing was added
+
+
+@ROOT_ONLY
+def test_a_folder_above_of_another_user_is_refused(tmp_path, other_uid):
+    """The owner's own folder inside one another user may change: they could rename it away and put
+    a tree of theirs in its place."""
+    above = tmp_path / "theirs"
+    above.mkdir()
+    own = above / "mine"
+    own.mkdir(mode=0o700)
+    os.chown(above, other_uid, other_uid)
+    one_line_error(queuectl(own / "jobs.db", "enqueue", '{"command": "true"}'), str(above), "another user")
+    assert list(own.iterdir()) == []
+    above.chmod(0o777)  # or one any user may write to, unless sticky as /tmp is
+    os.chown(above, 0, 0)
+    one_line_error(queuectl(own / "jobs.db", "enqueue", '{"command": "true"}'), str(above), "writable by other users")
+    above.chmod(0o1777)
+    assert queuectl(own / "jobs.db", "enqueue", '{"command": "true"}').returncode == 0
+
+
+def test_a_chain_of_the_owners_own_links_reaches_the_database(tmp_path):
+    """Relative targets, `..` after a link, a link to a folder: the file opened is the one
+    os.path.realpath names, and the queue is the same whichever path leads to it."""
+    (tmp_path / "data").mkdir()
+    db = tmp_path / "data" / "jobs.db"
+    make_db(db)
+    (tmp_path / "d").symlink_to("data")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "up").symlink_to("../d/")
+    (tmp_path / "q.db").symlink_to("sub/up/../d/jobs.db")
+    assert os.path.realpath(tmp_path / "q.db") == str(db)
+    result = queuectl(tmp_path / "q.db", "enqueue", '{"id": "through-links", "command": "true"}')
+    assert result.returncode == 0, result.stderr
+    assert "through-links" in queuectl(db, "list").stdout
+    (tmp_path / "loop").symlink_to("loop")
+    one_line_error(queuectl(tmp_path / "loop", "status"), "symbolic links")
+
+
 @pytest.mark.parametrize("kind", ["device", "fifo", "folder"])
 def test_anything_but_a_regular_file_is_refused_before_sqlite_touches_it(tmp_path, kind):
     db = tmp_path / "db"
