@@ -135,14 +135,27 @@ def _create_file(path: str) -> os.stat_result:
     return os.lstat(path)
 
 
+def _in_wal_mode(path: str) -> bool:
+    """Whether the file's header says WAL mode (read and write versions 2), as queuectl's are."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        header = os.read(fd, 20)
+    finally:
+        os.close(fd)
+    return header[:16] == b"SQLite format 3\0" and header[18:20] == b"\2\2"
+
+
 def _prepare_companions(path: str, st: os.stat_result, companions: dict, shared: bool) -> None:
     for suffix, cst in companions.items():
         if cst is not None and not cst.st_mode & stat.S_IWUSR:
             _add_owner_write(path + suffix)  # left by an older version reading a read-only file
-        elif cst is None and shared and st.st_size > 0:
-            # In a folder others may write to (/tmp), another user could make these in the
-            # instant before SQLite does: they are made now, as SQLite makes them. (Never
-            # removed by us: another connection may be using them by then.)
+    missing = [suffix for suffix, cst in companions.items() if cst is None]
+    # In a folder others may write to (/tmp), another user could make these in the instant before
+    # SQLite does: they are made now, as SQLite makes them (never removed by us: another connection
+    # may be using them by then). Not beside a file in rollback mode: a new database, or another
+    # program's, which SQLiteStore refuses before anything is made.
+    if missing and shared and st.st_size > 0 and _in_wal_mode(path):
+        for suffix in missing:
             _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
 
 

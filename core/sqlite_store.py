@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # bound as a parameter, SQLite copies it once on binding and once more into the row's record. That
 # holds only while the blobs are the row's last columns (see migration 6).
 BLOB_IN_PLACE = 1 << 20
+FOREIGN_CHECK = ("SELECT (SELECT count(*) FROM sqlite_master), (SELECT count(*) = 2 FROM sqlite_master"
+                 " WHERE type = 'table' AND name IN ('jobs', 'runs')), (SELECT user_version FROM pragma_user_version)")
 INSERT_RUN = ("INSERT INTO runs (job_id, attempt, worker, started_at, finished_at, exit_code, error, stdout, stderr,"
               " stdout_dropped, stderr_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, {streams}, ?, ?)")
 INSERT_RUN_BOUND = INSERT_RUN.format(streams="?, ?")
@@ -68,6 +70,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         super().__init__()
         self.location = self.path = os.path.abspath(os.path.expanduser(path))
         self._target = self.path  # what SQLite opens: the real path, or a file: URI to read only
+        self._known = False  # the file was seen to be a queuectl database (or a new one)
         self._notifier = SocketNotifier(self.path)
         self._file = self._check_files(create, make_folder)
         try:
@@ -83,6 +86,8 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             conn = sqlite3.connect(self._target, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False, uri=self.read_only)
             conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
+            if not self._known:
+                self._refuse_foreign(conn)
             if not self.read_only:
                 if os.path.getsize(self._file) == 0:  # a new database: only now can its page size be chosen
                     conn.execute(f"PRAGMA page_size = {self.PAGE_SIZE}")
@@ -93,6 +98,15 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         except sqlite3.DatabaseError as exc:
             raise self._error(exc) from None
         return conn
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Another program's database (a mistyped --db): refused before WAL mode or a migration
+        changes it. Ours has a schema version and jobs and runs tables; a new one has nothing yet."""
+        objects, ours, version = conn.execute(FOREIGN_CHECK).fetchone()
+        if objects and (version == 0 or not ours):
+            conn.close()
+            raise StorageError(f"refusing {self.path}: it is another program's SQLite database, not a queuectl one")
+        self._known = True
 
     def _error(self, exc: sqlite3.Error) -> StorageError:
         text = str(exc)

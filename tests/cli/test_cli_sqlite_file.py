@@ -55,6 +55,29 @@ def test_not_a_database(tmp_path, content):
     assert db.read_bytes() == content
 
 
+@pytest.mark.parametrize("tables, version", [(["notes"], 0), (["jobs", "notes"], 0), (["jobs"], 5)])
+@pytest.mark.parametrize("sticky", [False, True])
+def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path, tables, version, sticky):
+    """A mistyped --db that names another program's SQLite file: no command makes our tables in it,
+    switches it to WAL mode or leaves a -wal or -shm beside it (in a sticky folder like /tmp
+    queuectl makes those itself for its own databases)."""
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o1777 if sticky else 0o700)
+    folder.chmod(0o1777 if sticky else 0o700)
+    db = folder / "notes.db"
+    conn = sqlite3.connect(db)
+    for table in tables:
+        conn.execute(f"CREATE TABLE {table} (x)")
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    for args in (["status"], ["list"], ["enqueue", '{"command": "true"}'], ["worker", "start", "--burst"],
+                 ["config", "set", "max-retries", "1"]):
+        assert "another program's SQLite database" in one_line_error(queuectl(db, *args))
+    assert db.read_bytes() == before and sorted(p.name for p in folder.iterdir()) == ["notes.db"]
+
+
 def test_a_folder_as_database(tmp_path):
     one_line_error(queuectl(tmp_path, "status"))
 
