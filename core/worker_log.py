@@ -10,6 +10,7 @@ import time
 
 from .models import Job
 from .outcome import Outcome
+from .text import visible
 
 
 def configure_logging() -> None:
@@ -34,7 +35,7 @@ def print_job_end(job: Job, outcome: Outcome) -> None:
     if outcome.state == "completed":
         what = f"completed in {outcome.finished_at - (outcome.started_at or 0):.3f}s (attempt {job.attempts})"
     else:
-        what = f"{outcome.state} (attempt {job.attempts}): {outcome.error}"
+        what = f"{outcome.state} (attempt {job.attempts}): {visible(str(outcome.error), keep_newlines=False)}"
     line = f"{_stamp[1]},{int(now * 1000) % 1000:03d} job {job.id} {what}\n"
     try:
         os.write(2, line.encode(errors="backslashreplace"))

@@ -37,11 +37,12 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
         if args.json:
             print_json(config)
         else:
-            table(["KEY", "VALUE", "MEANING"], [[k, setting_text(v), SETTINGS[k].help] for k, v in config.items()])
-    elif args.action == "get":
-        out(setting_text(q.get_setting(args.key)))
+            table(["KEY", "VALUE", "MEANING"], [[k, visible(setting_text(v), keep_newlines=False), SETTINGS[k].help]
+                                                for k, v in config.items()])
+    elif args.action == "get":  # a hook's text as written, but ESC and the like made visible
+        out(visible(setting_text(q.get_setting(args.key))))
     else:
-        out(f"{args.key} = {setting_text(q.set_setting(args.key, args.value))}")
+        out(f"{args.key} = {visible(setting_text(q.set_setting(args.key, args.value)))}")
     return EXIT_OK
 
 

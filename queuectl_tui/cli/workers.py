@@ -30,9 +30,10 @@ def cmd_worker(q: Queue, args: argparse.Namespace) -> int:
         elif not workers:
             print("no live workers", file=sys.stderr)
         else:
+            # another machine's worker writes its own id and host: shown, never obeyed
             table(["ID", "HOST", "PID", "JOB", "STARTED (UTC)", "HEARTBEAT (UTC)"],
-                  [[w.id, w.host, str(w.pid), visible(w.job_id or "-"), short_time(w.started_at),
-                    short_time(w.heartbeat_at)] for w in workers])
+                  [[*(visible(text, keep_newlines=False) for text in (w.id, w.host)), str(w.pid),
+                    visible(w.job_id or "-"), short_time(w.started_at), short_time(w.heartbeat_at)] for w in workers])
         return EXIT_OK
     if args.action == "stop":
         return worker_stop(q, args.timeout)

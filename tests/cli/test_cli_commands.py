@@ -382,6 +382,25 @@ def test_logs_on_a_terminal_makes_escapes_visible(cli, queue):
     assert b"a\\e]0;pwned\\ab\\e[2Jc" in data
 
 
+def test_worker_lines_settings_and_other_hosts_workers_show_control_characters_as_escapes(cli, queue):
+    """Text others write reaches the terminal as escapes, never as orders to it: a job's error (its
+    cwd as given), a hook's text, another machine's worker id and host."""
+    from core.models import WorkerInfo
+
+    enqueue(cli, command="true", id="cwd", cwd="/nowhere\x1b]0;PWN\x07\x1b[2J", max_retries=0)
+    worker = cli("worker", "start", "--burst")
+    assert worker.code == 0 and "job cwd dead" in worker.err
+    assert "\x1b" not in worker.err and "\x07" not in worker.err and "/nowhere\\e]0;PWN\\a\\e[2J" in worker.err
+    hook = "echo \x1b]0;HOOK\x07done"
+    for result in (cli("config", "set", "on-dead", hook), cli("config", "get", "on-dead"), cli("config", "list")):
+        assert result.code == 0 and "\x1b" not in result.out and "echo \\e]0;HOOK\\adone" in result.out
+    assert cli("config", "list", "--json").json()["on-dead"] == hook  # JSON: the text as it is
+    now = time.time()
+    queue.store.register_worker(WorkerInfo("far:1:\x1b[31mred", "far\x1b[2Jhost", 1, None, now, now))
+    listing = cli("worker", "list").out
+    assert "\x1b" not in listing and "far:1:\\e[31mred" in listing and "far\\e[2Jhost" in listing
+
+
 def test_commands_ids_with_markup_are_shown_literally(cli):
     enqueue(cli, command="echo '[red]hi[/]' #\x1b[2J", id="x[1]" if False else "x.1")
     out = cli("list").out
