@@ -149,7 +149,8 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             try:
                 result = fn(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite ends it itself on some errors (a full disk): keep that error
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
             return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import sqlite3
 import stat
@@ -115,3 +116,28 @@ def test_schema_version_recorded_and_newer_refused(tmp_path):
     conn.close()
     err = one_line_error(queuectl(db, "status"))
     assert "schema version 999" in err
+
+
+def test_a_write_that_hits_the_file_size_limit_says_so_and_leaves_nothing_half_written(tmp_path):
+    """A full disk, as a process limit on file size: SQLite ends the transaction itself, and the
+    error the user reads is SQLite's, not the failed ROLLBACK that came after it."""
+    import resource
+    import signal
+
+    db = tmp_path / "jobs.db"
+    assert queuectl(db, "config", "set", "max-retries", "3").returncode == 0
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write(2) fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    lines = "".join(json.dumps({"command": "echo " + "x" * 1000}) + "\n" for _ in range(3000))
+    result = subprocess.run([str(BIN / "queuectl"), "--db", str(db), "enqueue", "-"], input=lines, capture_output=True,
+                            text=True, env=clean_env(), timeout=60, preexec_fn=small_files)
+    err = one_line_error(result)
+    assert "disk" in err and "rollback" not in err, err
+    assert json.loads(queuectl(db, "status", "--json").stdout)["counts"]["pending"] == 0
+    some = "".join(lines.splitlines(keepends=True)[:100])  # the database is fine for what fits
+    again = subprocess.run([str(BIN / "queuectl"), "--db", str(db), "enqueue", "-"], input=some,
+                           capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert again.returncode == 0 and len(again.stdout.split()) == 100, again.stderr
