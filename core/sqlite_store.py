@@ -68,7 +68,11 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old: 3.35 or newer is needed (RETURNING)")
         super().__init__()
-        self.location = self.path = os.path.abspath(os.path.expanduser(path))
+        try:
+            self.location = self.path = os.path.abspath(os.path.expanduser(path))
+        except FileNotFoundError:  # os.getcwd() of a deleted folder
+            raise StorageError(f"cannot open database {path}: the current folder no longer exists"
+                               " (give the database's absolute path)") from None
         self._target = self.path  # what SQLite opens: the real path, or a file: URI to read only
         self._known = False  # the file was seen to be a queuectl database (or a new one)
         self._notifier = SocketNotifier(self.path)

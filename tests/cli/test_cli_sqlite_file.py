@@ -141,3 +141,11 @@ def test_a_write_that_hits_the_file_size_limit_says_so_and_leaves_nothing_half_w
     again = subprocess.run([str(BIN / "queuectl"), "--db", str(db), "enqueue", "-"], input=some,
                            capture_output=True, text=True, env=clean_env(), timeout=60)
     assert again.returncode == 0 and len(again.stdout.split()) == 100, again.stderr
+
+
+def test_a_relative_path_from_a_deleted_folder_is_one_clear_error(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    result = subprocess.run(["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec "$0" --db jobs.db status',
+                             str(BIN / "queuectl")], capture_output=True, text=True, env=clean_env(), timeout=60)
+    assert "the current folder no longer exists" in one_line_error(result)
