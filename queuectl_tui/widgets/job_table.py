@@ -135,6 +135,9 @@ class JobTable(DataTable):
         wide = self.app.size.width >= WIDE  # room to spare: long ids and errors may take twice the cells
         # The theme's colours, not its name: they change a moment after the name (App.refresh_css)
         look, self._look = self._look, (wide, self.app.theme_variables)
+        # A changed cell wider than its column widens it (see _widen); new rows widen it themselves.
+        widths = [self.columns[ColumnKey(column.key)].content_width for column in self.view.columns]
+        grown: dict[int, tuple[int, str]] = {}  # column index -> the widest outgrowing cell: (cells, row key)
         for job in jobs:
             old = self._cells.get(job.id)
             if old is None:
@@ -151,8 +154,11 @@ class JobTable(DataTable):
                 if cell != old[index] or cell.style != old[index].style:  # Text's == ignores its style
                     self.update_cell(job.id, column.key, cell)
                     old[index] = cell
-        if gone:
+                    if cell.cell_len > max(widths[index], grown.get(index, (0, ""))[0]):
+                        grown[index] = (cell.cell_len, job.id)
+        if gone or look != self._look:  # rows left, or every cell was redrawn for another width
             self._shrink_columns()
+        self._widen(grown)
         self._measure = True
         order_changed = list(self.jobs) != list(fresh)
         self.jobs = fresh
@@ -179,16 +185,31 @@ class JobTable(DataTable):
             self._clear_caches()
             self.refresh()
 
+    def _widen(self, grown: dict[int, tuple[int, str]]) -> None:
+        """update_cell() leaves a column as wide as it was, so a cell that grew in place ("in" for
+        "in 1m38s") was cut, and stayed cut. Have DataTable measure one cell per column: the widest
+        that outgrew it. Only a cell wider than its column: for a narrower one, DataTable measures
+        every cell of the column, too slow for cells that tick every second."""
+        for index, (cells, key) in grown.items():
+            column = self.view.columns[index]
+            if cells > self.columns[ColumnKey(column.key)].content_width:
+                self.update_cell(key, column.key, self._cells[key][index], update_width=True)
+
     def _shrink_columns(self) -> None:
         """DataTable widens a column for a long cell but never narrows it again when that row
-        leaves: narrow each column back to its widest remaining cell."""
+        leaves, or when every cell is cut shorter (a terminal no longer WIDE): narrow each column
+        back to its widest cell."""
         for index, column in enumerate(self.view.columns):
             shown = self.columns[ColumnKey(column.key)]
             if not shown.auto_width:
                 continue
-            widest = max([shown.label.cell_len, *(cells[index].cell_len for cells in self._cells.values())])
+            widest, key = max([(shown.label.cell_len, ""),
+                               *((cells[index].cell_len, job_id) for job_id, cells in self._cells.items())],
+                              key=lambda pair: pair[0])
             if widest < shown.content_width:
                 shown.content_width = widest
+                if key:  # measured as wide as the column now is: the table's size is worked out again
+                    self.update_cell(key, column.key, self._cells[key][index], update_width=True)
 
     def _cell_of(self, column: Column, job: Job, now: float, wide: bool) -> Text:
         return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
