@@ -12,7 +12,7 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import Job
 
-from ..render import ago, clip, due, safe, span
+from ..render import ago, clip, count, due, safe, span
 
 Cell = Callable[[Job, float], Text | str]
 
@@ -54,32 +54,36 @@ def _due(job: Job, now: float) -> Text:
 
 
 def _tries(job: Job, now: float) -> str:
-    return f"{job.attempts}/{job.max_retries + 1}"
+    return f"{count(job.attempts, 4)}/{count(job.max_retries + 1, 4)}"  # "0/9e18" at most, as a rule
 
 
 def _error(job: Job, now: float) -> Text:
     return safe(job.last_error or "", style="$error")
 
 
-ID_WIDTH = 20  # ids may be 128 characters: one must not push DUE and COMMAND off an 80-column screen
+# Ids may have 128 characters, queues 64, priorities 20: with the longest of each (and of workers
+# and errors), every view still starts COMMAND 10 cells before the right edge of an 80-column
+# screen (tests/tui/test_small_screen.py checks each view).
+ID_WIDTH = 16
 WIDE = 160  # on a terminal this wide the capped columns get twice their cells
 ID = Column("id", "ID", lambda j, n: safe(j.id), max_width=ID_WIDTH)
 COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
 TRIES = Column("tries", "TRIES", _tries)
-QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=10)
+QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=8)
+PRIORITY = Column("priority", "PRI", lambda j, n: count(j.priority, 5))
 
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
-        ID, Column("state", "STATE", _state), QUEUE, Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
-        Column("due", "DUE", _due, max_width=24, ticks=True), COMMAND,
+        ID, Column("state", "STATE", _state), QUEUE, PRIORITY, TRIES,
+        Column("due", "DUE", _due, max_width=16, ticks=True), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
-        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
+        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=16), TRIES,
         Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n)), ticks=True), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
         ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n), ticks=True),
-        Column("error", "LAST ERROR", _error, max_width=24), COMMAND,
+        Column("error", "LAST ERROR", _error, max_width=20), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
         ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
