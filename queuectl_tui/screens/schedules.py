@@ -22,7 +22,7 @@ from ..widgets.footer import KeyFooter
 
 COLUMNS = ("NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB")
 NAME_WIDTH = CRON_WIDTH = ZONE_WIDTH = 16  # with NEXT DUE's 16: 72 cells, in a dialog 76 wide at 80 columns
-LAST_JOB_WIDTH = 24
+LAST_JOB_WIDTH = 20  # and the whole row fits the dialog at its full width (110)
 
 
 class SchedulesScreen(DbWork, ModalScreen[None]):

@@ -7,6 +7,8 @@ import re
 from textual.widgets import DataTable
 
 from core import Queue
+from core.clock import FixedClock
+from core.schedules import fire_due
 from queuectl_tui.screens.main import MainScreen
 from queuectl_tui.screens.schedules import SchedulesScreen
 
@@ -80,3 +82,24 @@ async def test_cron_zone_and_next_due_fit_an_80_column_screen_whatever_their_len
         cells = [cell.plain for cell in table.get_row_at(1)]
         assert cells[0].endswith("…") and cells[1].endswith("…") and cells[2].endswith("…")
         assert cells[1].startswith("0,5,10") and cells[2].startswith("America/")
+
+
+async def test_the_schedules_dialog_stands_in_the_middle_and_its_rows_fit_it(tmp_path):
+    db = str(tmp_path / "q.db")
+    with Queue.open(db) as q:
+        q.add_schedule("nightly-" + "x" * 92, "0,5,10,15,20,25,30,35,40,45,50,55 * * * *",
+                       {"command": "true"}, "America/Argentina/Buenos_Aires")
+        later = Queue(q.store, FixedClock(q.schedules()[0].next_due + 1))
+        assert fire_due(later)  # its last job: a long id
+    app = demo_app(db)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("S")
+        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 1)
+        await pilot.pause()
+        dialog = app.screen.query_one("#dialog")
+        assert abs(dialog.region.x - (200 - dialog.region.right)) <= 1, dialog.region  # centred, as every dialog
+        assert table.get_row_at(0)[5].plain.endswith("…")
+        assert set(columns_in_view(table)) == {"NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB"}
