@@ -25,6 +25,7 @@ class Column:
     width: int | None = None  # None: sized to content
     max_width: int | None = None  # longer cells are cut with an ellipsis (the detail shows them whole)
     ticks: bool = False  # the cell depends on the time as well as the job ("in 3s", "2m ago")
+    cut: Callable[[Text, int], Text] = clip  # how a cell longer than max_width is cut
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ def _due(job: Job, now: float) -> Text:
     return Text(due(job.run_at, now))
 
 
+def _cut_due(text: Text, width: int) -> Text:
+    """"after <id> +2" cut in the id, so that the count of the other ids stays in view."""
+    head, sep, more = text.plain.rpartition(" +")
+    if text.cell_len <= width or not sep or not more.isdigit():  # ids hold no "+" nor space
+        return clip(text, width)
+    cut = clip(text[:len(head)], width - len(sep + more))
+    cut.append_text(text[len(head):])
+    return cut
+
+
 def _tries(job: Job, now: float) -> str:
     return f"{count(job.attempts, 4)}/{count(job.max_retries + 1, 4)}"  # "0/9e18" at most, as a rule
 
@@ -75,7 +86,7 @@ PRIORITY = Column("priority", "PRI", lambda j, n: count(j.priority, 5))
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
         ID, Column("state", "STATE", _state), QUEUE, PRIORITY, TRIES,
-        Column("due", "DUE", _due, max_width=16, ticks=True), COMMAND,
+        Column("due", "DUE", _due, max_width=16, ticks=True, cut=_cut_due), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
         ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=16), TRIES,
@@ -216,15 +227,16 @@ class JobTable(DataTable):
                     self.update_cell(key, column.key, self._cells[key][index], update_width=True)
 
     def _cell_of(self, column: Column, job: Job, now: float, wide: bool) -> Text:
-        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
+        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1),
+                          column.cut)
 
-    def _cell(self, value: Text | str, max_width: int | None = None) -> Text:
+    def _cell(self, value: Text | str, max_width: int | None = None, cut: Callable[[Text, int], Text] = clip) -> Text:
         """Plain str cells would be parsed as markup: make every cell a Text, and resolve theme
         variables ($error, $warning) that Rich styles cannot name."""
         if isinstance(value, str):
             value = Text(value)
         if max_width is not None:
-            value = clip(value, max_width)
+            value = cut(value, max_width)
         style = str(value.style)
         if not style:
             return value

@@ -101,6 +101,9 @@ async def test_every_job_view_keeps_command_on_an_80_column_screen(tmp_path, vie
         before_command = sum(w for label, w in widths.items() if label != "COMMAND")
         assert before_command <= SMALL[0] - 10, widths
         assert "COMMAND" in t.render_line(0).text  # the header, as drawn
+        if view == "pending":  # an `after` id is cut in the middle: how many more it waits on stays
+            due = t.get_cell(longest_id("waits"), "due")
+            assert due.plain == "after first-… +1" and due.cell_len == 16
 
 
 async def test_the_strip_stays_on_one_line_and_keeps_the_pool(tmp_path):
