@@ -46,6 +46,18 @@ def ago(ts: float | None, now: float) -> str:
     return "now" if delta < 1 else f"{span(delta)} ago"
 
 
+def count(n: int, width: int) -> str:
+    """An integer in at most `width` cells (from 4): as is when it fits, else its leading digits and
+    power of ten, cut rather than rounded, as 9.2e18 or 9e18 (the detail shows it whole)."""
+    text = str(n)
+    if len(text) <= width:
+        return text
+    sign, digits = ("-" if n < 0 else ""), str(abs(n))
+    power = f"e{len(digits) - 1}"
+    short = f"{sign}{digits[0]}.{digits[1]}{power}"
+    return short if len(short) <= width else f"{sign}{digits[0]}{power}"
+
+
 def due(ts: float, now: float) -> str:
     return "now" if ts <= now else f"in {span(ts - now)}"
 

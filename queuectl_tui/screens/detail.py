@@ -3,6 +3,7 @@ attempt's output grows as its worker pushes it (core/live.py), and the page foll
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Callable
 
 from rich.table import Table
@@ -168,20 +169,25 @@ class DetailScreen(DbWork, Screen):
                              if job.state == "failed" else "")
         pairs = [
             ("state", Text(state), "attempts", Text(f"{job.attempts} of at most {job.max_retries + 1}")),
-            ("priority", Text(str(job.priority)), "timeout", Text(timeout)),
+            ("queue", safe(job.queue), "priority", Text(str(job.priority))),
+            ("exit code", Text("-" if job.exit_code is None else str(job.exit_code)), "timeout", Text(timeout)),
             ("created", Text(stamp(job.created_at)), "run at", Text(stamp(job.run_at))),
             ("started", Text(stamp(job.started_at)), "finished", Text(stamp(job.finished_at))),
-            ("exit code", Text("-" if job.exit_code is None else str(job.exit_code)),
-             "worker", safe(job.worker or "-")),
         ]
         for row in pairs:
             grid.add_row(*row)
-        whole = Table.grid(padding=(0, 2))  # long values get a line of their own
+        whole = Table.grid(padding=(0, 2))  # long values get a line of their own, folded: never cut
         whole.add_column(style="bold", no_wrap=True)
-        whole.add_column()
+        whole.add_column(overflow="fold")
         whole.add_row("command", safe(job.command, one_line=False))
         whole.add_row("last error", safe(job.last_error or "-"))
-        if job.after:  # only for jobs that have them: an 80x24 screen keeps its room for the output
+        whole.add_row("worker", safe(job.worker or "-"))
+        # the rest only for jobs that have them: an 80x24 screen keeps its room for the output
+        if job.cwd:
+            whole.add_row("directory", safe(job.cwd))
+        if job.env:  # as the enqueue form takes them: NAME=value, shell-quoted
+            whole.add_row("env", safe(" ".join(f"{name}={shlex.quote(value)}" for name, value in job.env.items())))
+        if job.after:
             waits = f"  (waiting on {' '.join(job.waiting_on)})" if job.waiting_on and job.state == "pending" else ""
             whole.add_row("after", safe(" ".join(job.after) + waits))
         if job.needed_by:

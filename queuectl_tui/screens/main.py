@@ -175,6 +175,7 @@ class MainScreen(DbWork, Screen):
                 tab.label = label
         if snap.view != self.active_tab:
             return  # the user switched tabs meanwhile; the next refresh is for the new one
+        keys_for = self.keys_for()
         with self.app.batch_update():
             if snap.view == "workers":
                 self.show_workers(snap)
@@ -183,8 +184,16 @@ class MainScreen(DbWork, Screen):
             else:
                 self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, snap.now)
                 self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
-        if had_dead != bool(snap.counts.get("dead")):
-            self.refresh_bindings()  # "retry all" applies or not: the footer is rebuilt, so only then
+        # The footer is rebuilt on refresh_bindings(), so only when what it offers may have changed:
+        # "retry all" with dead jobs or none; Open, retry and cancel when the table went empty (or no
+        # longer is) or the selected job changed under the cursor (a row left, a job went dead)
+        if had_dead != bool(snap.counts.get("dead")) or keys_for != self.keys_for():
+            self.refresh_bindings()
+
+    def keys_for(self) -> tuple[str, str] | None:
+        """What the job keys of the footer depend on: the selected job and its state."""
+        job = self.selected
+        return None if job is None else (job.id, job.state)
 
     def show_stats(self) -> None:
         if self.snapshot is not None:

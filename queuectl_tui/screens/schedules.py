@@ -1,4 +1,7 @@
-"""Schedules (`S`): each schedule's cron, next due time and last job; `p` pauses or resumes one."""
+"""Schedules (`S`): each schedule's cron, next due time and last job; `p` pauses or resumes one.
+
+On an 80-column screen the name, cron, zone and next due time are always in view: long ones are
+cut with `…` (the CLI's `schedule list` shows them whole), and the last job comes last."""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ from core.schedules import Schedule
 
 from ..db_work import DbWork
 from ..messages import DbResult
-from ..render import safe, stamp
+from ..render import clip, safe, stamp
 from ..widgets.footer import KeyFooter
 
-COLUMNS = ("NAME", "NEXT DUE", "LAST JOB", "STATE", "CRON")
+COLUMNS = ("NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB")
+NAME_WIDTH = CRON_WIDTH = ZONE_WIDTH = 16  # with NEXT DUE's 16: 72 cells, in a dialog 76 wide at 80 columns
+LAST_JOB_WIDTH = 20  # and the whole row fits the dialog at its full width (110)
 
 
 class SchedulesScreen(DbWork, ModalScreen[None]):
@@ -68,16 +73,18 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
         for s in schedules:
             cells = self.cells(s)
             if s.name in {k.value for k in table.rows}:
-                for column, cell in zip(COLUMNS, cells):
-                    table.update_cell(s.name, column, cell)
+                for column, cell in zip(COLUMNS, cells):  # a few rows: widen for a grown cell
+                    table.update_cell(s.name, column, cell, update_width=True)
             else:
                 table.add_row(*cells, key=s.name)
         self.query_one("#schedules-empty", Label).update("" if schedules else "No schedules yet.")
 
     @staticmethod
     def cells(s: Schedule) -> list[Text]:
-        due = Text("paused", style="bold") if s.paused else Text(stamp(s.next_due))
-        return [safe(s.name), due, safe(s.last_job or "-"), Text(s.last_state or "-"), safe(f"{s.cron} ({s.tz})")]
+        # to the minute, as cron is; the title says the times are in UTC
+        due = Text("paused", style="bold") if s.paused else Text(stamp(s.next_due)[:16])
+        return [clip(safe(s.name), NAME_WIDTH), clip(safe(s.cron), CRON_WIDTH), clip(safe(s.tz), ZONE_WIDTH),
+                due, Text(s.last_state or "-"), clip(safe(s.last_job or "-"), LAST_JOB_WIDTH)]
 
     def selected(self) -> Schedule | None:
         table = self.query_one(DataTable)

@@ -12,7 +12,7 @@ from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import Job
 
-from ..render import ago, clip, due, safe, span
+from ..render import ago, clip, count, due, safe, span
 
 Cell = Callable[[Job, float], Text | str]
 
@@ -25,6 +25,7 @@ class Column:
     width: int | None = None  # None: sized to content
     max_width: int | None = None  # longer cells are cut with an ellipsis (the detail shows them whole)
     ticks: bool = False  # the cell depends on the time as well as the job ("in 3s", "2m ago")
+    cut: Callable[[Text, int], Text] = clip  # how a cell longer than max_width is cut
 
 
 @dataclass(frozen=True)
@@ -53,33 +54,47 @@ def _due(job: Job, now: float) -> Text:
     return Text(due(job.run_at, now))
 
 
+def _cut_due(text: Text, width: int) -> Text:
+    """"after <id> +2" cut in the id, so that the count of the other ids stays in view."""
+    head, sep, more = text.plain.rpartition(" +")
+    if text.cell_len <= width or not sep or not more.isdigit():  # ids hold no "+" nor space
+        return clip(text, width)
+    cut = clip(text[:len(head)], width - len(sep + more))
+    cut.append_text(text[len(head):])
+    return cut
+
+
 def _tries(job: Job, now: float) -> str:
-    return f"{job.attempts}/{job.max_retries + 1}"
+    return f"{count(job.attempts, 4)}/{count(job.max_retries + 1, 4)}"  # "0/9e18" at most, as a rule
 
 
 def _error(job: Job, now: float) -> Text:
     return safe(job.last_error or "", style="$error")
 
 
-ID_WIDTH = 20  # ids may be 128 characters: one must not push DUE and COMMAND off an 80-column screen
+# Ids may have 128 characters, queues 64, priorities 20: with the longest of each (and of workers
+# and errors), every view still starts COMMAND 10 cells before the right edge of an 80-column
+# screen (tests/tui/test_small_screen.py checks each view).
+ID_WIDTH = 16
 WIDE = 160  # on a terminal this wide the capped columns get twice their cells
 ID = Column("id", "ID", lambda j, n: safe(j.id), max_width=ID_WIDTH)
 COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
 TRIES = Column("tries", "TRIES", _tries)
-QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=10)
+QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=8)
+PRIORITY = Column("priority", "PRI", lambda j, n: count(j.priority, 5))
 
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
-        ID, Column("state", "STATE", _state), QUEUE, Column("priority", "PRI", lambda j, n: str(j.priority)), TRIES,
-        Column("due", "DUE", _due, max_width=24, ticks=True), COMMAND,
+        ID, Column("state", "STATE", _state), QUEUE, PRIORITY, TRIES,
+        Column("due", "DUE", _due, max_width=16, ticks=True, cut=_cut_due), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
-        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=24), TRIES,
+        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=16), TRIES,
         Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n)), ticks=True), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
         ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n), ticks=True),
-        Column("error", "LAST ERROR", _error, max_width=24), COMMAND,
+        Column("error", "LAST ERROR", _error, max_width=20), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
         ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
@@ -135,6 +150,9 @@ class JobTable(DataTable):
         wide = self.app.size.width >= WIDE  # room to spare: long ids and errors may take twice the cells
         # The theme's colours, not its name: they change a moment after the name (App.refresh_css)
         look, self._look = self._look, (wide, self.app.theme_variables)
+        # A changed cell wider than its column widens it (see _widen); new rows widen it themselves.
+        widths = [self.columns[ColumnKey(column.key)].content_width for column in self.view.columns]
+        grown: dict[int, tuple[int, str]] = {}  # column index -> the widest outgrowing cell: (cells, row key)
         for job in jobs:
             old = self._cells.get(job.id)
             if old is None:
@@ -151,8 +169,11 @@ class JobTable(DataTable):
                 if cell != old[index] or cell.style != old[index].style:  # Text's == ignores its style
                     self.update_cell(job.id, column.key, cell)
                     old[index] = cell
-        if gone:
+                    if cell.cell_len > max(widths[index], grown.get(index, (0, ""))[0]):
+                        grown[index] = (cell.cell_len, job.id)
+        if gone or look != self._look:  # rows left, or every cell was redrawn for another width
             self._shrink_columns()
+        self._widen(grown)
         self._measure = True
         order_changed = list(self.jobs) != list(fresh)
         self.jobs = fresh
@@ -179,27 +200,43 @@ class JobTable(DataTable):
             self._clear_caches()
             self.refresh()
 
+    def _widen(self, grown: dict[int, tuple[int, str]]) -> None:
+        """update_cell() leaves a column as wide as it was, so a cell that grew in place ("in" for
+        "in 1m38s") was cut, and stayed cut. Have DataTable measure one cell per column: the widest
+        that outgrew it. Only a cell wider than its column: for a narrower one, DataTable measures
+        every cell of the column, too slow for cells that tick every second."""
+        for index, (cells, key) in grown.items():
+            column = self.view.columns[index]
+            if cells > self.columns[ColumnKey(column.key)].content_width:
+                self.update_cell(key, column.key, self._cells[key][index], update_width=True)
+
     def _shrink_columns(self) -> None:
         """DataTable widens a column for a long cell but never narrows it again when that row
-        leaves: narrow each column back to its widest remaining cell."""
+        leaves, or when every cell is cut shorter (a terminal no longer WIDE): narrow each column
+        back to its widest cell."""
         for index, column in enumerate(self.view.columns):
             shown = self.columns[ColumnKey(column.key)]
             if not shown.auto_width:
                 continue
-            widest = max([shown.label.cell_len, *(cells[index].cell_len for cells in self._cells.values())])
+            widest, key = max([(shown.label.cell_len, ""),
+                               *((cells[index].cell_len, job_id) for job_id, cells in self._cells.items())],
+                              key=lambda pair: pair[0])
             if widest < shown.content_width:
                 shown.content_width = widest
+                if key:  # measured as wide as the column now is: the table's size is worked out again
+                    self.update_cell(key, column.key, self._cells[key][index], update_width=True)
 
     def _cell_of(self, column: Column, job: Job, now: float, wide: bool) -> Text:
-        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1))
+        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1),
+                          column.cut)
 
-    def _cell(self, value: Text | str, max_width: int | None = None) -> Text:
+    def _cell(self, value: Text | str, max_width: int | None = None, cut: Callable[[Text, int], Text] = clip) -> Text:
         """Plain str cells would be parsed as markup: make every cell a Text, and resolve theme
         variables ($error, $warning) that Rich styles cannot name."""
         if isinstance(value, str):
             value = Text(value)
         if max_width is not None:
-            value = clip(value, max_width)
+            value = cut(value, max_width)
         style = str(value.style)
         if not style:
             return value

@@ -7,6 +7,7 @@ import io
 from rich.console import Console
 from textual.widgets import DataTable
 
+from core.store import Outcome
 from queuectl_tui.app import QueueApp
 from queuectl_tui.screens.confirm import ConfirmScreen
 from queuectl_tui.screens.detail import DetailScreen
@@ -169,6 +170,32 @@ async def test_open_is_hidden_on_an_empty_table(tmp_path):
         await pilot.press("escape")
         await settle(pilot)
         assert (await settled_footer(pilot)).get("⏎") == "Open"
+
+
+async def test_open_and_cancel_leave_the_footer_when_the_table_empties_by_itself(tmp_path):
+    """No key press, no filter: the jobs leave the tab (cancelled elsewhere) and come back."""
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        keys = await settled_footer(pilot)
+        assert keys.get("⏎") == "Open" and keys.get("x") == "Cancel"
+        for job_id in list(table(app).jobs):
+            app.queue.cancel(job_id)  # as `queuectl cancel` from another terminal would
+        await settle(pilot)
+        assert table(app).row_count == 0
+        keys = await settled_footer(pilot)
+        assert "⏎" not in keys and "x" not in keys
+        app.queue.enqueue("echo back", id="back")
+        await settle(pilot)
+        keys = await settled_footer(pilot)
+        assert keys.get("⏎") == "Open" and keys.get("x") == "Cancel"
+        # the running job ends while the cursor is on it: cancel no longer applies there
+        await goto(pilot, "processing")
+        assert (await settled_footer(pilot)).get("x") == "Cancel"
+        app.queue.store.finish("train-model", WORKER, 1, Outcome("completed", None, 0, None, NOW - 45, NOW, b"", b""))
+        await settle(pilot)
+        keys = await settled_footer(pilot)
+        assert "⏎" not in keys and "x" not in keys
 
 
 async def test_a_dialog_footer_shows_the_dialogs_keys(tmp_path):

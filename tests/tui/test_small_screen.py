@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Input
 
 from core import Queue
@@ -9,10 +10,10 @@ from core.models import SETTINGS
 from queuectl_tui.screens.main import MainScreen
 from queuectl_tui.screens.settings import SettingsScreen
 from queuectl_tui.widgets.footer import KeyFooter
-from queuectl_tui.widgets.job_table import ID_WIDTH
+from queuectl_tui.widgets.job_table import ID_WIDTH, VIEWS
 from queuectl_tui.widgets.stats import StatsStrip
 
-from .fixtures import demo_app, goto, settle, table, until
+from .fixtures import demo_app, finish, goto, settle, table, until
 
 SMALL = (80, 24)
 LONG_ID = "a-very-long-job-id-" + "x" * 45  # 64 characters
@@ -49,6 +50,60 @@ async def test_a_long_id_is_cut_short_and_the_column_narrows_again_when_it_leave
         assert LONG_ID not in table(app).jobs
         await pilot.pause()
         assert column_widths(app) == before
+
+
+INT64 = 2**63 - 1  # the bound of priority and max_retries (core/validate.py)
+LONGEST_QUEUE = "q" * 64
+LONG_WORKER = "a-build-host-with-a-long-name.internal.example.com:4242:ab12cd:1"
+
+
+def longest_id(tag: str) -> str:
+    return tag + "-" + "x" * (127 - len(tag))  # 128 characters, the most an id may have
+
+
+def worst_case_jobs(app) -> None:
+    """A job in every view with the longest values each column can hold."""
+    q, clock = app.queue, app.clock
+    fields = {"queue": LONGEST_QUEUE, "priority": INT64, "max_retries": INT64}
+    at = clock.now()
+    clock.at = at - 2 * 3600  # finished long enough ago for their times to take many cells
+    q.enqueue("sleep 1", id=longest_id("done"), **fields)
+    finish(q, clock, longest_id("done"), LONG_WORKER, 3599, "completed", 0, None)
+    clock.at = at - 3600
+    q.enqueue("false", id=longest_id("died"), **fields)  # dead by a cancel, say: TRIES 1/9e18
+    finish(q, clock, longest_id("died"), LONG_WORKER, 1, "dead", 1, "exit code 1: " + "it went wrong " * 20)
+    clock.at = at
+    q.enqueue("false", id=longest_id("retry"), **fields)
+    finish(q, clock, longest_id("retry"), LONG_WORKER, 1, "failed", 1, "exit code 1", retry_in=9 * 365 * 86400)
+    clock.at = at
+    q.enqueue("sleep 100", id=longest_id("running"), **fields)
+    job = q.store.claim(LONG_WORKER, clock.now(), clock.now() + 30)
+    assert job is not None and job.id == longest_id("running")
+    clock.at = at + 3599  # running for 59m59s
+    q.enqueue("true", id=longest_id("first"), **fields)
+    q.enqueue("true", id=longest_id("then"), **{**fields, "priority": -INT64,
+                                                 "after": [longest_id("first"), longest_id("done")]})
+    q.enqueue("true", id=longest_id("waits"), **{**fields, "priority": -INT64,
+                                                  "after": [longest_id("first"), longest_id("then")]})
+
+
+@pytest.mark.parametrize("view", [view.id for view in VIEWS])
+async def test_every_job_view_keeps_command_on_an_80_column_screen(tmp_path, view):
+    app = demo_app(str(tmp_path / "q.db"))
+    worst_case_jobs(app)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await goto(pilot, view)
+        await pilot.pause()
+        t = table(app)
+        assert sum(len(job_id) == 128 for job_id in t.jobs) >= (3 if view == "pending" else 1)
+        widths = column_widths(app)
+        before_command = sum(w for label, w in widths.items() if label != "COMMAND")
+        assert before_command <= SMALL[0] - 10, widths
+        assert "COMMAND" in t.render_line(0).text  # the header, as drawn
+        if view == "pending":  # an `after` id is cut in the middle: how many more it waits on stays
+            due = t.get_cell(longest_id("waits"), "due")
+            assert due.plain == "after first-… +1" and due.cell_len == 16
 
 
 async def test_the_strip_stays_on_one_line_and_keeps_the_pool(tmp_path):

@@ -1,0 +1,55 @@
+"""The job detail shows every field of the job, each value whole: its queue, worker, directory and
+env (literally, as the enqueue form takes them), and a long command folded over lines, never cut."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Static
+
+from core import Queue
+from queuectl_tui.screens.detail import DetailScreen
+
+from .fixtures import demo_app, settle, table, until
+
+LONG_COMMAND = "echo " + "0123456789" * 60  # one 600-character word: it must be folded, not cut
+
+
+def field_values(widget: Static) -> dict[str, str]:
+    """The detail's fields as drawn on the screen: label -> value, a folded value's lines joined."""
+    lines = [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+    values: dict[str, list[str]] = {}
+    label = ""
+    start = 0
+    for line in lines:
+        if line and not line[0].isspace():  # a new field: its label, two spaces, its value
+            label, _, rest = line.partition("  ")
+            start = len(label) + 2 + (len(rest) - len(rest.lstrip()))
+            values[label] = []
+        if label:
+            values[label].append(line[start:])
+    return {name: "".join(parts) for name, parts in values.items()}
+
+
+@pytest.mark.parametrize("size", [(200, 50), (80, 24)])
+async def test_the_detail_shows_queue_directory_env_and_a_long_command_whole(tmp_path, size):
+    db = str(tmp_path / "q.db")
+    app = demo_app(db)
+    with Queue.open(db) as q:
+        q.enqueue(LONG_COMMAND, id="long-one", queue="reports", cwd="/srv/reports",
+                  env={"GREETING": "[bold]hi[/bold] there", "PLAIN": "x"}, priority=99)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        table(app).move_cursor(row=list(table(app).jobs).index("long-one"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
+        await pilot.pause()
+        values = field_values(app.screen.query_one("#fields", Static))
+        assert "…" not in values["command"]
+        assert values["command"].replace(" ", "") == LONG_COMMAND.replace(" ", "")
+        assert values["directory"] == "/srv/reports"
+        assert values["env"] == "GREETING='[bold]hi[/bold] there' PLAIN=x"  # markup shown literally
+        assert values["worker"] == "-"
+        # two fields a line below the long ones: the queue is one of them
+        assert any(line.startswith("queue") and "reports" in line
+                   for line in (app.screen.query_one("#fields", Static).render_line(y).text
+                                for y in range(app.screen.query_one("#fields", Static).size.height)))
