@@ -15,6 +15,16 @@ from queuectl_tui.screens.schedules import SchedulesScreen
 from .fixtures import demo_app, settle, until
 
 
+async def open_schedules(app, pilot, rows: int) -> DataTable:
+    """Press S on the main screen; the dialog's table once it shows `rows` schedules."""
+    await settle(pilot)
+    await pilot.press("S")
+    await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
+    table = app.screen.query_one(DataTable)
+    await until(pilot, lambda: table.row_count == rows)
+    return table
+
+
 async def test_schedules_view_lists_and_pauses(tmp_path):
     db = str(tmp_path / "q.db")
 
@@ -27,11 +37,7 @@ async def test_schedules_view_lists_and_pauses(tmp_path):
         q.add_schedule("sync", "*/15 * * * *", {"command": "sync"})
     app = demo_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
-        table = app.screen.query_one(DataTable)
-        await until(pilot, lambda: table.row_count == 2)
+        table = await open_schedules(app, pilot, 2)
         assert [table.get_row_at(i)[0].plain for i in range(2)] == ["backup", "sync"]
         assert [cell.plain for cell in table.get_row_at(0)[1:3]] == ["30 2 * * *", "Europe/Berlin"]
         await pilot.press("p")
@@ -65,11 +71,7 @@ async def test_cron_zone_and_next_due_fit_an_80_column_screen_whatever_their_len
         q.add_schedule("backup", "30 2 * * *", {"command": "backup"}, "Europe/Berlin")
     app = demo_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
-        table = app.screen.query_one(DataTable)
-        await until(pilot, lambda: table.row_count == 2)
+        table = await open_schedules(app, pilot, 2)
         await pilot.pause()
         assert table.get_row_at(0)[0].plain == "backup"  # by name
         shown = columns_in_view(table)
@@ -93,11 +95,7 @@ async def test_the_schedules_dialog_stands_in_the_middle_and_its_rows_fit_it(tmp
         assert fire_due(later)  # its last job: a long id
     app = demo_app(db)
     async with app.run_test(size=(200, 50)) as pilot:
-        await settle(pilot)
-        await pilot.press("S")
-        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
-        table = app.screen.query_one(DataTable)
-        await until(pilot, lambda: table.row_count == 1)
+        table = await open_schedules(app, pilot, 1)
         await pilot.pause()
         dialog = app.screen.query_one("#dialog")
         assert abs(dialog.region.x - (200 - dialog.region.right)) <= 1, dialog.region  # centred, as every dialog
