@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ from .runner import describe_exit
 from .worker_log import configure_logging, print_job_end
 
 log = logging.getLogger("queuectl.worker")
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # what stops `worker start`: Ctrl-C, kill, a closed terminal
 
 
 class ProcessPool:
@@ -37,11 +39,9 @@ class ProcessPool:
         self._signals = 0
 
     def start(self) -> "ProcessPool":
-        # SIGINT/SIGTERM wait until every child exists: the parent's handler then reaches them all,
+        # The stop signals wait until every child exists: the parent's handler then reaches them all,
         # and a child never runs the parent's handler (it unblocks them once its own are set).
-        import signal
-
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             if self._signals == 0:  # stopped before it started: start nothing
                 self._start()
@@ -75,8 +75,6 @@ class ProcessPool:
                 self.children.append(child)
 
     def _signal_children(self) -> None:
-        import signal
-
         for child in self.children:
             try:
                 os.kill(child.pid, signal.SIGTERM)
@@ -117,8 +115,6 @@ class ProcessPool:
 
 def _child(location: str, burst: bool, parent: int, queues: list[str] | None = None) -> None:
     """One worker process of a ProcessPool: a Pool of one. Exits with 1 if a worker failed."""
-    import signal
-
     with Queue.open(location) as queue:  # its own connections: nothing of the parent's is used
         pool = Pool(queue, 1, burst=burst, on_job_end=print_job_end, queues=queues)
         signals = {"n": 0}
@@ -127,10 +123,12 @@ def _child(location: str, burst: bool, parent: int, queues: list[str] | None = N
             signals["n"] += 1
             pool.stop() if signals["n"] == 1 else pool.kill()
 
-        # SIGINT: a handler that does nothing rather than SIG_IGN, which jobs would inherit
+        # SIGINT and SIGHUP reach the whole process group from a terminal: the parent passes them
+        # on as SIGTERM. A handler that does nothing rather than SIG_IGN, which jobs would inherit.
         signal.signal(signal.SIGINT, lambda signum, frame: None)
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)
         signal.signal(signal.SIGTERM, on_term)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent
         pool.start()
         while not pool.join(timeout=0.5):
             if os.getppid() != parent and not pool.stopping:

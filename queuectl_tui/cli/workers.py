@@ -58,7 +58,7 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
 
 def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | None = None) -> int:
     from core.pool import Pool
-    from core.process_pool import ProcessPool
+    from core.process_pool import STOP_SIGNALS, ProcessPool
     from core.worker_log import configure_logging, print_job_end
 
     size = q.settings().worker_count if count is None else count
@@ -75,14 +75,16 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
     def on_signal(signum: int, frame: Any) -> None:
         signals["n"] += 1
         if signals["n"] == 1:
-            print("stopping: running jobs finish (signal again to kill them)", file=sys.stderr)
+            say("stopping: running jobs finish (signal again to kill them)")
             pool.stop()
         else:
-            print("killing running jobs", file=sys.stderr)
+            say("killing running jobs")
             pool.kill()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    # SIGHUP too: a closed terminal or ssh session stops the workers as SIGTERM does. Left to its
+    # default, it killed them at once and their running jobs went on unwatched, to run again later.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
     serving = f", queues {', '.join(queues)}" if queues else ""
     print(f"{size} worker(s) on {q.location}{serving}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
     pool.start()
@@ -93,6 +95,14 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
     for error in pool.errors:  # a worker that failed, or a worker process that died (SIGSEGV, OOM)
         print(f"error: {error}", file=sys.stderr)
     return EXIT_FAILED if pool.errors else EXIT_OK
+
+
+def say(line: str) -> None:
+    """A line on stderr that may be a terminal gone with SIGHUP: then it is not said."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
 
 
 def say_what_burst_waits_for(q: Queue, said: set[tuple[str | None, float]], queues: list[str] | None = None) -> None:

@@ -260,6 +260,38 @@ def test_graceful_stop_lets_the_running_job_finish(how, cli, queue, spawn_worker
     assert "Traceback" not in worker.output()
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_closed_terminal_stops_the_workers_as_sigterm_does(count, cli, queue, tmp_path):
+    """SIGHUP to the whole process group, after the terminal went away (an ssh session dropped, a
+    tmux session killed): running jobs finish and are recorded, as on SIGTERM. Left to SIGHUP's
+    default, every worker died at once and its jobs ran on unwatched, to run again after the lease."""
+    import os
+    import pty
+
+    configure(queue, poll_interval=0.1)
+    marker = tmp_path / "marker"
+    ids = [enqueue(cli, command=f"echo started >> {marker}; sleep 1.5; echo finished >> {marker}")
+           for _ in range(count)]
+    leader, follower = pty.openpty()
+    worker = subprocess.Popen([str(BIN / "queuectl"), "--db", queue.location, "worker", "start", "--count", str(count)],
+                              stdin=follower, stdout=follower, stderr=follower, env=clean_env(), start_new_session=True)
+    os.close(follower)
+    try:
+        wait_until(lambda: lines(marker).count("started") == count, what="the jobs to start")
+        os.close(leader)  # the terminal is gone: what the workers print now fails
+        leader = -1
+        os.killpg(worker.pid, signal.SIGHUP)
+        assert worker.wait(30) == 0
+    finally:
+        if leader != -1:
+            os.close(leader)
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert lines(marker).count("finished") == count
+    assert [(queue.job(i).state, queue.job(i).attempts) for i in ids] == [("completed", 1)] * count
+    assert queue.workers() == []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_second_signal_kills_running_jobs_and_releases_them(sig, cli, queue, spawn_worker, tmp_path):
     configure(queue, poll_interval=0.1)
