@@ -276,7 +276,7 @@ class PostgresStore(SqlStore):
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
         release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
-    ) -> tuple[list[bool], list[Job]]:
+    ) -> tuple[list[bool], list[Job], list[str]]:
         """As SQLiteStore: the guarded finishes (with their run rows), the releases, then the claims,
         in one transaction; the claims happen whether or not the finishes were still ours to record.
         Separate statements, not one with CTEs: a claim must see the finishes and the claims before it
@@ -290,7 +290,7 @@ class PostgresStore(SqlStore):
         lock_sql, served = self._served("lock_limited", queues)
         claim_params = (worker_id, now, now, lease_until, *pick, worker_id)
 
-        def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job]]:
+        def all_in_one(conn: psycopg.Connection) -> tuple[list[bool], list[Job], list[str]]:
             # BEGIN and COMMIT by hand: conn.transaction() would wait for the BEGIN (a Sync). Sent
             # at once, with one Sync at the end of the pipeline. On an error the server skips the
             # rest up to that Sync and the transaction is left aborted: the connection is then not
@@ -298,14 +298,16 @@ class PostgresStore(SqlStore):
             with conn.pipeline():
                 conn.execute("BEGIN")
                 finished = [conn.execute(sql, params) for sql, params in finishes]
-                for job_id, attempt in release:
-                    conn.execute(release_sql, (now, now, job_id, worker_id, attempt))
+                released = [conn.execute(release_sql, (now, now, job_id, worker_id, attempt))
+                            for job_id, attempt in release]
                 if claim:
                     conn.execute(lock_sql, served)
                 claimed = [conn.execute(more_sql if n else claim_sql, claim_params) for n in range(claim)]
                 conn.execute("COMMIT")
             rows = [cur.fetchone() for cur in claimed]
-            return [cur.rowcount == 1 for cur in finished], [job_from_row(row) for row in rows if row is not None]
+            cancelled = [job_id for (job_id, _), cur in zip(release, released) if cur.fetchone() == ("dead",)]
+            return ([cur.rowcount == 1 for cur in finished], [job_from_row(row) for row in rows if row is not None],
+                    cancelled)
 
         return self._run(all_in_one)
 

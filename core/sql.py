@@ -126,7 +126,8 @@ COMMON: dict[str, str] = {
                         finished_at = CASE WHEN cancel_requested THEN CAST(? AS DOUBLE PRECISION) END,
                         attempts = attempts - 1, updated_at = ?, worker = NULL, started_at = NULL,
                         lease_until = NULL, cancel_requested = false
-                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'""",
+                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'
+                 RETURNING state""",
     "renew_jobs": "UPDATE jobs SET lease_until = ? WHERE state = 'processing' AND worker {ids}",
     "renew_workers": "UPDATE workers SET heartbeat_at = ? WHERE id {ids}",
     # `state != 'processing'` is implied; written out, it lets SQLite's partial index jobs_state_seq apply

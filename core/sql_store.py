@@ -281,9 +281,10 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
     ) -> bool:
         return self._write_one(lambda c: self._finish(c, job_id, worker_id, attempt, outcome, lease_seen))
 
-    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> str | None:
         sql = self.Q["release"]
-        return self._write_one(lambda c: c.execute(sql, (now, now, job_id, worker_id, attempt)).rowcount == 1)
+        row = self._write_one(lambda c: c.execute(sql, (now, now, job_id, worker_id, attempt)).fetchone())
+        return None if row is None else row[0]
 
     def expired(self, now: float) -> list[Job]:
         return self._read(lambda c: [job_from_row(r) for r in c.execute(self.Q["expired"], (now,))])

@@ -233,16 +233,17 @@ class SQLiteStore(SQLiteFiles, SqlStore):
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
         release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
-    ) -> tuple[list[bool], list[Job]]:
-        def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job]]:
+    ) -> tuple[list[bool], list[Job], list[str]]:
+        def all_in_one(conn: sqlite3.Connection) -> tuple[list[bool], list[Job], list[str]]:
             finished = [self._finish(conn, e.job_id, worker_id, e.attempt, e.outcome, None) for e in ended]
-            for job_id, attempt in release:
-                conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt))
+            cancelled = [job_id for job_id, attempt in release
+                         if conn.execute(self.Q["release"], (now, now, job_id, worker_id, attempt)).fetchone()
+                         == ("dead",)]
             claimed = []
             while len(claimed) < claim and (job := self._claim(conn, worker_id, now, lease_until, queues,
                                                                bool(claimed))) is not None:
                 claimed.append(job)
-            return finished, claimed
+            return finished, claimed, cancelled
 
         return self._write(all_in_one)
 

@@ -94,17 +94,19 @@ class Store(abc.ABC):
     def record_and_claim(
         self, ended: Sequence[Ended], worker_id: str, now: float, lease_until: float, claim: int = 1,
         release: Sequence[tuple[str, int]] = (), queues: Sequence[str] | None = None,
-    ) -> tuple[list[bool], list[Job]]:
+    ) -> tuple[list[bool], list[Job], list[str]]:
         """finish() each ended attempt, release() each (job id, attempt) given, then claim() up to
         `claim` jobs for the same worker, all in one transaction (one round trip and one commit):
-        (finished, per ended attempt; the jobs claimed). The claims happen whether or not the
-        finishes were still this worker's to record."""
+        (finished, per ended attempt; the jobs claimed; the released jobs a cancel ended dead, whose
+        on-dead hook is the caller's to run). The claims happen whether or not the finishes were
+        still this worker's to record."""
 
     @abc.abstractmethod
-    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> bool:
+    def release(self, job_id: str, worker_id: str, attempt: int, now: float) -> str | None:
         """Undo a claim whose job never started (claimed with a job that turned out slow, or as the
         worker lost the database): back to pending or failed with the attempt not counted, only if
-        worker_id still holds it; dead, 'cancelled', if a cancel was requested meanwhile."""
+        worker_id still holds it; dead, 'cancelled', if a cancel was requested meanwhile. The state
+        it went to, or None if worker_id no longer held it."""
 
     @abc.abstractmethod
     def expired(self, now: float) -> list[Job]:

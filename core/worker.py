@@ -87,8 +87,10 @@ class Worker(threading.Thread):
         """Give back the jobs this worker holds but never started (claimed as the connection broke)."""
         store, now = self.pool.queue.store, self.pool.queue.clock.now()
         for job in store.list_jobs(["processing"], 10_000, order="started"):
-            if job.worker == self.id and store.release(job.id, self.id, job.attempts, now):
+            state = store.release(job.id, self.id, job.attempts, now) if job.worker == self.id else None
+            if state is not None:
                 log.warning("job %s: claimed while the database connection broke; released unstarted", job.id)
+                self.report_cancelled([job.id] if state == "dead" else [])
         self.unsure = False
 
     def wait_while_paused(self) -> bool:
@@ -238,7 +240,7 @@ class Worker(threading.Thread):
         retried, claimed = False, []
         try:
             now = pool.queue.clock.now()
-            recorded, claimed = store.record_and_claim(
+            recorded, claimed, cancelled = store.record_and_claim(
                 [Ended(j.id, j.attempts, o) for j, o in ended], self.id, now, now + settings.lease_timeout, claim,
                 [(j.id, j.attempts) for j in unstarted], pool.queues)
         except StorageError as exc:
@@ -246,22 +248,33 @@ class Worker(threading.Thread):
                 raise
             log.warning("worker %s: cannot record %s yet: %s", self.id, ", ".join(j.id for j, _ in ended), exc)
             self.unsure, retried = True, True  # all of it may have been written unheard
-            recorded = self.record_one_by_one(ended, unstarted, settings)
+            recorded, cancelled = self.record_one_by_one(ended, unstarted, settings)
         self.chain.recorded(claimed, time.monotonic())
         self.report(ended, recorded, retried)
+        self.report_cancelled(cancelled)
         if unstarted or pool.frees_slot(ended, claimed):
             store.notify("work")  # given back, or a limited queue has room again: idle workers look
         return self._hold(claimed[0], settings) if claimed else None
 
     def record_one_by_one(self, ended: list[tuple[Job, Outcome]], unstarted: list[Job],
-                          settings: Settings) -> list[bool]:
-        """record()'s fallback: each result, then each release, retried until the database takes it."""
+                          settings: Settings) -> tuple[list[bool], list[str]]:
+        """record()'s fallback: each result, then each release, retried until the database takes it.
+        (Whether each was recorded; the released jobs a cancel ended dead.)"""
         store, clock = self.pool.queue.store, self.pool.queue.clock
         recorded = [self.persist(lambda: store.finish(j.id, self.id, j.attempts, o), f"record job {j.id}",
                                  settings)[0] for j, o in ended]
-        for j in unstarted:
-            self.persist(lambda: store.release(j.id, self.id, j.attempts, clock.now()), f"release job {j.id}", settings)
-        return recorded
+        cancelled = [j.id for j in unstarted
+                     if self.persist(lambda: store.release(j.id, self.id, j.attempts, clock.now()),
+                                     f"release job {j.id}", settings)[0] == "dead"]
+        return recorded, cancelled
+
+    def report_cancelled(self, job_ids: list[str]) -> None:
+        """Jobs claimed but never started, which a cancel ended dead as they were given back: their
+        on-dead hook runs here, as for any job that reaches dead."""
+        if job_ids:
+            settings = self.pool.settings()
+            for job_id in job_ids:
+                self.pool.queue.hooks.fire(settings, job_id, "dead")
 
     def report(self, ended: list[tuple[Job, Outcome]], recorded: list[bool], retried: bool) -> None:
         """Tell the pool (and on_job_end) how the recorded attempts ended."""

@@ -112,5 +112,5 @@ def finish_and_claim(store, job_id: str, worker_id: str, attempt: int, outcome, 
     """One finish and one claim through Store.record_and_claim, as a worker makes them: (finished, job or None)."""
     from core.store import Ended
 
-    finished, claimed = store.record_and_claim([Ended(job_id, attempt, outcome)], worker_id, now, lease_until)
+    finished, claimed, _ = store.record_and_claim([Ended(job_id, attempt, outcome)], worker_id, now, lease_until)
     return finished[0], claimed[0] if claimed else None

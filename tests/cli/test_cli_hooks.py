@@ -132,3 +132,25 @@ def test_an_id_cannot_carry_shell_text_to_a_hook(cli, tmp_path):
     result = cli("enqueue", json.dumps({"id": f"$(touch {tmp_path}/x)", "command": "true"}))
     assert result.code == 2 and not (tmp_path / "x").exists()
     assert cli("list", "--json").json() == []
+
+
+def test_a_cancel_that_ends_a_claimed_job_before_it_starts_runs_its_hook(cli, queue, spawn_worker, tmp_path):
+    """Short jobs are claimed four at a time (see "Short jobs in chains"): a cancel of one claimed but
+    not started ends it dead as the worker gives it back, and that is a reach of dead like any other.
+    Each dead job's hook runs once, whichever way it died."""
+    ledger = tmp_path / "ledger"
+    assert cli("config", "set", "on-dead", f'echo "$QUEUECTL_JOB_ID" >> {ledger}').code == 0
+    queue.enqueue_many([{"command": "sleep 0.01", "id": f"j{i}", "max_retries": 0} for i in range(300)])
+    worker = spawn_worker(burst=True)
+    while worker.proc.poll() is None:
+        for job in queue.jobs("processing", limit=10):
+            try:
+                queue.cancel(job.id)
+            except Exception:  # finished meanwhile (Conflict) or not found: the race this test is about
+                pass
+    assert worker.wait(30) == 0, worker.output()
+    dead = [job for job in queue.jobs("dead", limit=1000)]
+    never_started = [job.id for job in dead if job.attempts == 0]
+    assert never_started, "no cancel hit a claimed job before it started: the test proved nothing"
+    ran = ledger.read_text().split() if ledger.exists() else []
+    assert sorted(ran) == sorted(job.id for job in dead)  # once each

@@ -15,9 +15,9 @@ def spy_on_records(queue) -> list[tuple[list[str], list[str], list[str]]]:
     real = queue.store.record_and_claim
 
     def spy(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
-        finished, claimed = real(ended, worker_id, now, lease_until, claim, release, queues)
+        finished, claimed, cancelled = real(ended, worker_id, now, lease_until, claim, release, queues)
         calls.append(([e.job_id for e in ended], [job_id for job_id, _ in release], [j.id for j in claimed]))
-        return finished, claimed
+        return finished, claimed, cancelled
 
     queue.store.record_and_claim = spy
     return calls

@@ -31,7 +31,7 @@ def test_a_chain_claims_no_more_than_the_limit(queue):
     assert claim_all(queue, "w3", 4) == []  # the third gpu job waits for a slot
     now = queue.clock.now()
     outcome = Outcome("completed", None, 0, None, now, now)
-    finished, claimed = queue.store.record_and_claim([Ended("g0", 1, outcome)], "w1", now, now + 60, 4)
+    finished, claimed, _ = queue.store.record_and_claim([Ended("g0", 1, outcome)], "w1", now, now + 60, 4)
     assert finished == [True] and [j.id for j in claimed] == ["g2"]  # one slot freed, one taken
     queue.set_queue_limit("gpu", 0)
     assert claim_all(queue, "w2", 4) == ["g3", "g4", "g5"]

@@ -348,13 +348,13 @@ def test_finish_and_claim_is_one_transaction_in_one_round_trip(pg_db: str, tmp_p
         with open(trace, "w") as sink:
             conn.pgconn.trace(sink.fileno())
             try:
-                finished, claimed = q.store.record_and_claim(
+                finished, claimed, cancelled = q.store.record_and_claim(
                     [Ended("a", 1, done), Ended("b", 1, done)], "w", now, now + 30, claim=2, release=[("c", 1)])
             finally:
                 conn.pgconn.untrace()
         sent = [line.split("\t")[3] for line in trace.read_text().splitlines() if "\tF\t" in line]
         assert sent.count("Sync") == 1 and sent.count("Execute") == 8, sent
-        assert finished == [False, True]  # a was recorded above: no longer this worker's to record
+        assert finished == [False, True] and cancelled == []  # a was recorded above: no longer this worker's
         assert [j.id for j in claimed] == ["c", "d"]  # c given back first, then claimed again
         assert (q.job("c").attempts, q.job("e").state) == (1, "pending")
 

@@ -132,8 +132,8 @@ def test_release_undoes_a_claim_without_counting_it(fixed):
     q, clock = fixed
     q.enqueue("true", id="fresh")
     q.store.claim("w", T0, T0 + 30)
-    assert not q.store.release("fresh", "other", 1, T0)
-    assert q.store.release("fresh", "w", 1, T0)
+    assert q.store.release("fresh", "other", 1, T0) is None
+    assert q.store.release("fresh", "w", 1, T0) == "pending"
     job = q.job("fresh")
     assert (job.state, job.attempts, job.worker, job.lease_until) == ("pending", 0, None, None)
     q.cancel("fresh")
@@ -141,8 +141,20 @@ def test_release_undoes_a_claim_without_counting_it(fixed):
     q.store.claim("w", T0, T0 + 30)
     q.store.finish("retry", "w", 1, Outcome("failed", T0, 1, "exit 1", T0, T0))
     assert q.store.claim("w", T0, T0 + 30).attempts == 2
-    assert q.store.release("retry", "w", 2, T0)
+    assert q.store.release("retry", "w", 2, T0) == "failed"
     assert (q.job("retry").state, q.job("retry").attempts) == ("failed", 1)
+
+
+def test_a_release_tells_which_jobs_a_cancel_ended_dead(fixed):
+    """Their on-dead hook is the worker's to run: the store says which they are."""
+    q, clock = fixed
+    q.enqueue_many([{"command": "true", "id": i} for i in ("kept", "gone", "solo")])
+    assert [j.id for j in q.store.record_and_claim([], "w", T0, T0 + 30, 3)[1]] == ["kept", "gone", "solo"]
+    assert q.cancel("gone") == "requested" and q.cancel("solo") == "requested"
+    assert q.store.record_and_claim([], "w", T0, T0 + 30, 0, [("kept", 1), ("gone", 1)]) == ([], [], ["gone"])
+    assert q.store.release("solo", "w", 1, T0) == "dead"
+    assert [(q.job(i).state, q.job(i).last_error, q.job(i).attempts) for i in ("kept", "gone", "solo")] == [
+        ("pending", None, 0), ("dead", "cancelled", 0), ("dead", "cancelled", 0)]
 
 
 def test_leases_expiry_and_renewal(fixed):
@@ -245,5 +257,5 @@ def test_a_worker_asked_to_stop_claims_nothing_more(fixed):
         q.store.register_worker(WorkerInfo(worker, "host", 1, None, T0, T0))
     assert q.store.request_stop(["w1"]) == ["w1"]
     assert q.store.claim("w1", T0, T0 + 30) is None
-    assert q.store.record_and_claim([], "w1", T0, T0 + 30, 4) == ([], [])
+    assert q.store.record_and_claim([], "w1", T0, T0 + 30, 4) == ([], [], [])
     assert [j.id for j in q.store.record_and_claim([], "w2", T0, T0 + 30, 4)[1]] == ["a", "b", "c"]
