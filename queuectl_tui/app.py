@@ -4,8 +4,10 @@ insides, and no screen imports this module."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -49,6 +51,19 @@ class QueueApp(App):
         self.push_screen(MainScreen(self.queue, self.pools, self.clock, self.refresh_interval, self.row_limit))
         self.pools.start()
         self.set_interval(0.5, self.pools.watch)
+        self.on_stop_signals()
+
+    def on_stop_signals(self) -> None:
+        """SIGTERM is a q: running jobs finish, then the app ends (a second one kills them), as for
+        `worker start`. SIGHUP, the terminal gone, ends the app at once: its running jobs are
+        killed and recorded (on_unmount), never left running unwatched. Left to their defaults,
+        both ended the process with jobs stuck in processing and the terminal not restored."""
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGTERM, self.pools.quit)
+            loop.add_signal_handler(signal.SIGHUP, self.exit)
+        except (RuntimeError, ValueError):  # not the main thread's loop (an app run by a test)
+            pass
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The screen's actions that apply now, by what they do; then Theme, Quit and the like.
