@@ -54,7 +54,8 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
         with Queue.open(args.db, create=(args.command, getattr(args, "action", None)) in CREATING) as q:
             return command(args.command)(q, args)
     except UsageError as exc:
-        return fail(str(exc), EXIT_USAGE, location)
+        message, see, help_hint = str(exc).rpartition(" (see: ")
+        return fail(f"{message}{dash_value_hint(argv, message)}{see}{help_hint}", EXIT_USAGE, location)
     except InvalidInput as exc:
         return fail(str(exc), EXIT_USAGE, location)
     except QueueError as exc:
@@ -69,6 +70,19 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
             raise
         return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
                     EXIT_FAILED, location)
+
+
+def dash_value_hint(argv: Sequence[str], message: str) -> str:
+    """argparse takes a value such as -1d or -5m for an option, then says a value is missing: say
+    how to pass it, so that the user then reads what is wrong with the value itself."""
+    if "expected one argument" not in message and "arguments are required" not in message:
+        return ""
+    value = next((arg for arg in argv if len(arg) > 1 and arg[0] == "-" and arg[1].isdigit()), None)
+    if value is None:
+        return ""
+    option = message.split(":")[0].removeprefix("argument ").split("/")[-1]
+    return f"; for the value {value}, write {option}={value}" if option.startswith("--") else \
+        f"; for the value {value}, write -- before it"
 
 
 def fail(message: str, code: int, location: str | None = None) -> int:

@@ -478,3 +478,17 @@ def test_config_values_are_printed_exactly(cli):
         assert cli("config", "set", key, value).out == f"{key} = {value}\n"
         assert cli("config", "get", key).out == f"{value}\n"
         assert f"{key}  " in cli("config", "list").out and value in cli("config", "list").out
+
+
+def test_a_value_that_looks_like_an_option_gets_told_how_to_pass_it(cli):
+    """argparse takes -1d for an option and says a value is missing; the line says how to give it,
+    and given so, the value's own problem is what the user reads."""
+    result = cli("prune", "--older-than", "-1d")
+    assert_one_line_error(result, 2)
+    assert "expected one argument; for the value -1d, write --older-than=-1d (see: queuectl prune --help)" in result.err
+    assert "invalid duration '-1d'" in cli("prune", "--older-than=-1d").err
+    result = cli("config", "set", "job-timeout", "-5m")
+    assert_one_line_error(result, 2)
+    assert "for the value -5m, write -- before it" in result.err
+    assert "job-timeout must be a number >= 0" in cli("config", "set", "job-timeout", "--", "-5m").err
+    assert "for the value" not in cli("list", "--limit").err  # no such value: no hint
