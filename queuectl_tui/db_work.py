@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from textual.worker import Worker
 
+from core.errors import StorageError
 from core.queue import Queue
 
 from .messages import DbResult
@@ -18,15 +19,21 @@ class DbWork:
 
     queue: Queue
 
-    def run_db(self, tag: str, action: Callable[[Queue], Any], exclusive: bool = False) -> Worker:
+    def run_db(self, tag: str, action: Callable[[Queue], Any], exclusive: bool = False,
+               writes: bool = False) -> Worker:
         """Run action(queue) off the UI thread; the screen gets DbResult(tag, ...). exclusive: a
-        newer request of this tag cancels the older worker (Textual's `exclusive`)."""
+        newer request of this tag cancels the older worker (Textual's `exclusive`). writes: refused
+        once the SQLite file was deleted or replaced under the app (its connections would write
+        into the old file, which no worker reads any more)."""
         return self.run_worker(  # type: ignore[attr-defined]  # the Screen's
-            partial(self._db_thread, tag, action), name=f"db:{tag}", group=f"db:{tag}",
+            partial(self._db_thread, tag, action, writes), name=f"db:{tag}", group=f"db:{tag}",
             exclusive=exclusive, thread=True, exit_on_error=False)
 
-    def _db_thread(self, tag: str, action: Callable[[Queue], Any]) -> None:
+    def _db_thread(self, tag: str, action: Callable[[Queue], Any], writes: bool) -> None:
         try:
+            problem = self.queue.store.replaced() if writes else None
+            if problem is not None:
+                raise StorageError(f"{problem}: nothing was written; restart the app on the database you mean")
             result = action(self.queue)
         except Exception as exc:  # the database may be locked, deleted or full: the screen says so
             self.post_message(DbResult(tag, error=exc))  # type: ignore[attr-defined]

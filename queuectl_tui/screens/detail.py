@@ -119,7 +119,7 @@ class DetailScreen(DbWork, Screen):
         def run(queue: Queue) -> str:
             return success + (" (killing its process group)" if action(queue) == "requested" else "")
 
-        self.run_db(tag, run)
+        self.run_db(tag, run, writes=True)
 
     def show(self, job: Job) -> None:
         changed = self.job is None or job != self.job or len(job.runs) != len(self.job.runs)

@@ -164,7 +164,7 @@ class EnqueueScreen(DbWork, ModalScreen[str | None]):
             existing: dict[int, str] = {}
             return queue.enqueue_many([job], existing=existing)[0], bool(existing)
 
-        self.run_db("insert", insert, exclusive=True)
+        self.run_db("insert", insert, exclusive=True, writes=True)
 
     def on_db_result(self, message: DbResult) -> None:
         error = message.error

@@ -153,7 +153,7 @@ class MainScreen(DbWork, Screen):
         self._requests += 1
         tag = f"action-{self._requests}"
         self.requests[tag] = (success, count)
-        self.run_db(tag, action)
+        self.run_db(tag, action, writes=True)
 
     def on_pool_changed(self, _: PoolChanged) -> None:
         self.show_stats()

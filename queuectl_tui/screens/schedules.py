@@ -98,7 +98,7 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
         if found is None:
             return
         pause = not found.paused
-        self.run_db("pause", lambda q: q.pause_schedule(found.name, pause))
+        self.run_db("pause", lambda q: q.pause_schedule(found.name, pause), writes=True)
         self.notify(f"{'Paused' if pause else 'Resumed'} {found.name}", markup=False)
 
     def action_close(self) -> None:

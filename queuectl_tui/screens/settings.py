@@ -120,7 +120,7 @@ class SettingsScreen(DbWork, ModalScreen[list[str] | None]):
                 queue.set_setting(key, value)
             return list(changes)
 
-        self.run_db("store", save, exclusive=True)
+        self.run_db("store", save, exclusive=True, writes=True)
 
     def action_close(self) -> None:
         self.dismiss(None)

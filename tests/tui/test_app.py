@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from textual.widgets import Input, Static
 
@@ -288,3 +289,25 @@ async def test_cursor_stays_on_its_job_when_rows_arrive(tmp_path):
         assert list(table(app).jobs)[0] == "urgent"
         assert table(app).selected.id == "deploy-site"
         assert table(app).cursor_row == 3
+
+
+async def test_writes_are_refused_once_the_database_file_is_deleted_or_replaced(tmp_path):
+    """The app's connections still reach the old file: what it wrote there no worker would ever
+    read. The form and the keys say so instead, and nothing is written."""
+    db = tmp_path / "q.db"
+    app = demo_app(str(db))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        await pilot.press("e", *"echo lost")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "nothing was written" in str(app.screen.query_one("#command-error").render()))
+        assert isinstance(app.screen, EnqueueScreen) and "deleted" in str(app.screen.query_one("#command-error").render())
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await goto(pilot, "dead")
+        await pilot.press("r")
+        await until(pilot, lambda: any("nothing was written" in n.message for n in app._notifications))
+        assert app.queue.job("nightly-backup").state == "dead"  # read from the old file, unchanged
+    assert not db.exists()  # nothing made a new file at the path either
