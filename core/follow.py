@@ -58,8 +58,10 @@ class Follow:
         return self.run is not None and self.run.error is None and not self.run.running
 
     def pieces(self) -> Iterator[Piece]:
+        queue, patience = self.queue, self.queue.settings().lease_timeout
         while self.counter is not None:
-            view = self.queue.store.live_view(self.job_id, (self.seen[0], self.seen[1]))
+            view = queue.through_outage(lambda: queue.store.live_view(self.job_id, (self.seen[0], self.seen[1])),
+                                        patience, self.sleep)
             if view is None:
                 raise NotFound(f"no job with id {self.job_id!r} (deleted while followed)")
             if view.attempts < self.counter and view.state not in FINISHED:  # not started yet
@@ -69,7 +71,7 @@ class Follow:
                 break  # it ended (or the job ended without running it)
             yield from self._new((view.stdout_total, view.stderr_total), (view.stdout, view.stderr))
             self.sleep(self.poll)
-        job = self.queue.job(self.job_id)
+        job = queue.through_outage(lambda: queue.job(self.job_id), patience, self.sleep)
         self.run = job.runs[self.number - 1] if 1 <= self.number <= len(job.runs) else None
         if self.run is not None:
             r = self.run

@@ -17,7 +17,9 @@ from .schedules import Schedule
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterable, Mapping, Sequence
+    from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+
+    T = TypeVar("T")
     from .hooks import Hooks
     from .store import Store
 
@@ -382,6 +384,21 @@ class Queue:
         self.store.notify("stop")
         return asked
 
+    def through_outage(self, read: Callable[[], T], patience: float, sleep: Callable[[float], None] = time.sleep) -> T:
+        """read(), again while the database cannot be reached (a server restarted), as workers ride
+        such an outage out; its StorageError once it has lasted `patience` seconds. For the commands
+        that watch a job (wait, logs --follow): their exit code tells how the job ended."""
+        since = None
+        while True:
+            try:
+                return read()
+            except StorageError:
+                now = time.monotonic()
+                since = now if since is None else since
+                if now - since >= patience:
+                    raise
+                sleep(min(1.0, patience / 10))
+
     def wait(self, job_ids: Sequence[str], timeout: float | None = None, poll: float = 0.1) -> dict[str, str]:
         """Block until every job is completed or dead (or the timeout passes); returns id -> state."""
         for job_id in job_ids:
@@ -389,8 +406,12 @@ class Queue:
         if timeout is not None and not timeout >= 0:  # also catches NaN, which never times out
             raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def read() -> dict[str, str]:
+            return {job_id: self.job(job_id, runs=False).state for job_id in job_ids}
+
+        states, patience = read(), self.settings().lease_timeout  # an unknown id or database: at once
         while True:
-            states = {job_id: self.job(job_id, runs=False).state for job_id in job_ids}
             if all(s in FINISHED for s in states.values()):
                 return states
             if deadline is not None and time.monotonic() >= deadline:
@@ -398,6 +419,7 @@ class Queue:
             remaining = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             time.sleep(min(poll, remaining))
             poll = min(poll * 1.5, 1.0)
+            states = self.through_outage(read, patience)
 
 
 __all__ = ["Queue", "ItemError", "InvalidItem", "ItemConflict", "default_location", "open_store", "failure_outcome", "SETTINGS"]

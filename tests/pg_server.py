@@ -136,6 +136,15 @@ class PgServer:
         """Stop and start again on the same port. fast: sessions are cut off; immediate: as a crash."""
         self._ctl("restart", "-m", mode)
 
+    def outage(self, seconds: float) -> None:
+        """Down for a while, as a server being upgraded or moved: stopped (sessions cut off), then
+        started again on the same port."""
+        import time
+
+        self._ctl("stop", "-m", "fast")
+        time.sleep(seconds)
+        self._ctl("start")
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             try:

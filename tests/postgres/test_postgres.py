@@ -111,6 +111,26 @@ def test_server_restart_while_workers_run(pg_server, pg_db: str, workers: Worker
     assert "retrying" in logs or "lost" in logs  # they noticed, and went on
 
 
+def test_wait_and_follow_ride_out_a_server_outage(pg_server, pg_db: str, workers: Workers):
+    """Their exit code says how the job ended: a server down for a few seconds (less than
+    lease-timeout) is ridden out, as the workers ride it out, not an exit 1."""
+    with Queue.open(pg_db) as q:
+        q.set_setting("poll-interval", 0.2)
+        job = q.enqueue("echo one; sleep 4; echo two", max_retries=0)
+        workers.start(pg_db, 1)
+        wait_until(lambda: q.job(job.id, runs=False).state == "processing", 30, what="the job to start")
+        watchers = [subprocess.Popen([str(BIN / "queuectl"), "--db", pg_db, *args, job.id], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=clean_env())
+                    for args in (["wait"], ["logs", "--follow"])]
+        time.sleep(0.5)  # both are watching
+        pg_server.outage(3)
+        results = [w.communicate(timeout=60) + (w.returncode,) for w in watchers]
+        assert q.job(job.id, runs=False).state == "completed"
+    (waited, wait_err, wait_code), (followed, follow_err, follow_code) = results
+    assert (wait_code, waited.split()) == (0, [job.id, "completed"]), wait_err
+    assert (follow_code, followed.split()) == (0, ["one", "two"]), follow_err
+
+
 def test_pickup_is_woken_by_notify_not_by_polling(pg_db: str, workers: Workers):
     with Queue.open(pg_db) as q:
         q.set_setting("poll-interval", 5)
