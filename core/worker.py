@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("queuectl.worker")
 
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
+SAY_AGAIN = 30.0  # while it stays unavailable, a worker says so again after this long (or on a new error)
 
 
 class Worker(threading.Thread):
@@ -45,6 +46,7 @@ class Worker(threading.Thread):
         self.unsure = False  # a claim may have been written without our hearing of it
         self.registered = False
         self.failures = 0  # database errors in a row
+        self.outage: tuple[float, float, str] | None = None  # since, last said, what: while they last
         self.idle_since: float | None = None  # burst: when this worker first found nothing left to do
         self.burst_over = False
 
@@ -63,7 +65,7 @@ class Worker(threading.Thread):
                         job = self.claim_or_idle(settings)
                     if job is not None:
                         job = self.execute(job, settings)
-                        self.failures = 0
+                        self.reached()
                 except StorageError as exc:
                     job = None
                     self.back_off(exc)
@@ -103,7 +105,7 @@ class Worker(threading.Thread):
     def claim_or_idle(self, settings: Settings) -> Job | None:
         """Claim a job; if there is none, wait for one, or see that the burst is over (burst_over)."""
         job = self.claim(settings)
-        self.failures = 0
+        self.reached()
         if job is not None:
             self.idle_since = None
         elif self.pool.burst and self.pool.queue.store.next_due(self.pool.queues) is None and not self.pool.busy():
@@ -130,11 +132,28 @@ class Worker(threading.Thread):
         return may_give_back((latest[0].started_at or 0) if latest else None, self.pool.queue.clock.now())
 
     def back_off(self, exc: StorageError) -> None:
+        """Wait a little longer after each error in a row. The log gets the first error, then a line
+        each SAY_AGAIN seconds or on a new error, and one when the database answers again: a
+        server down for a minute is a few lines per worker, not one every few seconds."""
         self.failures += 1
         self.unsure = True  # a claim may have been written without our hearing of it
         delay = min(RETRY_FIRST * 2 ** (self.failures - 1), RETRY_MAX)
-        log.warning("worker %s: %s; retrying in %.1fs", self.id, exc, delay)
+        now, what = time.monotonic(), str(exc)
+        since, said, before = self.outage or (now, -SAY_AGAIN, "")
+        if what != before or now - said >= SAY_AGAIN:
+            late = f" (failing for {now - since:.0f}s)" if now > since else ""
+            log.warning("worker %s: %s%s; retrying every %.1fs at most", self.id, what, late, RETRY_MAX)
+            said = now
+        self.outage = (since, said, what)
         self.pool.sleep(delay)
+
+    def reached(self) -> None:
+        """The database answered: the errors in a row are over."""
+        self.failures = 0
+        if self.outage is not None:
+            log.warning("worker %s: the database answers again, after %.0fs", self.id,
+                        time.monotonic() - self.outage[0])
+            self.outage = None
 
     # claim, run, record ----------------------------------------------------------------------------
     def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> tuple[T, bool]:

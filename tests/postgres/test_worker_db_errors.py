@@ -76,3 +76,17 @@ def test_worker_waits_out_an_unavailable_database(db: str, tmp_path: Path):
     q, flaky, pool = run_pool(db, tmp_path, 2, register_worker=1, read_settings=2, record_and_claim=1, next_due=1)
     assert not pool.errors and not any(flaky.fail.values())
     q.close()
+
+
+def test_an_outage_is_a_few_log_lines_not_one_per_retry(db: str, tmp_path: Path, caplog):
+    """The same error again and again is said once (then every 30 s), and its end once."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="queuectl")
+    q, flaky, pool = run_pool(db, tmp_path, 2, claim=4)
+    assert not pool.errors and flaky.fail["claim"] == 0
+    said = [r.getMessage() for r in caplog.records if "worker" in r.getMessage()]
+    lost = [line for line in said if "lost the connection (test: claim)" in line]
+    assert len(lost) == 1 and "retrying every" in lost[0], said
+    assert len([line for line in said if "the database answers again" in line]) == 1, said
+    q.close()
