@@ -88,11 +88,14 @@ class Worker(threading.Thread):
     def release_unstarted(self) -> None:
         """Give back the jobs this worker holds but never started (claimed as the connection broke)."""
         store, now = self.pool.queue.store, self.pool.queue.clock.now()
+        cancelled = []
         for job in store.list_jobs(["processing"], 10_000, order="started"):
             state = store.release(job.id, self.id, job.attempts, now) if job.worker == self.id else None
             if state is not None:
                 log.warning("job %s: claimed while the database connection broke; released unstarted", job.id)
-                self.report_cancelled([job.id] if state == "dead" else [])
+            if state == "dead":
+                cancelled.append(job.id)
+        self.report_cancelled(cancelled)
         self.unsure = False
 
     def wait_while_paused(self) -> bool:

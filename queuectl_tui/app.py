@@ -51,9 +51,9 @@ class QueueApp(App):
         self.push_screen(MainScreen(self.queue, self.pools, self.clock, self.refresh_interval, self.row_limit))
         self.pools.start()
         self.set_interval(0.5, self.pools.watch)
-        self.on_stop_signals()
+        self.listen_for_stop_signals()
 
-    def on_stop_signals(self) -> None:
+    def listen_for_stop_signals(self) -> None:
         """SIGTERM is a q: running jobs finish, then the app ends (a second one kills them), as for
         `worker start`. SIGHUP, the terminal gone, ends the app at once: its running jobs are
         killed and recorded (on_unmount), never left running unwatched. Left to their defaults,
