@@ -135,20 +135,24 @@ class Worker(threading.Thread):
         return may_give_back((latest[0].started_at or 0) if latest else None, self.pool.queue.clock.now())
 
     def back_off(self, exc: StorageError) -> None:
-        """Wait a little longer after each error in a row. The log gets the first error, then a line
-        each SAY_AGAIN seconds or on a new error, and one when the database answers again: a
-        server down for a minute is a few lines per worker, not one every few seconds."""
+        """Wait a little longer after each error in a row."""
         self.failures += 1
         self.unsure = True  # a claim may have been written without our hearing of it
-        delay = min(RETRY_FIRST * 2 ** (self.failures - 1), RETRY_MAX)
+        self.say_outage(exc)
+        self.pool.sleep(min(RETRY_FIRST * 2 ** (self.failures - 1), RETRY_MAX))
+
+    def say_outage(self, exc: StorageError, doing: str = "") -> None:
+        """The log gets the first error, then a line each SAY_AGAIN seconds or on a new error, and
+        one when the database answers again (reached): a server down for a minute is a few lines
+        per worker, not one every few seconds."""
         now, what = time.monotonic(), str(exc)
         since, said, before = self.outage or (now, -SAY_AGAIN, "")
         if what != before or now - said >= SAY_AGAIN:
             late = f" (failing for {now - since:.0f}s)" if now > since else ""
-            log.warning("worker %s: %s%s; retrying every %.1fs at most", self.id, what, late, RETRY_MAX)
+            log.warning("worker %s: %s%s%s; retrying every %.1fs at most", self.id, doing and f"cannot {doing}: ",
+                        what, late, RETRY_MAX)
             said = now
         self.outage = (since, said, what)
-        self.pool.sleep(delay)
 
     def reached(self) -> None:
         """The database answered: the errors in a row are over."""
@@ -165,13 +169,17 @@ class Worker(threading.Thread):
         delay, since = RETRY_FIRST, time.monotonic()
         while True:
             try:
-                return fn(), delay > RETRY_FIRST
+                result = fn()
             except StorageError as exc:
                 if self.pool.stopping and time.monotonic() - since > settings.lease_timeout:
                     raise
-                log.warning("worker %s: cannot %s yet: %s; retrying in %.1fs", self.id, what, exc, delay)
+                self.say_outage(exc, what)
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
+                continue
+            if delay > RETRY_FIRST:
+                self.reached()
+            return result, delay > RETRY_FIRST
 
     def idle_wait(self, settings: Settings) -> float:
         due = self.pool.queue.store.next_due(self.pool.queues)

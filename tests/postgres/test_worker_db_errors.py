@@ -90,3 +90,18 @@ def test_an_outage_is_a_few_log_lines_not_one_per_retry(db: str, tmp_path: Path,
     assert len(lost) == 1 and "retrying every" in lost[0], said
     assert len([line for line in said if "the database answers again" in line]) == 1, said
     q.close()
+
+
+def test_a_result_retried_through_an_outage_is_said_once(db: str, tmp_path: Path, caplog):
+    """Recording a finished job one by one through an outage: one line for the first failure (not
+    one per retry), and one when the database takes it."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="queuectl")
+    q, flaky, pool = run_pool(db, tmp_path, 1, finish=4, record_and_claim=1)
+    assert flaky.fail["finish"] == 0 and not pool.errors
+    said = [r.getMessage() for r in caplog.records if "worker" in r.getMessage()]
+    retried = [line for line in said if "cannot record job job-0: lost the connection (test: finish)" in line]
+    assert len(retried) == 1 and "retrying every" in retried[0], said
+    assert len([line for line in said if "the database answers again" in line]) == 1, said
+    q.close()
