@@ -62,9 +62,9 @@ def due(ts: float, now: float) -> str:
     return "now" if ts <= now else f"in {span(ts - now)}"
 
 
-def stamp(ts: float | None) -> str:
+def stamp(ts: float | None, zone: bool = True) -> str:
     iso = to_iso(ts)
-    return "-" if iso is None else iso[:19].replace("T", " ") + " UTC"
+    return "-" if iso is None else iso[:19].replace("T", " ") + (" UTC" if zone else "")
 
 
 def clip(text: Text, width: int) -> Text:

@@ -23,13 +23,15 @@ from core.text import output_tail
 
 from ..db_work import DbWork
 from ..messages import DbResult
-from ..render import safe, span, stamp
+from ..render import clip, safe, span, stamp
 from ..widgets.footer import KeyFooter
 from .confirm import ConfirmScreen
 from .help import HelpScreen, Key
 
 
-RUN_COLUMNS = ("#", "TRY", "STARTED", "TOOK", "EXIT", "RESULT", "WORKER")
+RUN_COLUMNS = ("#", "TRY", "STARTED (UTC)", "TOOK", "EXIT", "RESULT", "WORKER")
+RESULT_LEAST = 16  # cells RESULT keeps on a narrow screen: "exit code 127 (…"
+LABEL_WIDTH = 10  # the longest field label ("last error"): values of both field tables start in one column
 LIVE_REFRESH = 0.5  # seconds between reads of a running job: its worker pushes output once a second
 
 
@@ -70,6 +72,7 @@ class DetailScreen(DbWork, Screen):
         self.job: Job | None = None
         self.run_number: int | None = None  # the attempt whose output is shown; None = the latest
         self.followed = False  # a running attempt's output was shown: later growth follows the end if at it
+        self.runs_cut: dict[str, tuple[bool, bool]] = {}  # attempt number: (RESULT cut, WORKER cut)
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -121,8 +124,12 @@ class DetailScreen(DbWork, Screen):
 
         self.run_db(tag, run, writes=True)
 
-    def show(self, job: Job) -> None:
-        changed = self.job is None or job != self.job or len(job.runs) != len(self.job.runs)
+    def on_resize(self) -> None:
+        if self.job is not None:
+            self.show(self.job, redraw=True)  # the attempts table fits the new width
+
+    def show(self, job: Job, redraw: bool = False) -> None:
+        changed = redraw or self.job is None or job != self.job or len(job.runs) != len(self.job.runs)
         self.job = job
         self.sub_title = job.id
         if not changed:
@@ -133,23 +140,43 @@ class DetailScreen(DbWork, Screen):
         self.query_one("#fields", Static).update(self.fields(job))
         runs = self.query_one("#runs", DataTable)
         cursor = runs.cursor_row
-        rows = [
-            (Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at)),
+        rows, widths = self.fit_runs([
+            (Text(str(run.number)), Text(str(run.attempt)), Text(stamp(run.started_at, zone=False)),
              Text(span(self.clock.now() - (run.started_at or 0) if run.running else run.duration)),
              Text("-" if run.exit_code is None else str(run.exit_code)), self.result(run), safe(run.worker))
             for run in job.runs
-        ]
+        ])
         # Columns get explicit widths from the rows: auto-sized ones are widened after the header
         # was drawn, and for a moment the header stood narrower than its rows.
         runs.clear(columns=True)
-        for index, label in enumerate(RUN_COLUMNS):
-            runs.add_column(label, width=max([len(label), *(row[index].cell_len for row in rows)]))
+        for label, width in zip(RUN_COLUMNS, widths):
+            runs.add_column(label, width=width)
         for run, row in zip(job.runs, rows):
             runs.add_row(*row, key=str(run.number))
         if job.runs:
             runs.move_cursor(row=cursor if 0 < cursor < len(job.runs) else len(job.runs) - 1, animate=False)
         self.show_output()
         self.refresh_bindings()
+
+    def fit_runs(self, rows: list[tuple[Text, ...]]) -> tuple[list[tuple[Text, ...]], list[int]]:
+        """The attempts' rows and column widths for this screen: where they would pass its right edge,
+        RESULT gives up cells (down to RESULT_LEAST), then WORKER (a long host name's end), each cut
+        with an ellipsis. The chosen attempt's whole values show above its output."""
+        widths = [max([len(label), *(row[index].cell_len for row in rows)]) for index, label in enumerate(RUN_COLUMNS)]
+        # each column has 2 cells of padding; the page 2 of margin and 2 for its scrollbar when it scrolls
+        over = sum(width + 2 for width in widths) + 4 - self.size.width
+        for index, least in ((-2, RESULT_LEAST), (-1, len(RUN_COLUMNS[-1]))):
+            give = max(0, min(over, widths[index] - least))
+            widths[index] -= give
+            over -= give
+        self.runs_cut = {row[0].plain: (row[-2].cell_len > widths[-2], row[-1].cell_len > widths[-1]) for row in rows}
+        return [(*row[:-2], clip(row[-2], widths[-2]), clip(row[-1], widths[-1])) for row in rows], widths
+
+    def whole_cells(self, run: Run) -> list[str | Text]:
+        """The attempt's RESULT and WORKER cells that were cut to fit the screen, whole, a line each."""
+        result_cut, worker_cut = self.runs_cut.get(str(run.number), (False, False))
+        return [*(("\nresult ", self.result(run)) if result_cut else ()),
+                *(("\nworker ", safe(run.worker)) if worker_cut else ())]
 
     @staticmethod
     def result(run: Run) -> Text:
@@ -161,9 +188,10 @@ class DetailScreen(DbWork, Screen):
         """Two fields a line, so the output still fits on an 80x24 terminal."""
         now = self.clock.now()
         grid = Table.grid(padding=(0, 2))
-        for _ in range(2):
-            grid.add_column(style="bold", no_wrap=True)
-            grid.add_column()
+        grid.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH)
+        grid.add_column()
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
         timeout = f"{job.timeout:g}s" if job.timeout else "config job-timeout"
         state = job.state + (f" (retry {'now' if job.run_at <= now else 'in ' + span(job.run_at - now)})"
                              if job.state == "failed" else "")
@@ -177,7 +205,7 @@ class DetailScreen(DbWork, Screen):
         for row in pairs:
             grid.add_row(*row)
         whole = Table.grid(padding=(0, 2))  # long values get a line of their own, folded: never cut
-        whole.add_column(style="bold", no_wrap=True)
+        whole.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH)
         whole.add_column(overflow="fold")
         whole.add_row("command", safe(job.command, one_line=False))
         whole.add_row("last error", safe(job.last_error or "-"))
@@ -218,7 +246,9 @@ class DetailScreen(DbWork, Screen):
             for name in ("stdout", "stderr"):
                 self.query_one(f"#{name}-text", Static).update("")
             return
-        title.update(f"Output of attempt #{run.number}" + (" (running: shown as it is written)" if run.running else ""))
+        title.update(Text.assemble(
+            f"Output of attempt #{run.number}", " (running: shown as it is written)" if run.running else "",
+            *self.whole_cells(run)))
         if not run.stdout and run.stderr:  # open the stream that has something to read
             self.query_one("#output", TabbedContent).active = "stderr"
         body = self.query_one("#detail-body", VerticalScroll)

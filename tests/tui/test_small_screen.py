@@ -158,3 +158,36 @@ async def test_settings_scroll_and_always_show_how_to_save(tmp_path):
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         config = Queue.open(app.queue.location).config()
         assert (config["hook-timeout"], config["on-dead"], config["on-completed"]) == (45, hook, "")
+
+
+async def test_the_detail_fits_a_long_host_name_and_lines_up_its_fields(tmp_path):
+    """At 80 columns the attempts' long RESULT and WORKER are cut to fit, and the chosen attempt's
+    whole values show above its output; on a wide screen they are whole. Every field's value starts
+    in one column."""
+    app = demo_app(str(tmp_path / "q.db"))
+    worst_case_jobs(app)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        t = table(app)
+        t.move_cursor(row=list(t.jobs).index(longest_id("died")))
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(app.screen, "job", None) is not None)
+        await pilot.pause()
+        runs = app.screen.query_one("#runs")
+        *_, result, worker = (cell.plain for cell in runs.get_row_at(0))
+        assert worker == "a-build-host-w…"
+        assert result == "exit code 1: it…"  # RESULT_LEAST cells
+        assert runs.virtual_size.width <= runs.size.width  # no sideways scrolling
+        # the whole of the chosen attempt's cut row is shown above its output
+        title = str(app.screen.query_one("#output-title").render())
+        assert LONG_WORKER in title and "exit code 1: " + "it went wrong " * 19 + "it went wrong" in title
+        fields = app.screen.query_one("#fields")
+        lines = [fields.render_line(y).text for y in range(fields.size.height)]
+        starts = {len(line) - len(line[len(line.split("  ")[0]):].lstrip())
+                  for line in lines if line.strip() and not line[0].isspace()}
+        assert len(starts) == 1, lines
+        await pilot.resize_terminal(420, 40)  # room for the 290-cell RESULT
+        await pilot.pause()
+        assert runs.get_row_at(0)[-1].plain == LONG_WORKER
+        assert "worker" not in str(app.screen.query_one("#output-title").render())
