@@ -28,6 +28,18 @@ def cmd_list(q: Queue, args: argparse.Namespace) -> int:
 SHOW_BYTES, SHOW_LINES = 4096, 40  # `show` prints at most this much of each stream of each attempt
 
 
+def field_text(value: object) -> str:
+    """A field as `show` prints it: env as NAME=value pairs, shell-quoted (as enqueue's form takes
+    them), a list of ids space-separated, nothing as -."""
+    if isinstance(value, dict):
+        import shlex  # only here: short commands do not load re's users they do not need
+
+        return " ".join(f"{name}={shlex.quote(text)}" for name, text in value.items()) or "-"
+    if isinstance(value, list):
+        return " ".join(value) or "-"
+    return "-" if value is None else str(value)
+
+
 def cmd_show(q: Queue, args: argparse.Namespace) -> int:
     if args.json:
         print_json(q.job(args.id).to_dict(with_runs=True))
@@ -36,7 +48,7 @@ def cmd_show(q: Queue, args: argparse.Namespace) -> int:
     for key, value in job.to_dict().items():
         if key == "timeout" and value is None:
             value = f"config job-timeout ({setting_text(q.settings().job_timeout)}s, 0 = none)"
-        out(f"{key + ':':<13} {visible(str(value if value is not None else '-'), keep_newlines=False)}")
+        out(f"{key + ':':<13} {visible(field_text(value), keep_newlines=False)}")
     if not job.runs:
         out("\nno finished attempts yet")
     for run in job.runs:

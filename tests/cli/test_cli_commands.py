@@ -240,6 +240,15 @@ def test_logs_by_attempt_and_show_history(cli, queue):
     assert "attempt #1" in shown.out and "attempt #3" in shown.out and "exit code 1" in shown.out
 
 
+def test_show_prints_env_and_ids_as_they_are_given_not_as_python_values(cli, queue):
+    enqueue(cli, command="true", id="first")
+    enqueue(cli, command="env", id="second", env={"GREETING": "hello there", "PLAIN": "x"}, after=["first"])
+    fields = dict(line.split(":", 1) for line in cli("show", "second").out.split("\n\n")[0].splitlines())
+    assert fields["env"].strip() == "GREETING='hello there' PLAIN=x"
+    assert fields["after"].strip() == fields["waiting_on"].strip() == "first"
+    assert cli("show", "first").out.count("after:        -") == 1
+
+
 def test_output_is_kept_to_the_tail_of_output_limit(cli, queue):
     configure(queue, output_limit=100)
     job_id = enqueue(cli, command="seq 1 1000; seq 1 1000 >&2")
