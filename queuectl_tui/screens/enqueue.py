@@ -30,7 +30,7 @@ FIELDS = (
     ("delay", "Delay (s)", "seconds before it may run (default 0)"),
     ("timeout", "Timeout (s)", "seconds; empty = config job-timeout"),
     ("queue", "Queue", "default when empty"),
-    ("cwd", "Directory", "where it runs; relative = to this app's; empty = the worker's"),
+    ("cwd", "Directory", "where it runs; relative to this app's; empty: the worker's"),
     ("env", "Env", "NAME=value ... (shell quoting); stored and shown: no secrets"),
     ("after", "After", "ids of jobs that must complete first, space-separated"),
     ("unique_key", "Unique key", "optional: one unfinished job per key"),
