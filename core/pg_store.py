@@ -61,6 +61,27 @@ FINISH_WITH_RUN = {
     for lease in (False, True)
 }
 
+# What the queue's schema holds must be this role's (or a role's it is a member of) or a superuser's:
+# whoever owns the schema, a table, a function or a trigger's function could read every command and
+# env enqueued, add jobs that our workers run, or run SQL with our privileges from a trigger.
+FOREIGN_OBJECT = """
+WITH owned (what, owner) AS (
+    SELECT 'schema ' || n.nspname, n.nspowner FROM pg_namespace n WHERE n.nspname = %(schema)s
+    UNION ALL
+    SELECT 'table ' || c.relname, c.relowner
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %(schema)s
+    UNION ALL
+    SELECT 'function ' || p.proname, p.proowner
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %(schema)s
+    UNION ALL
+    SELECT 'trigger ' || t.tgname, p.proowner
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_proc p ON p.oid = t.tgfoid WHERE n.nspname = %(schema)s AND NOT t.tgisinternal
+)
+SELECT o.what, r.rolname, current_user FROM owned o JOIN pg_roles r ON r.oid = o.owner
+WHERE NOT r.rolsuper AND NOT pg_has_role(current_user, o.owner, 'MEMBER')
+LIMIT 1
+"""
 MESSAGE_CHARS = 300  # a server error's CONTEXT can repeat a statement per trigger level: thousands of lines
 
 
@@ -234,7 +255,17 @@ class PostgresStore(SqlStore):
         return self._served_sql[(name, 2)], (list(queues),)
 
     # migrations ------------------------------------------------------------------------------------
+    def _refuse_foreign(self, conn: psycopg.Connection) -> None:
+        """StorageError if another role owns the schema or anything in it (see FOREIGN_OBJECT)."""
+        found = conn.execute(FOREIGN_OBJECT, {"schema": self.schema}).fetchone()
+        if found is not None:
+            what, owner, user = found
+            raise StorageError(f"{self.location}: {what} belongs to role {owner}: refused, as its owner could read"
+                               f" and change this queue (it must be {user}'s, a role's that {user} is a member"
+                               " of, or a superuser's)")
+
     def _version(self, conn: psycopg.Connection) -> int:
+        self._refuse_foreign(conn)
         # A plain query on the catalog, not to_regclass(): that reads a cache which may not yet
         # show a table that another session created while we waited for the lock.
         found = conn.execute(
@@ -252,6 +283,7 @@ class PostgresStore(SqlStore):
     def _prepare_upgrade(self, conn: psycopg.Connection, current: int) -> None:
         if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone() is None:
             conn.execute(f"CREATE SCHEMA {self._s}")  # search_path names it already: now it resolves
+        self._refuse_foreign(conn)  # made by another role since _version looked
         if current == 0:
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
