@@ -1,7 +1,8 @@
 """Database locations as given (a SQLite path or a postgresql:// URL) and as shown: never a password.
 
 A PostgreSQL URL may carry a password in its user part (`user:PASSWORD@host`) or as a query
-parameter (`?password=PASSWORD`). Only the URL given to Queue.open() holds it. What is printed (the
+parameter (`?password=PASSWORD`); an encrypted client key's passphrase (`?sslpassword=`) is kept
+as secret. Only the URL given to Queue.open() holds them. What is printed (the
 store's `location`, error messages, log lines, `worker start`'s first line) comes from
 `display_location()`, and a message from the driver goes through `scrub()` before it is shown.
 
@@ -39,20 +40,21 @@ _PARAMS = (
     "target_session_attrs load_balance_hosts schema"
 ).split()
 _IN_QUERY = re.compile(r"[?&](?:" + "|".join(_PARAMS) + r")=[^&]*\Z")
+SECRETS = ("password", "sslpassword")  # query parameters never shown, nor given to libpq in its URL
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 @record
 class PgLocation:
-    """A postgresql:// URL taken apart: `url` for libpq without the password and without our
-    `schema` option, the password on its own (None: none given), and the URL to show."""
+    """A postgresql:// URL taken apart: `url` for libpq without the passwords and without our
+    `schema` option, the passwords on their own, and the URL to show."""
 
     url: str
-    password: str | None
+    secrets: dict[str, str]  # password and sslpassword, decoded: for libpq as keywords, never in its URL
     query: list[tuple[str, str]]  # (decoded key, raw value) of the query, in order, schema included
     shown: str
-    hidden: tuple[str, ...]  # every password text of the URL, as written and decoded
+    hidden: tuple[str, ...]  # every secret text of the URL, as written and decoded
 
 
 def _credentials_end(rest: str) -> int:
@@ -87,36 +89,36 @@ def parse_postgres_url(url: str, defaults: dict[str, str] | None = None) -> PgLo
     rest = url[len(scheme):]
     at = _credentials_end(rest)
     userinfo, rest = (rest[:at], rest[at + 1:]) if at >= 0 else (None, rest)
-    user_raw, password, hidden = None, None, []
+    user_raw, passwords, hidden = None, {}, []
     if userinfo is not None:
         user_raw, colon, password_raw = userinfo.partition(":")
         if _BAD_ESCAPE.search(user_raw):
             raise StorageError("invalid PostgreSQL URL: the user name is not percent-encoded correctly "
                                "(write % as %25)")
         if colon:
-            password = _decode(password_raw, "password")
-            hidden += [password_raw, password]
+            passwords["password"] = _decode(password_raw, "password")
+            hidden += [password_raw, passwords["password"]]
     head, question, query_text = rest.partition("?")
-    query, query_passwords = _query(query_text if question else "", password is not None)
-    for raw in query_passwords:
-        password = _decode(raw, "password")
-        hidden += [raw, password]
-    # libpq's URL: no password anywhere, no schema option, the defaults added
-    kept = [f"{urllib.parse.quote(k, safe='')}={v}" for k, v in query if k not in ("password", "schema")]
+    query, in_query = _query(query_text if question else "", bool(passwords))
+    for key, raw in in_query:
+        passwords[key] = _decode(raw, key)
+        hidden += [raw, passwords[key]]
+    # libpq's URL: no secret anywhere, no schema option, the defaults added
+    kept = [f"{urllib.parse.quote(k, safe='')}={v}" for k, v in query if k not in (*SECRETS, "schema")]
     present = {k for k, _ in query}
     kept += [f"{k}={urllib.parse.quote(v, safe='')}" for k, v in (defaults or {}).items() if k not in present]
     user_part = f"{user_raw}@" if user_raw else ""
     libpq_url = scheme + user_part + head + ("?" + "&".join(kept) if kept else "")
     # shown: the user, the host, the database and the options as given; passwords as ***
     if userinfo is not None:
-        user_part = f"{user_raw}:{HIDDEN}@" if password is not None and ":" in userinfo else f"{user_raw}@"
-    shown_query = [f"{urllib.parse.quote(k, safe='')}={HIDDEN if k == 'password' else v}" for k, v in query]
+        user_part = f"{user_raw}:{HIDDEN}@" if ":" in userinfo else f"{user_raw}@"
+    shown_query = [f"{urllib.parse.quote(k, safe='')}={HIDDEN if k in SECRETS else v}" for k, v in query]
     shown = scheme + user_part + head + ("?" + "&".join(shown_query) if question else "")
-    return PgLocation(libpq_url, password, query, shown, tuple(h for h in hidden if h))
+    return PgLocation(libpq_url, passwords, query, shown, tuple(h for h in hidden if h))
 
 
-def _query(text: str, secret_before: bool) -> tuple[list[tuple[str, str]], list[str]]:
-    """A URL's query as (key, raw value) pairs, and the raw passwords among them."""
+def _query(text: str, secret_before: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A URL's query as (key, raw value) pairs, and the secrets among them."""
     query, passwords = [], []
     for number, piece in enumerate(text.split("&") if text else [], 1):
         key, equals, value = piece.partition("=")
@@ -125,8 +127,8 @@ def _query(text: str, secret_before: bool) -> tuple[list[tuple[str, str]], list[
                 raise StorageError(f"invalid PostgreSQL URL: query parameter {number} is not key=value")
             raise StorageError(f"invalid PostgreSQL URL: query parameter {piece!r} is not key=value")
         key = urllib.parse.unquote(key)
-        if key == "password":
-            passwords.append(value)
+        if key in SECRETS:
+            passwords.append((key, value))
         query.append((key, value))
     return query, passwords
 
@@ -152,7 +154,7 @@ def secrets(location: str | None) -> list[str]:
         try:
             found += parse_postgres_url(location).hidden
         except StorageError:
-            found += re.findall(r"[?&]password=([^&]+)", location)
+            found += re.findall(r"[?&](?:ssl)?password=([^&]+)", location)
     loose = _loose_secret(location)
     if loose:
         found.append(loose)

@@ -105,8 +105,8 @@ def scrubbed(exc: BaseException, hidden: Sequence[str]) -> str:
     return scrub(text, hidden=list(hidden))
 
 
-def parse_location(url: str) -> tuple[str, str | None, str, str, tuple[str, ...]]:
-    """Split a postgresql:// URL into (libpq URL without the password, the password, the schema,
+def parse_location(url: str) -> tuple[str, dict[str, str], str, str, tuple[str, ...]]:
+    """Split a postgresql:// URL into (libpq URL without the passwords, the passwords, the schema,
     the location to show, the password texts to scrub from messages). See core/location.py."""
     parsed = parse_postgres_url(url, CONNECT_DEFAULTS)
     schema = DEFAULT_SCHEMA
@@ -118,7 +118,7 @@ def parse_location(url: str) -> tuple[str, str | None, str, str, tuple[str, ...]
             f"invalid schema name {scrub(schema, hidden=list(parsed.hidden))!r} in the URL: "
             "use lower-case letters, digits and _ (at most 48)"
         )
-    return parsed.url, parsed.password, schema, parsed.shown, parsed.hidden
+    return parsed.url, parsed.secrets, schema, parsed.shown, parsed.hidden
 
 
 def _quote(name: str) -> str:
@@ -133,7 +133,7 @@ class PostgresStore(SqlStore):
     def __init__(self, url: str) -> None:
         super().__init__()
         self._url = url
-        self._conninfo, self._password, self.schema, self.location, self._hidden = parse_location(url)
+        self._conninfo, self._secrets, self.schema, self.location, self._hidden = parse_location(url)
         self.channel = f"queuectl:{self.schema}"  # not a table: search_path does not apply to it
         self._s = _quote(self.schema)
         self._migrate()
@@ -149,11 +149,10 @@ class PostgresStore(SqlStore):
     # connection handling ---------------------------------------------------------------------------
     def connect(self) -> psycopg.Connection:
         """A new autocommit connection whose unqualified names are the queue's schema's; StorageError
-        (one line) if the server cannot be reached. The password goes to libpq on its own, never in
+        (one line) if the server cannot be reached. The passwords go to libpq on their own, never in
         the URL that libpq parses and may quote."""
-        extra = {} if self._password is None else {"password": self._password}
         try:
-            conn = psycopg.connect(self._conninfo, autocommit=True, **extra)
+            conn = psycopg.connect(self._conninfo, autocommit=True, **self._secrets)
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to {self.location}: {self.message(exc)}") from None
         try:

@@ -38,6 +38,8 @@ def assert_no_password(text: str) -> None:
     "postgresql://u@127.0.0.1:1/db?sslmode=disable&password=QXj7&KVm9",
     "postgresql://u:QXj7/KVm9@127.0.0.1:1/db?password=WZp3%2FPLu5&schema=Bad-Name",
     "postgres://u:QXj7:KVm9@127.0.0.1:1/db?schema=t1",
+    "postgresql://u@127.0.0.1:1/db?sslpassword=QXj7KVm9&sslmode=disable",  # a client key's passphrase
+    "postgresql://u:WZp3@127.0.0.1:1/db?sslpassword=QXj7%zzKVm9",
 ])
 def test_unusable_url_never_prints_its_password(url: str):
     result = queuectl(url, "status")
