@@ -12,6 +12,7 @@ import signal
 import socket
 import sys
 import threading
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -21,6 +22,8 @@ from core.errors import InvalidInput
 from core.queue import Queue
 
 DEFAULT_HOST = "127.0.0.1"
+MAX_CLIENTS = 16  # connections served at once; a scrape takes milliseconds
+CLIENT_TIMEOUT = 10.0  # seconds a connection may stay silent before it is closed
 
 
 class QueueCollector:
@@ -74,6 +77,8 @@ def handler(metrics: CollectorRegistry) -> type[http.server.BaseHTTPRequestHandl
     """GET and HEAD /metrics; anything else, any other method included, a 404: read-only."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = CLIENT_TIMEOUT  # a client that sends nothing does not keep its thread
+
         def do_GET(self) -> None:
             self.answer(body=True)
 
@@ -100,17 +105,44 @@ def handler(metrics: CollectorRegistry) -> type[http.server.BaseHTTPRequestHandl
     return Handler
 
 
+class BoundedServer(http.server.ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CLIENTS at once: a connection beyond them is closed at
+    once, so that idle connections (anyone's who can reach the port) cannot take every thread
+    this user may start, which the workers need for their jobs."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 def serve(queue: Queue, address: str) -> None:
     """Answer GET /metrics on address until SIGINT or SIGTERM."""
     host, port = parse_address(address)
-    server_class = http.server.ThreadingHTTPServer
+    server_class: type[BoundedServer] = BoundedServer
     if ":" in host:
         server_class = type("Server6", (server_class,), {"address_family": socket.AF_INET6})
     try:
         server = server_class((host, port), handler(registry(queue)))
     except OSError as exc:
         raise InvalidInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
-    server.daemon_threads = True
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()  # shutdown() from the serving thread would hang
