@@ -90,7 +90,7 @@ def cmd_schedule(q: Queue, args: argparse.Namespace) -> int:
             print_json([s.to_dict() for s in found])
         else:
             table(["NAME", "CRON", "ZONE", "NEXT DUE (UTC)", "LAST DUE", "LAST JOB", "STATE", "PAUSED"],
-                  [[visible(s.name), s.cron, s.tz, to_iso(s.next_due) or "", to_iso(s.last_due) or "-",
+                  [[visible(s.name), visible(s.cron), visible(s.tz), to_iso(s.next_due) or "", to_iso(s.last_due) or "-",
                     visible(s.last_job or "-"), s.last_state or "-", "yes" if s.paused else "no"] for s in found])
     elif args.action == "rm":
         q.remove_schedule(args.name)

@@ -155,7 +155,7 @@ def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
     check_timeout(args.timeout)
     states = q.wait(args.ids, args.timeout)
     for job_id, state in states.items():
-        out(f"{visible(job_id)}  {state}")
+        out(f"{visible(job_id)}  {visible(state)}")
     if any(s not in ("completed", "dead") for s in states.values()):
         raise QueueError(f"timed out after {args.timeout:g}s waiting for jobs to finish")
     return EXIT_OK if all(s == "completed" for s in states.values()) else EXIT_FAILED

@@ -46,11 +46,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 
 def job_rows(jobs: Sequence[Job]) -> list[list[str]]:
-    return [
-        [visible(j.id), j.state, j.queue, f"{j.attempts}/{j.max_retries + 1}", str(j.priority), short_time(j.updated_at),
-         visible(j.command, keep_newlines=False)]
-        for j in jobs
-    ]
+    def cell(text: str) -> str:  # as the database holds it: enqueue's checks need not have passed
+        return visible(text, keep_newlines=False)
+
+    return [[cell(j.id), cell(j.state), cell(j.queue), f"{j.attempts}/{j.max_retries + 1}", str(j.priority),
+             short_time(j.updated_at), cell(j.command)] for j in jobs]
 
 
 def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
@@ -64,7 +64,7 @@ def print_jobs(jobs: Sequence[Job], as_json: bool) -> None:
 
 def print_queues(queues: Sequence[Any]) -> None:
     table(["QUEUE", *(s.upper() for s in STATES), "LIMIT", "PAUSED"],
-          [[i.name, *(str(i.counts[s]) for s in STATES), str(i.limit or "-"), "yes" if i.paused else "no"]
+          [[visible(i.name), *(str(i.counts[s]) for s in STATES), str(i.limit or "-"), "yes" if i.paused else "no"]
            for i in queues])
 
 

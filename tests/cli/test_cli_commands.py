@@ -410,6 +410,33 @@ def test_worker_lines_settings_and_other_hosts_workers_show_control_characters_a
     assert "\x1b" not in listing and "far:1:\\e[31mred" in listing and "far\\e[2Jhost" in listing
 
 
+@pytest.mark.sqlite_only
+def test_text_written_into_the_database_directly_is_shown_as_escapes(cli, db):
+    """enqueue checks ids and queue names, but whoever may write the database need not use it: an id,
+    queue, state, cron or zone as the database holds them never orders the terminal about, nor
+    forges a line, in the worker's lines or in a listing."""
+    import sqlite3
+
+    enqueue(cli, command="true", id="plain")
+    assert cli("schedule", "add", "nightly", "30 2 * * *", '{"command": "true"}').code == 0
+    evil_id, evil_queue = "x\x1b]0;PWN\x07\njob deploy completed", "q\x1b[2J"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET id = ?, queue = ? WHERE id = 'plain'", (evil_id, evil_queue))
+        conn.execute("UPDATE schedules SET cron = ?, tz = ? WHERE name = 'nightly'", ("30 2 * * *\x1b[2J", "UTC\x07"))
+        conn.execute("INSERT INTO queues (name, max_running) VALUES (?, 2)", (evil_queue,))
+    outputs = [cli("list").out, cli("list", "--queue", evil_queue).out, cli("queue", "list").out, cli("status").out,
+               cli("schedule", "list").out]
+    worker = cli("worker", "start", "--burst")
+    assert worker.code == 0
+    outputs += [worker.err, cli("wait", evil_id).out]
+    for text in outputs:
+        assert "\x1b" not in text and "\x07" not in text, text
+    assert "x\\e]0;PWN\\a\\njob deploy completed completed" in worker.err  # one line, escaped
+    assert not any(line.startswith("job deploy") for line in worker.err.splitlines())
+    assert len(outputs[0].splitlines()) == 2  # the header and the job's one row
+    assert "q\\e[2J" in outputs[0] and "q\\e[2J" in outputs[2] and "UTC\\a" in outputs[4]
+
+
 def test_commands_ids_with_markup_are_shown_literally(cli):
     enqueue(cli, command="echo '[red]hi[/]' #\x1b[2J", id="x[1]" if False else "x.1")
     out = cli("list").out
