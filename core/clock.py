@@ -35,8 +35,20 @@ def to_iso(ts: float | None) -> str | None:
     """Epoch seconds to ISO 8601 UTC with millisecond precision, e.g. 2026-11-28T15:04:05.123Z."""
     if ts is None:
         return None
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    try:
+        dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):  # not in_range: written past enqueue's checks
+        return "9999-12-31T23:59:59.999Z" if ts > 0 else "0001-01-01T00:00:00.000Z"
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def in_range(ts: float) -> bool:
+    """Whether ts falls in the years 1 to 9999 (UTC), which to_iso shows as they are."""
+    try:
+        datetime.fromtimestamp(ts, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
 
 
 def parse_iso(text: str) -> float:

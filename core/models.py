@@ -135,7 +135,7 @@ class Job:
             "worker": self.worker,
             "queue": self.queue,
             "cwd": self.cwd,
-            "env": dict(self.env) if self.env else {},
+            "env": dict(self.env) if isinstance(self.env, dict) else self.env or {},  # else as the database has it
             "after": self.after,
             "waiting_on": list(self.waiting_on),
             "unique_key": self.unique_key,

@@ -6,6 +6,7 @@ stream and job cost an inode allocation on every start (bench/README.md, item 14
 from __future__ import annotations
 
 import collections
+import math
 import os
 import select
 import signal
@@ -16,6 +17,7 @@ import time
 from .leftover import discard_later
 from .record import record
 from .spawn import RESET_SIGNALS, SPAWN, SpawnedProcess, devnull_fd, seal_fds
+from .text import text_env
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -191,6 +193,9 @@ class RunningJob:
         """Start the job and wait for its end. on_slow=(seconds, fn): fn() is called once, in this
         thread, if the job is still running after that many seconds."""
         started = clock_now()
+        unfit = self._unfit()
+        if unfit is not None:
+            return RunResult(None, f"could not start: {unfit}", started, clock_now(), b"", b"")
         if self.cwd is not None and not os.path.isdir(self.cwd):
             return RunResult(None, cwd_problem(self.cwd), started, clock_now(), b"", b"")
         fds: list[int] = []  # to close at the end (less the pipes handed to discard_later)
@@ -214,6 +219,15 @@ class RunningJob:
             for fd in fds:
                 os.close(fd)
 
+    def _unfit(self) -> str | None:
+        """What makes the job impossible to start, as the database holds it: enqueue refuses such
+        values, but whoever may write the database need not go through it. None if nothing."""
+        if self.timeout is not None and not 0 < self.timeout < math.inf:
+            return f"timeout {self.timeout!r} is not a positive number"
+        if self.env is not None and text_env(self.env) is None:
+            return "env is not an object of text values"
+        return None
+
     def _start_piped(self, fds: list[int]) -> tuple[int, int]:
         """Start the job with a pipe for each stream; the pipes' read ends. Each descriptor opened
         goes into fds, for run() to close; NotStarted says why the job could not start."""
@@ -233,6 +247,8 @@ class RunningJob:
                 error = cwd_problem(self.cwd) if not os.path.isdir(self.cwd) else \
                     f"cwd {self.cwd}: {(exc.strerror or str(exc)).lower()}"
             raise NotStarted(error) from None
+        except (ValueError, TypeError) as exc:  # a NUL, an env name with "=": as the database holds it
+            raise NotStarted(f"could not start: {exc}") from None
         for fd in (out_w, err_w):  # only the job holds the write ends now: end of file once it is done
             os.close(fd)
             fds.remove(fd)

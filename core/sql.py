@@ -34,7 +34,11 @@ def job_from_row(row: Sequence) -> Job:
         return Job(*row)
     import json  # only for jobs that have an env: `status` and most claims never load it
 
-    return Job(*row[:ENV_AT], json.loads(row[ENV_AT]), *row[ENV_AT + 1:])
+    try:
+        env = json.loads(row[ENV_AT])
+    except ValueError:  # not JSON (written by hand): kept as it is, and a worker refuses to start it
+        env = row[ENV_AT]
+    return Job(*row[:ENV_AT], env, *row[ENV_AT + 1:])
 
 
 def job_row(spec: JobSpec, job_id: str, now: float, after: Sequence[str] = (), waiting: int = 0) -> tuple:

@@ -15,6 +15,14 @@ def visible(text: str, keep_newlines: bool = True) -> str:
     return text.translate(_TABLE if keep_newlines else _TABLE_ONE_LINE)
 
 
+def text_env(env: object) -> dict[str, str] | None:
+    """A job's env if it is what enqueue takes, an object of text values; else None. The database
+    may hold anything that was written past enqueue's checks (by hand, by another program)."""
+    if isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        return env
+    return None
+
+
 def brief(value: object, limit: int = 80) -> str:
     """repr(value) for an error message: at most about `limit` characters, and never itself an error
     (a list nested hundreds deep, a 4,000-digit integer)."""

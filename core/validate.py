@@ -7,7 +7,7 @@ import re
 import sys
 from collections.abc import Mapping
 
-from .clock import parse_duration, parse_iso, to_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
+from .clock import in_range, parse_duration, parse_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
 from .models import DEFAULT_QUEUE, ID_PATTERN, QUEUE_PATTERN, JobSpec, Settings
 from .text import brief
@@ -148,9 +148,10 @@ def _run_at(obj: Mapping[str, Any], now: float) -> float:
             raise InvalidInput(f"run_at must be an ISO 8601 time string, got {brief(obj['run_at'])}")
         try:
             run_at = parse_iso(obj["run_at"])
-            to_iso(run_at)  # must also be shown again: a UTC year outside 1..9999 would break every listing
         except (ValueError, OverflowError, OSError):
-            raise InvalidInput(f"run_at is not an ISO 8601 time: {brief(obj['run_at'])}") from None
+            run_at = None
+        if run_at is None or not in_range(run_at):  # in_range: shown again as it was given
+            raise InvalidInput(f"run_at is not an ISO 8601 time: {brief(obj['run_at'])}")
         return run_at
     if obj.get("delay") is not None:
         return now + _seconds("delay", obj["delay"])

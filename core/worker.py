@@ -207,8 +207,8 @@ class Worker(threading.Thread):
         # database's job with the same id and attempt, should its processes outlive us (see orphans)
         env = {"QUEUECTL_JOB_ID": job.id, "QUEUECTL_ATTEMPT": str(job.attempts), "QUEUECTL_WORKER": self.id,
                "QUEUECTL_QUEUE": job.queue}
-        if job.env:  # the job's own variables, under ours (validation refuses our names)
-            env = {**job.env, **env}
+        if job.env:  # the job's own variables, under ours (validation refuses our names); anything else
+            env = {**job.env, **env} if isinstance(job.env, dict) else job.env  # the runner refuses
         running = RunningJob(job.command, timeout, settings.output_limit, env, job.cwd)
         with self.pool.lock:
             self.job, self.running = job, running

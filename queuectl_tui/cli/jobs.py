@@ -7,7 +7,7 @@ import time
 
 from core.errors import InvalidInput, QueueError
 from core.models import setting_text
-from core.text import line_start, output_tail, visible
+from core.text import line_start, output_tail, text_env, visible
 
 from .output import (EXIT_FAILED, EXIT_OK, out, plural, print_jobs, print_json, print_queues, short_time, table,
                      write_output)
@@ -31,7 +31,7 @@ SHOW_BYTES, SHOW_LINES = 4096, 40  # `show` prints at most this much of each str
 def field_text(value: object) -> str:
     """A field as `show` prints it: env as NAME=value pairs, shell-quoted (as enqueue's form takes
     them), a list of ids space-separated, nothing as -."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) and text_env(value) is not None:
         import shlex  # only here: short commands do not load re's users they do not need
 
         return " ".join(f"{name}={shlex.quote(text)}" for name, text in value.items()) or "-"

@@ -19,7 +19,7 @@ from core.clock import SYSTEM, Clock
 from core.errors import QueueError
 from core.models import FINISHED, Job, Run
 from core.queue import Queue
-from core.text import output_tail
+from core.text import output_tail, text_env
 
 from ..db_work import DbWork
 from ..messages import DbResult
@@ -213,8 +213,10 @@ class DetailScreen(DbWork, Screen):
         # the rest only for jobs that have them: an 80x24 screen keeps its room for the output
         if job.cwd:
             whole.add_row("directory", safe(job.cwd))
-        if job.env:  # as the enqueue form takes them: NAME=value, shell-quoted
-            whole.add_row("env", safe(" ".join(f"{name}={shlex.quote(value)}" for name, value in job.env.items())))
+        if job.env:  # as the enqueue form takes them: NAME=value, shell-quoted; else as the database has it
+            env = text_env(job.env)
+            whole.add_row("env", safe(repr(job.env) if env is None else
+                                      " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())))
         if job.after:
             waits = f"  (waiting on {' '.join(job.waiting_on)})" if job.waiting_on and job.state == "pending" else ""
             whole.add_row("after", safe(" ".join(job.after) + waits))

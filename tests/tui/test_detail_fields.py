@@ -53,3 +53,22 @@ async def test_the_detail_shows_queue_directory_env_and_a_long_command_whole(tmp
         assert any(line.startswith("queue") and "reports" in line
                    for line in (app.screen.query_one("#fields", Static).render_line(y).text
                                 for y in range(app.screen.query_one("#fields", Static).size.height)))
+
+
+async def test_an_env_written_by_hand_is_shown_as_the_database_has_it(tmp_path):
+    """Not an object of text values (written past enqueue's checks): shown as it is, not a crash."""
+    import sqlite3
+
+    db = str(tmp_path / "q.db")
+    app = demo_app(db)
+    with Queue.open(db) as q:
+        q.enqueue("env", id="by-hand", env={"A": "b"})
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE jobs SET env = '[1, \"[bold]x\"]' WHERE id = 'by-hand'")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table(app).move_cursor(row=list(table(app).jobs).index("by-hand"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
+        await pilot.pause()
+        assert field_values(app.screen.query_one("#fields", Static))["env"] == "[1, '[bold]x']"
