@@ -277,14 +277,15 @@ class Pool:
         return interval if left is None or left <= 0 else max(0.05, min(interval, left))  # past: one that failed
 
     def _beat_once(self) -> None:
-        store, settings = self.queue.store, self.settings()
-        problem = store.replaced()
+        store = self.queue.store
+        problem = store.replaced()  # first: once the file is gone, reading the settings fails
         if problem and not self.stopping:
             # Not reopened: the file now at the path is another queue (a new one, or a backup put
             # back), whose processing jobs this worker never held. Running jobs finish, into the old file.
             log.error("%s: stopping; running jobs finish, their results go to the removed file", problem)
             self.errors.append(f"{problem}; workers stopped")
             self.stop()
+        settings = self.settings()
         now = self.queue.clock.now()
         with self.lock:
             ids = [w.id for w in self.workers]

@@ -159,6 +159,10 @@ def _prepare_companions(path: str, st: os.stat_result, companions: dict, shared:
             _make_companion(path + suffix, stat.S_IMODE(st.st_mode))
 
 
+def _file_uri(path: str) -> str:
+    return "file:" + path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
 class SQLiteFiles:
     """The file checks of SQLiteStore; uses its path, _target and read_only."""
 
@@ -192,7 +196,9 @@ class SQLiteFiles:
                 self._open_read_only(path, create, companions)
             else:
                 _prepare_companions(path, st, companions, shared)
-                self._target = path  # the checked file, not the links that led to it
+                # the checked file, not the links that led to it; mode=rw: should it go, SQLite must
+                # not make an empty one in its place for a later connection (see replaced)
+                self._target = _file_uri(path) + "?mode=rw"
             return path
         except OSError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc.strerror}") from None
@@ -221,7 +227,7 @@ class SQLiteFiles:
             raise StorageError(f"{self.path} is read-only")
         self.read_only = True
         wal, shm = companions["-wal"], companions["-shm"]
-        uri = "file:" + path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+        uri = _file_uri(path)
         if wal is None or wal.st_size == 0:  # all its content is in the file
             self._target = uri + "?mode=ro&immutable=1"
         elif shm is not None:

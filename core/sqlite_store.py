@@ -73,7 +73,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         except FileNotFoundError:  # os.getcwd() of a deleted folder
             raise StorageError(f"cannot open database {path}: the current folder no longer exists"
                                " (give the database's absolute path)") from None
-        self._target = self.path  # what SQLite opens: the real path, or a file: URI to read only
+        self._target = self.path  # what SQLite opens: a file: URI of the real path (see _check_files)
         self._known = False  # the file was seen to be a queuectl database (or a new one)
         self._notifier = SocketNotifier(self.path)
         self._file = self._check_files(create, make_folder)
@@ -86,9 +86,12 @@ class SQLiteStore(SQLiteFiles, SqlStore):
 
     # connection handling ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        problem = self.replaced() if hasattr(self, "_opened") else None
+        if problem:  # a file now at the path is another queue: never opened in its place
+            raise StorageError(problem)
         try:
             conn = sqlite3.connect(self._target, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                   check_same_thread=False, uri=self.read_only)
+                                   check_same_thread=False, uri=True)
             conn.execute(f"PRAGMA busy_timeout = {self.BUSY_TIMEOUT_MS}")
             if not self._known:
                 self._refuse_foreign(conn)

@@ -181,3 +181,21 @@ def test_a_notifier_finds_a_listener_that_came_after_its_first_wake_up(tmp_path,
             assert listener.wait(5) == ["work"]
         finally:
             listener.close()
+
+
+def test_a_deleted_database_is_never_made_anew_by_a_later_connection(tmp_path):
+    """A connection opened after the file went (a busy pool opens one more) must not make an empty
+    database at the path: reads on it failed with 'no such table', and a worker whose heartbeat hit
+    that first never saw the file was gone, and never stopped."""
+    from core.errors import StorageError
+
+    db = tmp_path / "jobs.db"
+    q = Queue.open(str(db))
+    q.enqueue("true")
+    for name in tmp_path.glob("jobs.db*"):
+        name.unlink()
+    q.store._close_idle()  # the pooled connections are busy elsewhere: the next call opens one
+    with pytest.raises(StorageError, match="was deleted while in use"):
+        q.counts()
+    assert not list(tmp_path.glob("jobs.db*"))
+    q.close()
