@@ -25,9 +25,13 @@ def process_exists(pid: int) -> bool:
         return True
 
 
+def on_this_host(worker_id: str) -> bool:
+    """Whether a worker id (host:pid:token:index, see Pool) names a process of this host."""
+    parts = worker_id.rsplit(":", 3)
+    return len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit()
+
+
 def worker_gone_from_this_host(worker_id: str) -> bool:
     """Whether a worker id (host:pid:token:index, see Pool) names a process of this host that no
     longer exists. A worker on another host, or whose process lives on, is not judged here."""
-    parts = worker_id.rsplit(":", 3)
-    return (len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit()
-            and not process_exists(int(parts[1])))
+    return on_this_host(worker_id) and not process_exists(int(worker_id.rsplit(":", 3)[1]))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # and the runner (subprocess and co.) is not imported by the 
 
 CANCELLED = "cancelled"  # the error of an attempt killed, or a job ended, by a cancel
 SHUTDOWN_KILL = "killed: worker shut down"
+LEASE_LOST = "killed: its lease was lost (taken back while the worker did not answer)"
 
 
 def failure_outcome(job: Job, settings: Settings, now: float, **run: Any) -> Outcome:

@@ -13,7 +13,7 @@ import time
 
 from . import live
 from .errors import StorageError
-from .lifecycle import CANCELLED, SHUTDOWN_KILL
+from .lifecycle import CANCELLED, LEASE_LOST, SHUTDOWN_KILL
 from .models import Job, Settings
 from .outcome import Outcome
 from .hosts import this_host
@@ -292,7 +292,11 @@ class Pool:
             running = {w.job.id: w.running for w in self.workers if w.job is not None and w.running}
             waiting = {job.id: w for w in self.workers for job in list(w.chain.backlog)}  # claimed in a chain
         began = time.monotonic()
-        store.renew_leases(ids, now, now + settings.lease_timeout)
+        held = store.renew_leases(ids, now, now + settings.lease_timeout)
+        for job_id in running.keys() - held:  # taken back while this process did not answer (stopped,
+            # suspended): another worker may run it already; this attempt's result would be dropped
+            log.warning("job %s: its lease was lost while this worker did not answer: killing it", job_id)
+            running[job_id].kill(LEASE_LOST)
         interval = heartbeat_interval(settings)
         waited = time.monotonic() - began > interval  # another writer held the database meanwhile
         for job_id in store.cancel_requested([*running, *waiting]):

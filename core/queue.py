@@ -9,7 +9,7 @@ from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, InvalidItem, ItemConflict, ItemError, NotFound, StorageError
 from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
-from .hosts import process_exists, this_host, worker_gone_from_this_host
+from .hosts import on_this_host, process_exists, this_host, worker_gone_from_this_host
 from .opening import default_location, open_store
 from .validate import check_id, check_queue, job_spec
 from . import schedules as scheduling
@@ -329,7 +329,7 @@ class Queue:
         settings = self.settings()
         recovered = []
         for job in taken:
-            if job.id in gone:
+            if job.worker and on_this_host(job.worker):  # its worker gone, or alive but not answering
                 from .orphans import stop_job_processes  # /proc is read only here: rarely
 
                 stop_job_processes(job.id, job.attempts, job.worker)  # before its retry can start beside them

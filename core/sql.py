@@ -132,7 +132,7 @@ COMMON: dict[str, str] = {
                         lease_until = NULL, cancel_requested = false
                  WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'
                  RETURNING state""",
-    "renew_jobs": "UPDATE jobs SET lease_until = ? WHERE state = 'processing' AND worker {ids}",
+    "renew_jobs": "UPDATE jobs SET lease_until = ? WHERE state = 'processing' AND worker {ids} RETURNING id",
     "renew_workers": "UPDATE workers SET heartbeat_at = ? WHERE id {ids}",
     # `state != 'processing'` is implied; written out, it lets SQLite's partial index jobs_state_seq apply
     "requeue_all": REQUEUE + " RETURNING id, queue",

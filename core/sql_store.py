@@ -252,17 +252,18 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
     def claim(self, worker_id: str, now: float, lease_until: float, queues: Sequence[str] | None = None) -> Job | None:
         return self._run(lambda c: self._claim(c, worker_id, now, lease_until, queues))
 
-    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
+    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> set[str]:
         if not worker_ids:
-            return
+            return set()
         jobs, ids = self._in("renew_jobs", worker_ids)
         workers, _ = self._in("renew_workers", worker_ids)
 
-        def renew(conn: Any) -> None:
-            conn.execute(jobs, (lease_until, *ids))
+        def renew(conn: Any) -> set[str]:
+            held = {row[0] for row in conn.execute(jobs, (lease_until, *ids)).fetchall()}
             conn.execute(workers, (now, *ids))
+            return held
 
-        self._write(renew)
+        return self._write(renew)
 
     @staticmethod
     def _finish_params(job_id: str, worker_id: str, attempt: int, o: Outcome, lease_seen: float | None) -> list:

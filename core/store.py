@@ -79,8 +79,9 @@ class Store(abc.ABC):
         due, oldest; never from a paused queue, nor from one with its limit of processing jobs."""
 
     @abc.abstractmethod
-    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> None:
-        """Heartbeat: extend the leases of jobs these workers hold and mark the workers alive."""
+    def renew_leases(self, worker_ids: Sequence[str], now: float, lease_until: float) -> set[str]:
+        """Heartbeat: extend the leases of jobs these workers hold and mark the workers alive. The
+        ids of the jobs they still hold: one they run that is not among them was taken back."""
 
     @abc.abstractmethod
     def finish(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from core import Queue
+from core.lifecycle import expired_outcome
 from tests.helpers import configure, wait_until
 
 # Another process holds the write lock for a while: SQLite's, or the PostgreSQL jobs table's (every
@@ -72,3 +76,62 @@ def test_a_dead_worker_of_another_host_is_still_taken_back(queue):
         pool.join(10)
     job = queue.job("orphan")
     assert job.attempts == 2 and "lease expired" in job.runs[0].error
+
+
+def job_processes(job_id: str) -> list[int]:
+    """This user's processes that run an attempt of job_id (found by the environment a worker gives)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and f"QUEUECTL_JOB_ID={job_id}\0".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_a_stalled_workers_job_is_killed_when_another_worker_on_its_host_takes_it_back(db, spawn_worker, tmp_path):
+    """A worker stopped (SIGSTOP, a suspended laptop) past its lease: the job is taken back and run again,
+    and the first attempt's processes, which went on without it, are stopped first: never two at once."""
+    marker = tmp_path / "runs"
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1, backoff_base=0)
+        q.enqueue(f"echo start-$QUEUECTL_ATTEMPT >> {marker}; sleep 4; echo end-$QUEUECTL_ATTEMPT >> {marker}",
+                  id="long", max_retries=1)
+    stalled = spawn_worker()
+    wait_until(lambda: marker.exists(), what="the first attempt to start")
+    os.kill(stalled.pid, signal.SIGSTOP)
+    try:
+        spawn_worker()
+        wait_until(lambda: "end-2" in marker.read_text(), timeout=30, what="the second attempt to end")
+    finally:
+        os.kill(stalled.pid, signal.SIGCONT)
+    assert marker.read_text().split() == ["start-1", "start-2", "end-2"]  # attempt 1 never ran beside it
+    with Queue.open(db) as q:
+        wait_until(lambda: q.job("long").state == "completed", what="the job to be recorded")
+        assert "lease expired" in q.job("long").runs[0].error
+
+
+def test_a_resumed_worker_kills_the_job_it_lost(db, spawn_worker, tmp_path):
+    """Taken back by a worker of another host (which cannot stop its processes), the job is killed by
+    its own worker at its first heartbeat once it runs again, rather than run to its end."""
+    marker = tmp_path / "runs"
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1)
+        q.enqueue(f"echo start >> {marker}; sleep 6; echo end >> {marker}", id="lost", max_retries=0)
+        stalled = spawn_worker()
+        wait_until(lambda: marker.exists(), what="the job to start")
+        os.kill(stalled.pid, signal.SIGSTOP)
+        try:
+            job = q.job("lost", runs=False)
+            time.sleep(max(0.0, (job.lease_until or 0) - time.time()) + 0.1)
+            # what another host's heartbeat does to it (Queue.recover_expired, less the /proc part)
+            assert q.store.finish(job.id, job.worker, job.attempts,
+                                  expired_outcome(job, False, q.settings(), time.time()), lease_seen=job.lease_until)
+            assert job_processes("lost"), "the attempt runs on while its worker is stopped"
+        finally:
+            os.kill(stalled.pid, signal.SIGCONT)
+        wait_until(lambda: not job_processes("lost"), timeout=5, what="the lost attempt to be killed")
+        assert "its lease was lost" in stalled.output()
+        assert marker.read_text().split() == ["start"]
+        assert q.job("lost").state == "dead" and "lease expired" in q.job("lost").last_error
