@@ -172,6 +172,10 @@ class Worker(threading.Thread):
                 result = fn()
             except StorageError as exc:
                 if self.pool.stopping and time.monotonic() - since > settings.lease_timeout:
+                    # its lease is gone: the job is taken back and run again; the exit code says so
+                    problem = f"worker {self.id} stopped before it could {what}: {exc}"
+                    log.error("%s; the job is taken back and run again", problem)
+                    self.pool.errors.append(problem)
                     raise
                 self.say_outage(exc, what)
                 time.sleep(delay)
@@ -236,7 +240,7 @@ class Worker(threading.Thread):
             current = pool.settings()
             return attempt_outcome(job, result, current), current
 
-        (outcome, settings), _ = self.persist(decide, "read settings", settings)
+        (outcome, settings), _ = self.persist(decide, f"record job {job.id}", settings)
         with pool.lock:
             self.job, self.running = None, None
         chain.end(job, outcome)

@@ -8,9 +8,10 @@ import threading
 import time
 
 from core import Queue
+from core.errors import StorageError
 from core.pool import Pool
 from core.process_pool import ProcessPool
-from tests.helpers import configure
+from tests.helpers import configure, wait_until
 
 
 def pool_threads(pool: Pool) -> list[threading.Thread]:
@@ -25,6 +26,26 @@ def test_a_pool_stopped_before_it_starts_starts_nothing(queue):
     assert pool.join(timeout=5)
     assert pool.workers == [] and pool_threads(pool) == []
     assert queue.job("j").state == "pending"
+
+
+def test_a_result_the_database_never_takes_is_an_error_of_the_stopped_pool(queue, monkeypatch):
+    """A stop while the database refuses every write: the worker retries the result for a lease,
+    then gives up and says so (the CLI exits 1); the job is left to be taken back, never completed."""
+    configure(queue, lease_timeout=1, poll_interval=0.05)
+    queue.enqueue("sleep 0.3", id="j")
+    pool = Pool(queue, 1).start()
+    wait_until(lambda: queue.job("j").state == "processing", what="the job to start")
+
+    def refuse(*args, **kwargs):
+        raise StorageError("database is locked")
+
+    for name in ("record_and_claim", "finish", "release"):
+        monkeypatch.setattr(queue.store, name, refuse)
+    pool.stop()
+    assert pool.join(timeout=20), "the pool did not stop"
+    assert [e for e in pool.errors if "stopped before it could record job j: database is locked" in e], pool.errors
+    monkeypatch.undo()
+    assert queue.job("j").state == "processing"
 
 
 def test_pools_stopped_at_random_moments_leave_nothing_running(db):
