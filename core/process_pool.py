@@ -17,6 +17,9 @@ from .worker_log import configure_logging, print_job_end
 
 log = logging.getLogger("queuectl.worker")
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # what stops `worker start`: Ctrl-C, kill, a closed terminal
+# The parent's "kill your running job" to a child: a signal of its own, since a second SIGTERM sent
+# right after the first is one signal to the child (pending signals, and Python's handlers, coalesce).
+KILL_SIGNAL = signal.SIGUSR1
 
 
 class ProcessPool:
@@ -25,9 +28,9 @@ class ProcessPool:
 
     Children are forked when this process runs no other thread (the CLI: instant, nothing to
     import again), else started as `python -m core.process_pool`. They ignore SIGINT (a terminal's
-    Ctrl-C reaches the whole process group; the parent decides) and take SIGTERM from the parent:
-    the first finishes the running job, the second kills it. A child whose parent is gone stops
-    as if told to."""
+    Ctrl-C reaches the whole process group; the parent decides) and take SIGTERM from the parent
+    to finish the running job, then KILL_SIGNAL to kill it (a second SIGTERM from anyone else kills
+    it too). A child whose parent is gone stops as if told to."""
 
     def __init__(self, location: str, size: int, burst: bool = False, queues: list[str] | None = None) -> None:
         self.location = location
@@ -41,7 +44,7 @@ class ProcessPool:
     def start(self) -> "ProcessPool":
         # The stop signals wait until every child exists: the parent's handler then reaches them all,
         # and a child never runs the parent's handler (it unblocks them once its own are set).
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {KILL_SIGNAL})
         try:
             if self._signals == 0:  # stopped before it started: start nothing
                 self._start()
@@ -74,10 +77,10 @@ class ProcessPool:
                 child.stdin.close()
                 self.children.append(child)
 
-    def _signal_children(self) -> None:
+    def _signal_children(self, signum: int) -> None:
         for child in self.children:
             try:
-                os.kill(child.pid, signal.SIGTERM)
+                os.kill(child.pid, signum)
             except ProcessLookupError:
                 pass
 
@@ -85,14 +88,14 @@ class ProcessPool:
         """Graceful: every child finishes its running job and exits."""
         if self._signals == 0:
             self._signals = 1
-            self._signal_children()
+            self._signal_children(signal.SIGTERM)
 
     def kill(self) -> None:
         """Kill running jobs (each recorded as a failed attempt), then exit."""
         self.stop()
         if self._signals == 1:
             self._signals = 2
-            self._signal_children()
+            self._signal_children(KILL_SIGNAL)
 
     def join(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -128,7 +131,8 @@ def _child(location: str, burst: bool, parent: int, queues: list[str] | None = N
         signal.signal(signal.SIGINT, lambda signum, frame: None)
         signal.signal(signal.SIGHUP, lambda signum, frame: None)
         signal.signal(signal.SIGTERM, on_term)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the parent
+        signal.signal(KILL_SIGNAL, lambda signum, frame: pool.kill())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS | {KILL_SIGNAL})  # blocked by the parent
         pool.start()
         while not pool.join(timeout=0.5):
             if os.getppid() != parent and not pool.stopping:

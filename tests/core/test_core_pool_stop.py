@@ -90,3 +90,18 @@ def test_process_pools_stopped_at_random_moments_exit_cleanly(db, tmp_path):
         assert pool.errors == []
     with Queue.open(db) as q:
         assert q.counts()["processing"] == 0
+
+
+def test_a_process_pool_told_to_stop_then_kill_at_once_kills_the_running_jobs(db, tmp_path):
+    """stop() and kill() back to back (a double Ctrl-C): the kill is not lost in the stop."""
+    with Queue.open(db) as q:
+        configure(q, poll_interval=0.05)
+        q.enqueue_many([{"command": f"touch {tmp_path}/j{i}; sleep 60", "id": f"j{i}"} for i in range(2)])
+        pool = ProcessPool(db, 2).start()
+        wait_until(lambda: (tmp_path / "j0").exists() and (tmp_path / "j1").exists(), what="both jobs to run")
+        pool.stop()
+        pool.kill()
+        assert pool.join(timeout=20), "the running jobs were not killed"
+        assert pool.errors == []
+        for job_id in ("j0", "j1"):
+            assert q.job(job_id).last_error == "killed: worker shut down"
