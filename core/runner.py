@@ -163,6 +163,16 @@ class RunningJob:
         if proc is not None and proc.returncode is None:
             threading.Thread(target=terminate_group, args=(proc.pid, proc), daemon=True).start()
 
+    def _stop_escaped(self) -> None:
+        """A killed job's shell has exited: stop what of this attempt left its process group (setsid,
+        a daemon), before the result is recorded and a retry may start beside it."""
+        env = self.env if isinstance(self.env, dict) else {}
+        marks = [env.get(name) for name in ("QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_WORKER")]
+        if all(isinstance(mark, str) for mark in marks) and marks[1].isdigit():
+            from .orphans import stop_job_processes  # reads /proc: only for a job killed
+
+            stop_job_processes(marks[0], int(marks[1]), marks[2])
+
     def live_output(self) -> tuple[int, int, bytes, bytes] | None:
         """(bytes written to stdout and stderr in all, their kept tails), or None if the job wrote
         nothing since the last push (self.live). Called by the pool's live-output thread."""
@@ -209,6 +219,8 @@ class RunningJob:
             streams = {out_r: out, err_r: err}  # the pipes still open
             code = self._wait(streams, fds, on_slow)
             finished = clock_now()
+            if self._kill_reason is not None:
+                self._stop_escaped()
             if streams:  # a process the job left behind still holds them
                 discard_later(list(streams))
                 fds = [fd for fd in fds if fd not in streams]
