@@ -1,5 +1,6 @@
-"""Completion hooks: the settings on-completed and on-dead, run once per transition by the process
-that records it (a worker, or whoever cancels a waiting job), in the background.
+"""Completion hooks: the settings on-completed and on-dead, run once per transition by a worker (the
+one that records it; for a cancelled waiting job, the first pool to take it from hooks_due), in the
+background.
 
 The job reaches a hook as data only: QUEUECTL_JOB_ID, QUEUECTL_JOB_STATE, QUEUECTL_EXIT_CODE and
 QUEUECTL_QUEUE in its environment and the job's JSON (as `show --json`) on its stdin. Nothing of the

@@ -106,6 +106,8 @@ class Pool:
         # Only the jobs of this host's dead workers now; the heartbeat takes back the others once
         # LeaseWatch confirms them.
         self.queue.recover_expired(lambda expired: ())
+        if self.target > 0:  # here too, not only in the heartbeat thread: a burst waits for them
+            self.queue.fire_owed_hooks()
         for name, target in (("heartbeat", self._heartbeat_loop), ("listener", self._listen_loop)):
             thread = threading.Thread(target=target, name=f"queuectl-{name}", daemon=True)
             thread.start()
@@ -309,6 +311,7 @@ class Pool:
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()
         self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval))
-        if self.target > 0 and not self.stopping:  # a pool with a worker fires due schedules
+        if self.target > 0 and not self.stopping:  # a pool with a worker fires due schedules and owed hooks
             self.queue.fire_schedules()
+            self.queue.fire_owed_hooks()
         store.fold_counts()

@@ -303,7 +303,7 @@ class Queue:
                     self.store.notify("cancel")
                     return "requested"
             elif self.store.cancel_waiting(job_id, self.clock.now()):
-                self.hooks.fire(self.settings(), job_id, "dead")
+                self.store.notify("cancel")  # a worker's heartbeat runs its on-dead hook, now
                 return "cancelled"
         raise Conflict(f"job {job_id!r} keeps changing state; try again")
 
@@ -340,6 +340,16 @@ class Queue:
         if recovered:
             self.store.notify("work")
         return recovered
+
+    def fire_owed_hooks(self) -> None:
+        """Run the hooks owed for transitions recorded outside a worker (a cancel of a waiting job).
+        Only pools call this: a hook runs where workers run, never in whoever cancels (on
+        PostgreSQL, any role that may write the settings would choose what that process runs)."""
+        owed = self.store.take_owed_hooks()
+        if owed:
+            settings = self.settings()
+            for job_id, state in owed:
+                self.hooks.fire(settings, job_id, state)
 
     # schedules (core/schedules.py) ---------------------------------------------------------------
     def add_schedule(self, name: str, cron: str, job: Mapping[str, Any], tz: str = "UTC") -> Schedule:

@@ -142,6 +142,9 @@ COMMON: dict[str, str] = {
     "request_cancel": "UPDATE jobs SET cancel_requested = true WHERE id = ? AND state = 'processing'",
     "cancel_requested": "SELECT id FROM jobs WHERE cancel_requested AND id {ids}",
     "prune": "DELETE FROM jobs WHERE state {ids} AND finished_at < ? RETURNING id, state, queue",
+    # hooks owed (schema 15): written by a cancel, taken by a worker's heartbeat
+    "owe_hook": "INSERT INTO hooks_due (job_id, state) VALUES (?, ?)",
+    "hooks_owed": "SELECT 1 FROM hooks_due LIMIT 1",
     "add_gone": """INSERT INTO finished_gone (queue, state, n) VALUES (?, ?, ?)
                    ON CONFLICT (queue, state) DO UPDATE SET n = finished_gone.n + excluded.n""",
     "gone": "SELECT queue, state, n FROM finished_gone",
@@ -261,6 +264,11 @@ FINISH_SET = """UPDATE jobs SET state = ?, run_at = coalesce(?, run_at), exit_co
                        lease_until = NULL, cancel_requested = false
                 WHERE id = ? AND worker = ? AND attempts = ? AND state = 'processing'"""
 
+# At most 100 a beat, the oldest first; on PostgreSQL another pool's beat takes the next ones.
+TAKE_HOOKS = """DELETE FROM hooks_due WHERE seq IN (SELECT seq FROM hooks_due ORDER BY seq LIMIT 100{lock})
+                RETURNING seq, job_id, state"""
+
+
 SQLITE: dict[str, str] = {
     **COMMON,
     # INDEXED BY (filled in by SqlStore._claim_sql): without statistics the planner picks
@@ -289,6 +297,7 @@ SQLITE: dict[str, str] = {
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
     "after_states": "SELECT id, state FROM jobs WHERE id {ids}",
     "prune_runs": "DELETE FROM runs WHERE job_id = ?",  # executemany: one id a row
+    "take_hooks": TAKE_HOOKS.format(lock=""),
 }
 
 
@@ -321,4 +330,5 @@ POSTGRES: dict[str, str] = {
     "insert_jobs": ("COPY jobs (id, command, state, max_retries, priority, run_at, timeout, created_at, updated_at,"
                     " queue, cwd, env, unique_key, after_ids, waiting) FROM STDIN"),
     "prune_runs": "DELETE FROM runs WHERE job_id = ANY(%s)",  # all ids at once
+    "take_hooks": postgres(TAKE_HOOKS.format(lock=" FOR UPDATE SKIP LOCKED")),
 }

@@ -326,8 +326,21 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
         return self._read(read)
 
     def cancel_waiting(self, job_id: str, now: float) -> bool:
-        sql = self.Q["cancel_waiting"]
-        return self._write_one(lambda c: c.execute(sql, (now, now, job_id)).rowcount == 1)
+        cancel, owe = self.Q["cancel_waiting"], self.Q["owe_hook"]
+
+        def write(conn: Any) -> bool:
+            if conn.execute(cancel, (now, now, job_id)).rowcount != 1:
+                return False
+            conn.execute(owe, (job_id, "dead"))
+            return True
+
+        return self._write(write)
+
+    def take_owed_hooks(self) -> list[tuple[str, str]]:
+        if self._read(lambda c: c.execute(self.Q["hooks_owed"]).fetchone()) is None:
+            return []  # the usual case, and a read: no write lock taken at each beat
+        rows = self._write_one(lambda c: c.execute(self.Q["take_hooks"]).fetchall())
+        return [(job_id, state) for _, job_id, state in sorted(rows)]
 
     def request_cancel(self, job_id: str) -> bool:
         return self._write_one(lambda c: c.execute(self.Q["request_cancel"], (job_id,)).rowcount == 1)

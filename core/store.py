@@ -119,7 +119,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def cancel_waiting(self, job_id: str, now: float) -> bool:
-        """A pending or failed job to dead, last_error 'cancelled'."""
+        """A pending or failed job to dead, last_error 'cancelled', its on-dead hook owed to a worker."""
+
+    @abc.abstractmethod
+    def take_owed_hooks(self) -> list[tuple[str, str]]:
+        """(job id, state) of hooks owed, oldest first, each taken by one caller only."""
 
     @abc.abstractmethod
     def request_cancel(self, job_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import DEAD_WALK
 
-POSTGRES_SCHEMA_VERSION = 12
+POSTGRES_SCHEMA_VERSION = 13
 
 POSTGRES_MIGRATIONS: dict[int, str] = {
     1: """
@@ -195,5 +195,10 @@ POSTGRES_MIGRATIONS: dict[int, str] = {
                 SELECT queue, state, sum(n) FROM gone GROUP BY queue, state HAVING sum(n) <> 0;
         END IF;
     END $$;
+    """,
+    # Hooks owed for transitions recorded outside a worker, as SQLite's schema 15.
+    13: """
+    CREATE TABLE hooks_due (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, job_id TEXT NOT NULL,
+                            state TEXT NOT NULL);
     """,
 }

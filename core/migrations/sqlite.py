@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import DEAD_WALK
 
-SQLITE_SCHEMA_VERSION = 14
+SQLITE_SCHEMA_VERSION = 15
 
 SQLITE_MIGRATIONS: dict[int, str] = {
     1: """
@@ -240,5 +240,10 @@ SQLITE_MIGRATIONS: dict[int, str] = {
         {DEAD_WALK.format(first="max(after_id = NEW.id)")};
         DELETE FROM dead_cascade;
     END;
+    """,
+    # Hooks owed for transitions recorded outside a worker (a cancel of a waiting job): a worker's
+    # heartbeat takes and runs them, so a hook never runs in the process of whoever cancels.
+    15: """
+    CREATE TABLE hooks_due (seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, state TEXT NOT NULL);
     """,
 }

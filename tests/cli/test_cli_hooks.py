@@ -1,5 +1,5 @@
-"""Completion hooks (settings on-completed, on-dead): run once per transition by the process that
-records it, in the background, with the job as data only (environment and JSON on stdin)."""
+"""Completion hooks (settings on-completed, on-dead): run once per transition by a worker, in the
+background, with the job as data only (environment and JSON on stdin)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+from tests.helpers import lines, stop_process, wait_until
 
 # Shell that would run something if job text ever reached a hook's command line.
 HOSTILE = "echo '$(touch {s}1)' '`touch {s}2`' '\"; touch {s}3; \"'; printf '%s' '$(touch {s}4)' >&2"
@@ -37,7 +39,7 @@ def test_hooks_get_the_job_as_data_once_per_transition(cli, tmp_path):
             {"id": "broken", "command": "echo '$(touch %s5)'; exit 7" % sentinel, "max_retries": 1},
             {"id": "waiting", "command": "true", "delay": 3600}]
     assert cli("enqueue", "-", input="".join(json.dumps(j) + "\n" for j in jobs)).code == 0
-    assert cli("cancel", "waiting").code == 0  # recorded by the CLI: its hook runs before it exits
+    assert cli("cancel", "waiting").code == 0  # its hook is owed: the worker below runs it
     assert cli("config", "set", "backoff-base", "0").code == 0
     assert cli("worker", "start", "--burst").code == 0
     runs = records(seen)
@@ -154,3 +156,22 @@ def test_a_cancel_that_ends_a_claimed_job_before_it_starts_runs_its_hook(cli, qu
     assert never_started, "no cancel hit a claimed job before it started: the test proved nothing"
     ran = ledger.read_text().split() if ledger.exists() else []
     assert sorted(ran) == sorted(job.id for job in dead)  # once each
+
+
+def test_a_cancelled_waiting_job_has_its_hook_run_by_one_worker_never_by_whoever_cancels(cli, spawn_worker, tmp_path):
+    """On PostgreSQL any role that may write the settings chooses the hooks: were they run by
+    `cancel`, they would run as whoever cancels, on that machine. A worker runs them, once."""
+    ledger = tmp_path / "ledger"
+    assert cli("config", "set", "on-dead", f'echo "$QUEUECTL_JOB_ID" >> {ledger}').code == 0
+    jobs = [{"id": f"w{n}", "command": "true", "delay": 3600} for n in range(6)]
+    assert cli("enqueue", "-", input="".join(json.dumps(j) + "\n" for j in jobs)).code == 0
+    for n in range(2):
+        assert cli("cancel", f"w{n}").out == f"cancelled w{n}\n"
+    assert not ledger.exists()  # no worker yet: nothing ran
+    workers = [spawn_worker(count=2), spawn_worker(count=2)]  # owed hooks taken by one pool each
+    wait_until(lambda: len(lines(ledger)) == 2, what="the hooks owed before any worker ran")
+    for n in range(2, 6):  # while they run: the cancel wakes them
+        assert cli("cancel", f"w{n}").code == 0
+    wait_until(lambda: len(lines(ledger)) == 6, what="the hooks of the cancels made while workers ran")
+    assert all(stop_process(worker.proc) == 0 for worker in workers)
+    assert sorted(lines(ledger)) == [f"w{n}" for n in range(6)]  # each once

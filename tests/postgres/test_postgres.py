@@ -180,7 +180,7 @@ def test_default_schema_is_queuectl(pg_server):
     from core.pg_store import SCHEMA_VERSION
 
     assert tables == {"jobs", "runs", "settings", "workers", "meta", "finished_gone", "schedules", "deps", "queues",
-                      "live", "job_counts"}
+                      "live", "job_counts", "hooks_due"}
     assert version == str(SCHEMA_VERSION)
 
 
