@@ -443,3 +443,15 @@ def test_a_claim_waits_for_a_claim_of_a_limited_queue_not_yet_committed(pg_serve
         assert got == [None]
         assert [(j.id, j.state) for j in q.jobs(queue="gpu", order="claim")] == [
             ("g0", "processing"), ("g1", "pending"), ("g2", "pending")]
+
+
+def test_a_socket_url_with_requirepeer_refuses_a_socket_of_another_user(pg_server):
+    """README, "On a machine shared with other users": in a folder others may write, requirepeer
+    makes libpq refuse a socket that someone else put there; queuectl passes it through."""
+    import pwd
+
+    owner = pwd.getpwuid(os.stat(Path(pg_server.root) / f".s.PGSQL.{pg_server.port}").st_uid).pw_name
+    socket_url = f"postgresql://postgres@/postgres?host={pg_server.root}&port={pg_server.port}&requirepeer="
+    assert queuectl(socket_url + owner, "status").returncode == 0
+    refused = queuectl(socket_url + owner + "x", "status")
+    assert refused.returncode == 1 and "requirepeer" in refused.stderr and len(refused.stderr.splitlines()) == 1
