@@ -15,6 +15,7 @@ from . import live
 from .errors import StorageError
 from .lifecycle import CANCELLED, LEASE_LOST, SHUTDOWN_KILL
 from .models import Job, Settings
+from .outage_log import OutageLog
 from .outcome import Outcome
 from .hosts import this_host
 from .queue import Queue
@@ -258,12 +259,14 @@ class Pool:
 
     def _heartbeat_loop(self) -> None:
         interval = 1.0
+        outage = OutageLog(log, "heartbeat", interval)
         while not self._done.is_set():
             try:
                 self._beat_once()
-                interval = heartbeat_interval(self.settings())
+                interval = outage.retry = heartbeat_interval(self.settings())
+                outage.answered()
             except Exception as exc:  # the database may be briefly unavailable: keep beating
-                log.warning("heartbeat failed: %s", exc)
+                outage.failed(exc)
             self._beat.wait(self._until_next_beat(interval))
             self._beat.clear()
 

@@ -16,6 +16,7 @@ from .errors import StorageError
 from .lifecycle import SHUTDOWN_KILL, attempt_outcome
 from .models import Job, Settings, WorkerInfo
 from .outcome import Ended, Outcome
+from .outage_log import OutageLog
 from .runner import RunningJob
 from .text import visible
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("queuectl.worker")
 
 RETRY_FIRST, RETRY_MAX = 0.5, 5.0  # backoff while the database is unavailable, seconds
-SAY_AGAIN = 30.0  # while it stays unavailable, a worker says so again after this long (or on a new error)
 
 
 class Worker(threading.Thread):
@@ -46,7 +46,7 @@ class Worker(threading.Thread):
         self.unsure = False  # a claim may have been written without our hearing of it
         self.registered = False
         self.failures = 0  # database errors in a row
-        self.outage: tuple[float, float, str] | None = None  # since, last said, what: while they last
+        self.outage = OutageLog(log, f"worker {self.id}", RETRY_MAX)
         self.idle_since: float | None = None  # burst: when this worker first found nothing left to do
         self.burst_over = False
 
@@ -138,29 +138,13 @@ class Worker(threading.Thread):
         """Wait a little longer after each error in a row."""
         self.failures += 1
         self.unsure = True  # a claim may have been written without our hearing of it
-        self.say_outage(exc)
+        self.outage.failed(exc)
         self.pool.sleep(min(RETRY_FIRST * 2 ** (self.failures - 1), RETRY_MAX))
-
-    def say_outage(self, exc: StorageError, doing: str = "") -> None:
-        """The log gets the first error, then a line each SAY_AGAIN seconds or on a new error, and
-        one when the database answers again (reached): a server down for a minute is a few lines
-        per worker, not one every few seconds."""
-        now, what = time.monotonic(), str(exc)
-        since, said, before = self.outage or (now, -SAY_AGAIN, "")
-        if what != before or now - said >= SAY_AGAIN:
-            late = f" (failing for {now - since:.0f}s)" if now > since else ""
-            log.warning("worker %s: %s%s%s; retrying every %.1fs at most", self.id, doing and f"cannot {doing}: ",
-                        what, late, RETRY_MAX)
-            said = now
-        self.outage = (since, said, what)
 
     def reached(self) -> None:
         """The database answered: the errors in a row are over."""
         self.failures = 0
-        if self.outage is not None:
-            log.warning("worker %s: the database answers again, after %.0fs", self.id,
-                        time.monotonic() - self.outage[0])
-            self.outage = None
+        self.outage.answered()
 
     # claim, run, record ----------------------------------------------------------------------------
     def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> tuple[T, bool]:
@@ -177,7 +161,7 @@ class Worker(threading.Thread):
                     log.error("%s; the job is taken back and run again", problem)
                     self.pool.errors.append(problem)
                     raise
-                self.say_outage(exc, what)
+                self.outage.failed(exc, what)
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue

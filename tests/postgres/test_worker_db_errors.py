@@ -10,6 +10,7 @@ from pathlib import Path
 from core import Queue
 from core.errors import StorageError
 from core.pool import Pool
+from tests.helpers import wait_until
 
 
 class FlakyStore:
@@ -17,8 +18,9 @@ class FlakyStore:
     worker thread fail. A failing claim is written first and only then fails (its answer is lost
     on the way back)."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store, thread: str = "queuectl-worker") -> None:
         self._store = store
+        self._thread = thread  # the threads whose calls fail: a worker's, or the heartbeat's
         self.fail: dict[str, int] = collections.defaultdict(int)
         self.calls: collections.Counter = collections.Counter()
 
@@ -29,7 +31,7 @@ class FlakyStore:
 
         def call(*args, **kwargs):
             self.calls[name] += 1
-            if self.fail[name] > 0 and threading.current_thread().name.startswith("queuectl-worker"):
+            if self.fail[name] > 0 and threading.current_thread().name.startswith(self._thread):
                 self.fail[name] -= 1
                 if name == "claim":
                     attr(*args, **kwargs)
@@ -105,3 +107,23 @@ def test_a_result_retried_through_an_outage_is_said_once(db: str, tmp_path: Path
     assert len(retried) == 1 and "retrying every" in retried[0], said
     assert len([line for line in said if "the database answers again" in line]) == 1, said
     q.close()
+
+
+def test_a_heartbeat_through_an_outage_is_said_once_and_its_end_once(db: str, caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="queuectl")
+    real = Queue.open(db)
+    real.set_setting("lease-timeout", 1)  # a beat every 0.25 s
+    flaky = FlakyStore(real.store, thread="queuectl-heartbeat")
+    pool = Pool(Queue(flaky), 1).start()
+    wait_until(lambda: flaky.calls["renew_leases"] >= 2)
+    flaky.fail["renew_leases"] = 12
+    wait_until(lambda: flaky.fail["renew_leases"] == 0 and flaky.calls["renew_leases"] >= 16)
+    pool.stop()
+    assert pool.join(timeout=30)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("heartbeat")]
+    assert len(said) == 2, said
+    assert "lost the connection (test: renew_leases); retrying every" in said[0]
+    assert "the database answers again" in said[1]
+    real.close()
