@@ -54,13 +54,15 @@ class QueueApp(App):
         self.listen_for_stop_signals()
 
     def listen_for_stop_signals(self) -> None:
-        """SIGTERM is a q: running jobs finish, then the app ends (a second one kills them), as for
-        `worker start`. SIGHUP, the terminal gone, ends the app at once: its running jobs are
-        killed and recorded (on_unmount), never left running unwatched. Left to their defaults,
-        both ended the process with jobs stuck in processing and the terminal not restored."""
+        """SIGTERM and SIGINT (a `kill -INT`: ctrl+c in the app is a key) are a q: running jobs
+        finish, then the app ends (a second one kills them), as for `worker start`. SIGHUP, the
+        terminal gone, ends the app at once: its running jobs are killed and recorded (on_unmount),
+        never left running unwatched. Left to their defaults, SIGTERM and SIGHUP ended the process
+        with jobs stuck in processing and the terminal not restored; SIGINT killed the jobs."""
         loop = asyncio.get_running_loop()
         try:
-            loop.add_signal_handler(signal.SIGTERM, self.pools.quit)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.pools.quit)
             loop.add_signal_handler(signal.SIGHUP, self.exit)
         except (RuntimeError, ValueError):  # not the main thread's loop (an app run by a test)
             pass

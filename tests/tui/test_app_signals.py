@@ -12,6 +12,8 @@ import subprocess
 import termios
 import threading
 
+import pytest
+
 from core import Queue
 from tests.conftest import BIN, clean_env
 from tests.helpers import kill_quietly, lines, pid_alive, read_to_end, wait_until
@@ -31,14 +33,15 @@ def start_app(db: str) -> tuple[subprocess.Popen, int, list[bytes]]:
     return app, leader, drawn
 
 
-def test_sigterm_is_a_quit_running_jobs_finish_and_the_terminal_is_given_back(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])  # SIGINT: `kill -INT`, as for worker start
+def test_sigterm_is_a_quit_running_jobs_finish_and_the_terminal_is_given_back(tmp_path, sig):
     db, marker = str(tmp_path / "q.db"), tmp_path / "marker"
     with Queue.open(db) as q:
         q.enqueue(f"echo started >> {marker}; sleep 1.5; echo finished >> {marker}", id="job", max_retries=0)
     app, leader, drawn = start_app(db)
     try:
         wait_until(lambda: lines(marker) == ["started"], timeout=30, what="the job to start")
-        app.send_signal(signal.SIGTERM)
+        app.send_signal(sig)
         assert app.wait(30) == 0
     finally:
         if app.poll() is None:
