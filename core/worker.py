@@ -147,9 +147,9 @@ class Worker(threading.Thread):
         self.outage.answered()
 
     # claim, run, record ----------------------------------------------------------------------------
-    def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> tuple[T, bool]:
+    def persist(self, fn: Callable[[], T], what: str, settings: Settings) -> T:
         """fn() until the database takes it: the result of a job that ran must not be lost. Gives up
-        only when the pool stops and the job's lease has run out meanwhile. Returns (result, retried)."""
+        only when the pool stops and the job's lease has run out meanwhile."""
         delay, since = RETRY_FIRST, time.monotonic()
         while True:
             try:
@@ -167,7 +167,7 @@ class Worker(threading.Thread):
                 continue
             if delay > RETRY_FIRST:
                 self.reached()
-            return result, delay > RETRY_FIRST
+            return result
 
     def idle_wait(self, settings: Settings) -> float:
         due = self.pool.queue.store.next_due(self.pool.queues)
@@ -224,7 +224,7 @@ class Worker(threading.Thread):
             current = pool.settings()
             return attempt_outcome(job, result, current), current
 
-        (outcome, settings), _ = self.persist(decide, f"record job {job.id}", settings)
+        outcome, settings = self.persist(decide, f"record job {job.id}", settings)
         with pool.lock:
             self.job, self.running = None, None
         chain.end(job, outcome)
@@ -255,7 +255,7 @@ class Worker(threading.Thread):
         pool, store = self.pool, self.pool.queue.store
         settings = settings or pool.settings()
         ended, unstarted = self.chain.to_record()
-        retried, claimed = False, []
+        claimed = []
         try:
             now = pool.queue.clock.now()
             recorded, claimed, cancelled = store.record_and_claim(
@@ -265,10 +265,10 @@ class Worker(threading.Thread):
             if not persist:
                 raise
             log.warning("worker %s: cannot record %s yet: %s", self.id, ", ".join(j.id for j, _ in ended), exc)
-            self.unsure, retried = True, True  # all of it may have been written unheard
+            self.unsure = True  # all of it may have been written unheard
             recorded, cancelled = self.record_one_by_one(ended, unstarted, settings)
         self.chain.recorded(claimed, time.monotonic())
-        self.report(ended, recorded, retried)
+        self.report(ended, recorded)
         self.report_cancelled(cancelled)
         if unstarted or pool.frees_slot(ended, claimed):
             store.notify("work")  # given back, or a limited queue has room again: idle workers look
@@ -280,11 +280,27 @@ class Worker(threading.Thread):
         (Whether each was recorded; the released jobs a cancel ended dead.)"""
         store, clock = self.pool.queue.store, self.pool.queue.clock
         recorded = [self.persist(lambda: store.finish(j.id, self.id, j.attempts, o), f"record job {j.id}",
-                                 settings)[0] for j, o in ended]
+                                 settings) or self.written_unheard(j, o, settings) for j, o in ended]
         cancelled = [j.id for j in unstarted
                      if self.persist(lambda: store.release(j.id, self.id, j.attempts, clock.now()),
-                                     f"release job {j.id}", settings)[0] == "dead"]
+                                     f"release job {j.id}", settings) == "dead"]
         return recorded, cancelled
+
+    def written_unheard(self, job: Job, outcome: Outcome, settings: Settings) -> bool:
+        """Whether the write whose answer was lost recorded this attempt: its run, by this worker,
+        ends at this outcome's time (a worker taking the job back writes a run ending at its own).
+        Then its hook and on_job_end are still due; the job ran once."""
+        from .errors import NotFound
+
+        def read() -> bool:
+            try:
+                runs = self.pool.queue.job(job.id).runs
+            except NotFound:  # pruned meanwhile
+                return False
+            return any(r.attempt == job.attempts and r.worker == self.id and r.finished_at == outcome.finished_at
+                       for r in runs)
+
+        return self.persist(read, f"read job {job.id}", settings)
 
     def report_cancelled(self, job_ids: list[str]) -> None:
         """Jobs claimed but never started, which a cancel ended dead as they were given back: their
@@ -294,15 +310,13 @@ class Worker(threading.Thread):
             for job_id in job_ids:
                 self.pool.queue.hooks.fire(settings, job_id, "dead")
 
-    def report(self, ended: list[tuple[Job, Outcome]], recorded: list[bool], retried: bool) -> None:
+    def report(self, ended: list[tuple[Job, Outcome]], recorded: list[bool]) -> None:
         """Tell the pool (and on_job_end) how the recorded attempts ended."""
         pool = self.pool
         settings = pool.settings()
         for (job, outcome), ok in zip(ended, recorded):
             if not ok:
-                log.warning("job %s: result dropped, the job was %s", job.id,
-                            "recorded before the connection broke, or taken back" if retried
-                            else "taken back (lease expired)")
+                log.warning("job %s: result dropped, the job was taken back (lease expired)", job.id)
             else:
                 pool.queue.hooks.fire(settings, job.id, outcome.state)
                 if pool.on_job_end is not None:

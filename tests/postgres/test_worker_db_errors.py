@@ -21,6 +21,7 @@ class FlakyStore:
     def __init__(self, store, thread: str = "queuectl-worker") -> None:
         self._store = store
         self._thread = thread  # the threads whose calls fail: a worker's, or the heartbeat's
+        self.written_first = {"claim"}  # calls whose failure comes after they committed
         self.fail: dict[str, int] = collections.defaultdict(int)
         self.calls: collections.Counter = collections.Counter()
 
@@ -33,7 +34,7 @@ class FlakyStore:
             self.calls[name] += 1
             if self.fail[name] > 0 and threading.current_thread().name.startswith(self._thread):
                 self.fail[name] -= 1
-                if name == "claim":
+                if name in self.written_first:
                     attr(*args, **kwargs)
                 raise StorageError(f"lost the connection (test: {name})")
             return attr(*args, **kwargs)
@@ -41,12 +42,14 @@ class FlakyStore:
         return call
 
 
-def run_pool(db: str, tmp_path: Path, n: int, **fail: int) -> tuple[Queue, FlakyStore, Pool]:
+def run_pool(db: str, tmp_path: Path, n: int, written_first: tuple[str, ...] = (),
+             **fail: int) -> tuple[Queue, FlakyStore, Pool]:
     marker = tmp_path / "marker"
     real = Queue.open(db)
     real.set_setting("poll-interval", 0.05)
     real.enqueue_many([{"command": f"echo job-{i} >> {marker}", "id": f"job-{i}"} for i in range(n)])
     flaky = FlakyStore(real.store)
+    flaky.written_first.update(written_first)
     flaky.fail.update(fail)
     pool = Pool(Queue(flaky), 1, burst=True).start()
     assert pool.join(timeout=60), "the pool did not finish"
@@ -126,4 +129,22 @@ def test_a_heartbeat_through_an_outage_is_said_once_and_its_end_once(db: str, ca
     assert len(said) == 2, said
     assert "lost the connection (test: renew_leases); retrying every" in said[0]
     assert "the database answers again" in said[1]
+    real.close()
+
+
+def test_results_written_before_their_answer_was_lost_still_run_their_hooks(db: str, tmp_path: Path, caplog):
+    """record_and_claim committed but its answer was lost: the one-by-one retry finds each attempt
+    recorded by this worker already. Each job ran once; each still runs its hook, and no result
+    is said to be dropped."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="queuectl")
+    ledger = tmp_path / "ledger"
+    with Queue.open(db) as q:
+        q.set_setting("on-completed", f'echo "$QUEUECTL_JOB_ID" >> {ledger}')
+    real, flaky, pool = run_pool(db, tmp_path, 6, written_first=("record_and_claim",), record_and_claim=2)
+    assert flaky.fail["record_and_claim"] == 0 and not pool.errors
+    pool.queue.hooks.wait(30)
+    assert sorted(ledger.read_text().split()) == [f"job-{i}" for i in range(6)]
+    assert not [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     real.close()
