@@ -12,7 +12,7 @@ import threading
 import time
 
 from .chain import CHAIN_SHORT, GIVE_BACK_WAIT, Chain, may_give_back
-from .errors import StorageError
+from .errors import NotFound, StorageError
 from .lifecycle import SHUTDOWN_KILL, attempt_outcome
 from .models import Job, Settings, WorkerInfo
 from .outcome import Ended, Outcome
@@ -290,11 +290,10 @@ class Worker(threading.Thread):
         """Whether the write whose answer was lost recorded this attempt: its run, by this worker,
         ends at this outcome's time (a worker taking the job back writes a run ending at its own).
         Then its hook and on_job_end are still due; the job ran once."""
-        from .errors import NotFound
 
         def read() -> bool:
             try:
-                runs = self.pool.queue.job(job.id).runs
+                runs = self.pool.queue.job(job.id, tail=0).runs  # their output is not needed
             except NotFound:  # pruned meanwhile
                 return False
             return any(r.attempt == job.attempts and r.worker == self.id and r.finished_at == outcome.finished_at
