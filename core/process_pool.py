@@ -66,8 +66,10 @@ class ProcessPool:
             import subprocess
 
             # The location goes on the child's stdin, not in its environment, which its jobs inherit:
-            # a PostgreSQL URL may hold a password.
-            args = [sys.executable, "-m", "core.process_pool", "--location-on-stdin"]
+            # a PostgreSQL URL may hold a password. -P and an explicit path: the child imports this
+            # very package, never a `core` of the current directory (`-m` would put it first).
+            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            args = [sys.executable, "-P", "-c", CHILD_MAIN, root, "--location-on-stdin"]
             args += ["--burst"] if self.burst else []
             args += ["--queues", ",".join(self.queues)] if self.queues else []
             self.children = []
@@ -139,6 +141,9 @@ def _child(location: str, burst: bool, parent: int, queues: list[str] | None = N
                 log.warning("worker process %d: parent gone, stopping", os.getpid())
                 pool.stop()
     sys.exit(1 if pool.errors else 0)
+
+
+CHILD_MAIN = "import sys; sys.path.insert(0, sys.argv.pop(1)); from core.process_pool import main; main()"
 
 
 def main(argv: list[str] | None = None) -> None:

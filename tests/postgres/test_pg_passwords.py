@@ -150,3 +150,34 @@ def test_worker_processes_started_from_a_threaded_program_keep_the_password_from
         helper.join()
     assert "QUEUECTL_JOB_ID=env" in seen.read_text()
     assert_no_password(seen.read_text())
+
+
+def test_worker_processes_started_from_a_threaded_program_never_import_the_current_directory(tmp_path, monkeypatch):
+    """Another user's `core` package in the folder a program runs in (a shared /tmp) is never imported
+    by its worker processes: they import the parent's own package."""
+    import threading
+
+    from core import Queue
+    from core.process_pool import ProcessPool
+
+    planted = tmp_path / "shared" / "core"
+    planted.mkdir(parents=True)
+    pwned = tmp_path / "pwned"
+    for name in ("__init__.py", "process_pool.py"):
+        (planted / name).write_text(f"open({str(pwned)!r}, 'a').write('ran\\n')\n")
+    db = str(tmp_path / "q.db")
+    with Queue.open(db) as q:
+        q.enqueue("true", id="job")
+    monkeypatch.chdir(planted.parent)
+    idle = threading.Event()
+    helper = threading.Thread(target=idle.wait)  # so the pool starts processes instead of forking
+    helper.start()
+    try:
+        pool = ProcessPool(db, 2, burst=True).start()
+        assert pool.join(timeout=60) and pool.errors == []
+    finally:
+        idle.set()
+        helper.join()
+    assert not pwned.exists()
+    with Queue.open(db) as q:
+        assert q.job("job").state == "completed"
