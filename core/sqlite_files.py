@@ -170,6 +170,7 @@ class SQLiteFiles:
     _target: str
     _opened: tuple[int, int] | None
     read_only: bool
+    _shared = False  # the file's folder is one others may write to (sticky, like /tmp)
 
     def _check_files(self, create: bool, make_folder: bool) -> str:
         """Before SQLite touches anything: the database must be a regular file of this user's, with
@@ -182,7 +183,7 @@ class SQLiteFiles:
             folder = os.path.dirname(path)
             if st is None:
                 self._may_create(folder, create, make_folder)
-            shared = _check_folder(path, folder, uid)
+            shared = self._shared = _check_folder(path, folder, uid)
             _check_ancestors(path, folder, uid)
             if st is None:
                 st = _create_file(path)
@@ -235,6 +236,26 @@ class SQLiteFiles:
         else:
             raise StorageError(f"{self.path} is read-only and its {path}-wal holds changes SQLite must merge first:"
                                " make the file writable")
+
+    def check_open_companions(self, path: str) -> None:
+        """In a folder others may write to: the -wal and -shm that SQLite holds open must be this
+        user's. Checked before, they can still go (another process's last connection deletes them)
+        and come back as another user's in the instant before SQLite opens them, without O_EXCL;
+        SQLite would trust that user's WAL index. Looked up by the descriptors SQLite holds, so no
+        later rename can fool the check. Call once the connection has read the database."""
+        wanted = (path + "-wal", path + "-shm")
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except OSError:  # no /proc: the checks before the open are all there is
+            return
+        for fd in fds:
+            link = f"/proc/self/fd/{fd}"
+            try:
+                target = os.readlink(link).removesuffix(" (deleted)")
+                if target in wanted:
+                    _check_file(target, os.stat(link), os.geteuid())
+            except FileNotFoundError:  # closed meanwhile (another thread)
+                continue
 
     # connection handling ---------------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ class SQLiteStore(SQLiteFiles, SqlStore):
         problem = self.replaced() if hasattr(self, "_opened") else None
         if problem:  # a file now at the path is another queue: never opened in its place
             raise StorageError(problem)
+        conn = None
         try:
             conn = sqlite3.connect(self._target, timeout=self.BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                    check_same_thread=False, uri=True)
@@ -102,8 +103,13 @@ class SQLiteStore(SQLiteFiles, SqlStore):
                 if mode.lower() != "wal":
                     raise StorageError(f"cannot use {self.path}: WAL mode is not available ({mode})")
                 conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as exc:
-            raise self._error(exc) from None
+            if self._shared:  # before anything is written or trusted; the read opens the -wal and -shm
+                conn.execute("PRAGMA schema_version")
+                self.check_open_companions(self._file)
+        except (sqlite3.DatabaseError, StorageError) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error(exc) if isinstance(exc, sqlite3.Error) else exc from None
         return conn
 
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:

@@ -504,3 +504,57 @@ def test_writing_to_a_missing_database_in_an_existing_folder_makes_it(tmp_path, 
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
     assert queuectl(db, "status").returncode == 0
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_a_companion_another_user_makes_just_before_sqlite_opens_it_is_refused(shared_tmp, other_uid, suffix):
+    """In a sticky folder, an existing database's -wal and -shm can vanish (another process's last
+    connection deletes them) after queuectl checked them and come back as another user's before
+    SQLite opens them, which SQLite would trust. The owner is a child that becomes `nobody` (SQLite
+    treats root's files otherwise); root plays the other user, in exactly that instant."""
+    import core.sqlite_files as files
+    from core import Queue
+    from core.errors import StorageError
+
+    with Queue.open(str(shared_tmp / "warm.db")) as q:  # every module the child needs, imported now
+        q.enqueue("true")
+    db = str(shared_tmp / "q.db")
+    checked_r, checked_w = os.pipe()
+    planted_r, planted_w = os.pipe()
+    result_r, result_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the owner
+        outcome = "no outcome"
+        try:
+            os.environ.update(TMPDIR=str(shared_tmp), XDG_RUNTIME_DIR=str(shared_tmp / "none"))
+            os.setgid(other_uid)
+            os.setuid(other_uid)
+            Queue.open(db).close()
+            checked = files._prepare_companions
+
+            def then_wait(*args):
+                checked(*args)
+                os.write(checked_w, b"checked")
+                os.read(planted_r, 1)
+
+            files._prepare_companions = then_wait
+            try:
+                Queue.open(db).close()
+                outcome = "opened"
+            except StorageError as exc:
+                outcome = str(exc)
+        finally:
+            os.write(result_w, outcome.encode())
+            os._exit(0)
+    assert os.read(checked_r, 10) == b"checked"
+    planted = db + suffix
+    if os.path.lexists(planted):
+        os.unlink(planted)  # as the owner's other process closing last would
+    fd = os.open(planted, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    os.fchmod(fd, 0o666)
+    os.close(fd)
+    os.write(planted_w, b"x")
+    os.waitpid(child, 0)
+    outcome = os.read(result_r, 1000).decode()
+    assert outcome.startswith(f"refusing {planted}: it belongs to another user (uid 0)"), outcome
