@@ -79,6 +79,11 @@ def handler(metrics: CollectorRegistry) -> type[http.server.BaseHTTPRequestHandl
     class Handler(http.server.BaseHTTPRequestHandler):
         timeout = CLIENT_TIMEOUT  # a client that sends nothing does not keep its thread
 
+        def parse_request(self) -> bool:
+            ok = super().parse_request()  # the request line and headers are read
+            self.server.answering(self.request)  # type: ignore[attr-defined]
+            return ok
+
         def do_GET(self) -> None:
             self.answer(body=True)
 
@@ -106,30 +111,55 @@ def handler(metrics: CollectorRegistry) -> type[http.server.BaseHTTPRequestHandl
 
 
 class BoundedServer(http.server.ThreadingHTTPServer):
-    """A thread per connection, at most MAX_CLIENTS at once: a connection beyond them is closed at
-    once, so that idle connections (anyone's who can reach the port) cannot take every thread
-    this user may start, which the workers need for their jobs."""
+    """A thread per connection, at most MAX_CLIENTS at once, so that connections (anyone's who can
+    reach the port) cannot take every thread this user may start, which the workers need for their
+    jobs. When all are taken, a new connection closes the oldest one still sending its request: idle
+    or slow clients (a byte now and then) cannot keep a scrape out, as a scraper sends its request
+    at once and is answered in milliseconds."""
 
     daemon_threads = True
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.lock = threading.Lock()
+        self.unanswered: dict[Any, None] = {}  # connections still sending their request, oldest first
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
-            self.shutdown_request(request)
-            return
+            self.close_oldest_unanswered()
+            if not self.slots.acquire(timeout=1.0):  # every connection is being answered: really busy
+                self.shutdown_request(request)
+                return
+        with self.lock:
+            self.unanswered[request] = None
         try:
             super().process_request(request, client_address)
         except BaseException:
+            self.answering(request)
             self.slots.release()
             raise
+
+    def answering(self, request: Any) -> None:
+        with self.lock:
+            self.unanswered.pop(request, None)
+
+    def close_oldest_unanswered(self) -> None:
+        with self.lock:
+            oldest = next(iter(self.unanswered), None)
+            if oldest is None:
+                return
+            del self.unanswered[oldest]
+        try:
+            oldest.shutdown(socket.SHUT_RDWR)  # its thread's read ends; the thread gives its slot back
+        except OSError:
+            pass
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self.answering(request)
             self.slots.release()
 
 
