@@ -127,27 +127,34 @@ def test_newer_schema_error_hides_the_password(pw_server):
     assert_no_password(result.stderr)
 
 
-def test_worker_processes_started_from_a_threaded_program_keep_the_password_from_their_jobs(pw_server, tmp_path):
-    """A ProcessPool started where threads run (the app, a library user) starts `python -m core.process_pool`
-    processes: the URL reaches them on stdin, never in the environment their jobs inherit."""
+def drain_with_processes_from_a_threaded_program(location: str) -> None:
+    """A burst ProcessPool started while another thread runs (as in the app, or a library user's
+    program), so it starts new Python processes instead of forking."""
     import threading
 
-    from core import Queue
     from core.process_pool import ProcessPool
+
+    idle = threading.Event()
+    helper = threading.Thread(target=idle.wait)
+    helper.start()
+    try:
+        pool = ProcessPool(location, 2, burst=True).start()
+        assert pool.join(timeout=60) and pool.errors == []
+    finally:
+        idle.set()
+        helper.join()
+
+
+def test_worker_processes_started_from_a_threaded_program_keep_the_password_from_their_jobs(pw_server, tmp_path):
+    """A ProcessPool started where threads run (the app, a library user) starts new Python
+    processes: the URL reaches them on stdin, never in the environment their jobs inherit."""
+    from core import Queue
 
     url = url_with(pw_server, f"{ROLE}:{ENCODED}")
     seen = tmp_path / "env"
     with Queue.open(url) as q:
         q.enqueue(f"env > {seen}", id="env")
-    idle = threading.Event()
-    helper = threading.Thread(target=idle.wait)  # so the pool starts processes instead of forking
-    helper.start()
-    try:
-        pool = ProcessPool(url, 2, burst=True).start()
-        assert pool.join(timeout=60) and pool.errors == []
-    finally:
-        idle.set()
-        helper.join()
+    drain_with_processes_from_a_threaded_program(url)
     assert "QUEUECTL_JOB_ID=env" in seen.read_text()
     assert_no_password(seen.read_text())
 
@@ -155,10 +162,7 @@ def test_worker_processes_started_from_a_threaded_program_keep_the_password_from
 def test_worker_processes_started_from_a_threaded_program_never_import_the_current_directory(tmp_path, monkeypatch):
     """Another user's `core` package in the folder a program runs in (a shared /tmp) is never imported
     by its worker processes: they import the parent's own package."""
-    import threading
-
     from core import Queue
-    from core.process_pool import ProcessPool
 
     planted = tmp_path / "shared" / "core"
     planted.mkdir(parents=True)
@@ -169,15 +173,7 @@ def test_worker_processes_started_from_a_threaded_program_never_import_the_curre
     with Queue.open(db) as q:
         q.enqueue("true", id="job")
     monkeypatch.chdir(planted.parent)
-    idle = threading.Event()
-    helper = threading.Thread(target=idle.wait)  # so the pool starts processes instead of forking
-    helper.start()
-    try:
-        pool = ProcessPool(db, 2, burst=True).start()
-        assert pool.join(timeout=60) and pool.errors == []
-    finally:
-        idle.set()
-        helper.join()
+    drain_with_processes_from_a_threaded_program(db)
     assert not pwned.exists()
     with Queue.open(db) as q:
         assert q.job("job").state == "completed"
