@@ -13,6 +13,7 @@ import time
 from .pool import Pool
 from .queue import Queue
 from .runner import describe_exit
+from .signal_relay import SignalRelay
 from .worker_log import configure_logging, print_job_end
 
 log = logging.getLogger("queuectl.worker")
@@ -27,10 +28,10 @@ class ProcessPool:
     turns on one interpreter lock. Same start/stop/kill/join as Pool.
 
     Children are forked when this process runs no other thread (the CLI: instant, nothing to
-    import again), else started as `python -m core.process_pool`. They ignore SIGINT (a terminal's
-    Ctrl-C reaches the whole process group; the parent decides) and take SIGTERM from the parent
-    to finish the running job, then KILL_SIGNAL to kill it (a second SIGTERM from anyone else kills
-    it too). A child whose parent is gone stops as if told to."""
+    import again), else started as new Python processes. They ignore SIGINT and SIGHUP (a
+    terminal's reach the whole process group; the parent decides), take SIGTERM, from anyone, as
+    "finish the running job", and only KILL_SIGNAL, the parent's, as "kill it". A child whose
+    parent is gone stops as if told to."""
 
     def __init__(self, location: str, size: int, burst: bool = False, queues: list[str] | None = None) -> None:
         self.location = location
@@ -122,18 +123,16 @@ def _child(location: str, burst: bool, parent: int, queues: list[str] | None = N
     """One worker process of a ProcessPool: a Pool of one. Exits with 1 if a worker failed."""
     with Queue.open(location) as queue:  # its own connections: nothing of the parent's is used
         pool = Pool(queue, 1, burst=burst, on_job_end=print_job_end, queues=queues)
-        signals = {"n": 0}
+        # Only the parent's KILL_SIGNAL kills: a stop signal sent to the whole process group (a
+        # terminal's, systemd's, `kill -- -PGID`) reaches a child twice, from its sender and passed
+        # on by the parent, and must not count as a second. SIGINT and SIGHUP: the parent decides.
+        def on_signal(signum: int) -> None:
+            if signum == KILL_SIGNAL:
+                pool.kill()
+            elif signum == signal.SIGTERM:
+                pool.stop()
 
-        def on_term(signum: int, frame: object) -> None:
-            signals["n"] += 1
-            pool.stop() if signals["n"] == 1 else pool.kill()
-
-        # SIGINT and SIGHUP reach the whole process group from a terminal: the parent passes them
-        # on as SIGTERM. A handler that does nothing rather than SIG_IGN, which jobs would inherit.
-        signal.signal(signal.SIGINT, lambda signum, frame: None)
-        signal.signal(signal.SIGHUP, lambda signum, frame: None)
-        signal.signal(signal.SIGTERM, on_term)
-        signal.signal(KILL_SIGNAL, lambda signum, frame: pool.kill())
+        SignalRelay(STOP_SIGNALS | {KILL_SIGNAL}, on_signal).start()  # replaces a forked parent's pipe
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS | {KILL_SIGNAL})  # blocked by the parent
         pool.start()
         while not pool.join(timeout=0.5):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 
@@ -17,7 +16,6 @@ from .parser import check_timeout
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     import argparse
-    from typing import Any
 
     from core.queue import Queue
 
@@ -59,6 +57,7 @@ def worker_stop(q: Queue, timeout: float | None) -> int:
 def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | None = None) -> int:
     from core.pool import Pool
     from core.process_pool import STOP_SIGNALS, ProcessPool
+    from core.signal_relay import SignalRelay
     from core.worker_log import configure_logging, print_job_end
 
     size = q.settings().worker_count if count is None else count
@@ -72,7 +71,7 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
             else ProcessPool(q.store.url, size, burst=burst, queues=queues))  # the workers need the password; q.location hides it
     signals = {"n": 0}
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_signal(signum: int) -> None:
         signals["n"] += 1
         if signals["n"] == 1:
             say("stopping: running jobs finish (signal again to kill them)")
@@ -83,11 +82,11 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
 
     # SIGHUP too: a closed terminal or ssh session stops the workers as SIGTERM does. Left to its
     # default, it killed them at once and their running jobs went on unwatched, to run again later.
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, on_signal)
+    relay = SignalRelay(STOP_SIGNALS, on_signal)
     serving = f", queues {', '.join(queues)}" if queues else ""
     print(f"{size} worker(s) on {q.location}{serving}{' (burst)' if burst else ''}; pid {os.getpid()}", file=sys.stderr)
     pool.start()
+    relay.start()
     said: set[tuple[str | None, float]] = set()
     while not pool.join(timeout=0.5):
         if burst:

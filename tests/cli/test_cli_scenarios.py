@@ -261,10 +261,13 @@ def test_graceful_stop_lets_the_running_job_finish(how, cli, queue, spawn_worker
 
 
 @pytest.mark.parametrize("count", [1, 3])
-def test_a_closed_terminal_stops_the_workers_as_sigterm_does(count, cli, queue, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_to_the_whole_process_group_stops_the_workers_as_one_sigterm_does(sig, count, cli, queue, tmp_path):
     """SIGHUP to the whole process group, after the terminal went away (an ssh session dropped, a
     tmux session killed): running jobs finish and are recorded, as on SIGTERM. Left to SIGHUP's
-    default, every worker died at once and its jobs ran on unwatched, to run again after the lease."""
+    default, every worker died at once and its jobs ran on unwatched, to run again after the lease.
+    SIGTERM to the group (systemd's stop, `timeout`, `kill -- -PGID`) reaches each worker process
+    twice, from its sender and from `worker start`: still one stop, never a kill."""
     import os
     import pty
 
@@ -280,7 +283,7 @@ def test_a_closed_terminal_stops_the_workers_as_sigterm_does(count, cli, queue, 
         wait_until(lambda: lines(marker).count("started") == count, what="the jobs to start")
         os.close(leader)  # the terminal is gone: what the workers print now fails
         leader = -1
-        os.killpg(worker.pid, signal.SIGHUP)
+        os.killpg(worker.pid, sig)
         assert worker.wait(30) == 0
     finally:
         if leader != -1:
