@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from core.errors import InvalidInput, QueueError
+from core.errors import InvalidInput, QueueError, StorageError
 from core.models import SETTINGS
 from core.text import visible
 
@@ -90,7 +90,10 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
     said: set[tuple[str | None, float]] = set()
     while not pool.join(timeout=0.5):
         if burst:
-            say_what_burst_waits_for(q, said, queues)
+            try:
+                say_what_burst_waits_for(q, said, queues)
+            except StorageError:  # unsaid: the workers ride the outage out, and log it
+                pass
     for error in pool.errors:  # a worker that failed, or a worker process that died (SIGSEGV, OOM)
         print(f"error: {error}", file=sys.stderr)
     return EXIT_FAILED if pool.errors else EXIT_OK

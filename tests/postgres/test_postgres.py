@@ -131,6 +131,22 @@ def test_wait_and_follow_ride_out_a_server_outage(pg_server, pg_db: str, workers
     assert (follow_code, followed.split()) == (0, ["one", "two"]), follow_err
 
 
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_burst_worker_rides_out_a_server_outage(pg_server, pg_db: str, count: int):
+    """What `worker start --burst` says while it waits reads the database too: during an outage it
+    is left unsaid, never an exit 1 (that left the running job in processing, with --count 1)."""
+    with Queue.open(pg_db) as q:
+        ids = [q.enqueue("sleep 2").id for _ in range(2 * count)]
+        worker = subprocess.Popen([str(BIN / "queuectl"), "--db", pg_db, "worker", "start", "--burst",
+                                   "--count", str(count)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=clean_env())
+        wait_until(lambda: q.counts()["processing"] == count, 30, what="the jobs to start")
+        pg_server.outage(3)
+        out, err = worker.communicate(timeout=90)
+        assert worker.returncode == 0, err
+        assert [(q.job(i, runs=False).state, q.job(i, runs=False).attempts) for i in ids] == [("completed", 1)] * len(ids)
+
+
 def test_pickup_is_woken_by_notify_not_by_polling(pg_db: str, workers: Workers):
     with Queue.open(pg_db) as q:
         q.set_setting("poll-interval", 5)
