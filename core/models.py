@@ -295,6 +295,10 @@ class SettingRule:
             raise InvalidInput(f"{self.key} must be {self.describe()}, got {brief(raw)}")
         if len(raw) > self.high or "\0" in raw:
             raise InvalidInput(f"{self.key} must be {self.describe()}" + (", without NUL" if "\0" in raw else ""))
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, or bytes of an argument that are not UTF-8
+            raise InvalidInput(f"{self.key} must be valid UTF-8 text") from None
         return raw.strip()
 
 

@@ -30,7 +30,7 @@ from .models import Job
 from .sql import POSTGRES, job_from_row, postgres, records_run
 from .migrations.postgres import POSTGRES_MIGRATIONS as MIGRATIONS
 from .migrations.postgres import POSTGRES_SCHEMA_VERSION as SCHEMA_VERSION
-from .sql_store import SqlStore
+from .sql_store import SqlStore, not_utf8
 from .outcome import Ended, Outcome
 from .wake import Listener
 
@@ -211,6 +211,9 @@ class PostgresStore(SqlStore):
                 if isinstance(exc, pg_errors.TransactionRollback) and tries < 3:
                     continue  # rolled back as a whole: safe to run again
                 raise StorageError(f"database error on {self.location}: {self.message(exc)}") from None
+            except UnicodeEncodeError:  # a parameter it could not send; a transaction was rolled back
+                self._give_back(conn)
+                raise not_utf8() from None
             except BaseException:
                 self._discard(conn)  # interrupted mid-statement: its state is unknown
                 raise

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import collections
 
-from .errors import IdTaken, StorageError
+from .errors import IdTaken, InvalidInput, StorageError
 from .models import Job, JobSpec, WorkerInfo
 from .sql import IDS_AT_ONCE, job_from_row, job_row, job_with_runs, pick_among, run_columns
 from .sql_deps import DepStatements
@@ -25,6 +25,13 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Sequence, TypeVar
 
     T = TypeVar("T")
+
+
+def not_utf8() -> InvalidInput:
+    """A parameter no database takes (a lone surrogate from JSON "\\ud800", or an argument's bytes that
+    are not UTF-8): bad input, refused before anything is written."""
+    return InvalidInput("text must be valid UTF-8: it holds a lone surrogate or bytes that are not UTF-8")
+
 
 class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStatements, Store):
     Q: dict[str, str]  # the named statements of this dialect

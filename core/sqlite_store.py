@@ -15,7 +15,7 @@ from .migrations import statements
 from .migrations.sqlite import SQLITE_MIGRATIONS as MIGRATIONS
 from .migrations.sqlite import SQLITE_SCHEMA_VERSION as SCHEMA_VERSION
 from .sql import SQLITE, records_run
-from .sql_store import SqlStore
+from .sql_store import SqlStore, not_utf8
 from .sqlite_files import SQLiteFiles
 from .models import STATES
 from .outcome import Ended, Outcome
@@ -146,6 +146,8 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             raise
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+        except UnicodeEncodeError:
+            raise not_utf8() from None
         finally:
             if conn.in_transaction:  # never hand out a connection stuck in a transaction
                 conn.rollback()

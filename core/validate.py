@@ -174,7 +174,7 @@ def _unique_key(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not 1 <= len(value) <= UNIQUE_KEY_MAX or "\x00" in value:
         raise InvalidInput(f"unique_key must be a string of 1..{UNIQUE_KEY_MAX} characters, got {brief(value)}")
-    return value
+    return _text("unique_key", value, "a string")
 
 
 JOB_HINT = 'a job is a JSON object like {"command": "echo hi"}'

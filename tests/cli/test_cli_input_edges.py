@@ -35,6 +35,28 @@ def test_json_the_parser_cannot_take_is_invalid_input(cli, queue, text: str, say
     assert snapshot(queue) == before
 
 
+NOT_UTF8 = "\udcff"  # an argument's byte 0xff, as Python gives it; JSON "\\ud800" is a lone surrogate too
+
+
+@pytest.mark.parametrize("args, says", [
+    (["enqueue", '{"command": "true", "unique_key": "\\ud800"}'], "unique_key must be valid UTF-8"),
+    (["schedule", "add", "s", "* * * * *", '{"command": "true", "unique_key": "\\ud800"}'],
+     "unique_key must be valid UTF-8"),
+    (["config", "set", "on-dead", NOT_UTF8], "on-dead must be valid UTF-8"),
+    (["show", NOT_UTF8], "text must be valid UTF-8"),
+    (["logs", NOT_UTF8], "text must be valid UTF-8"),
+    (["cancel", NOT_UTF8], "text must be valid UTF-8"),
+    (["dlq", "retry", NOT_UTF8], "text must be valid UTF-8"),
+], ids=["unique-key", "schedule-unique-key", "setting", "show", "logs", "cancel", "dlq-retry"])
+def test_text_that_is_not_utf8_is_invalid_input(cli, queue, args: list[str], says: str):
+    assert cli("enqueue", '{"id": "kept", "command": "true"}').code == 0
+    before = snapshot(queue)
+    result = cli(*args)
+    assert_one_line_error(result, 2)
+    assert says in result.err
+    assert snapshot(queue) == before
+
+
 def test_values_in_messages_are_cut_short(cli):
     nested = '{"command": "true", "priority": ' + "[" * 900 + "]" * 900 + "}"
     for text in (nested, json.dumps({"command": "true", "id": "x" * 100_000})):
