@@ -91,15 +91,19 @@ def like_pattern(text: str) -> str:
 
 
 WORKER_JOB = "(SELECT j.id FROM jobs j WHERE j.state = 'processing' AND j.worker = w.id ORDER BY j.started_at DESC LIMIT 1)"
-# A dead job whose unique_key an unfinished job holds now stays dead (the key is that job's).
+# A dead job whose unique_key an unfinished job holds now stays dead (the key is that job's); of
+# several dead jobs with one key retried together, the latest takes it and the others stay dead.
 # A retried job waits again for its dependencies not completed (a dependency pruned counts as done).
+# {among}: the retried ids, for the latest of them.
 REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ?, finished_at = NULL,
                     worker = NULL, lease_until = NULL,
                     waiting = (SELECT count(*) FROM deps d JOIN jobs a ON a.id = d.after_id
                                WHERE d.job_id = jobs.id AND a.state != 'completed')
-             WHERE state = 'dead' AND state != 'processing'
+             WHERE state = 'dead'
              AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.unique_key = jobs.unique_key
-                                                    AND o.state IN ('pending', 'failed', 'processing')))"""
+                                                    AND o.state IN ('pending', 'failed', 'processing'))
+                  AND seq = (SELECT max(l.seq) FROM jobs l WHERE l.unique_key = jobs.unique_key
+                             AND l.state = 'dead'{among}))"""
 
 # A job that may be claimed once due: waiting, not running, no dependency left (jobs_ready's condition,
 # written out literally wherever that index is to be used).
@@ -135,8 +139,8 @@ COMMON: dict[str, str] = {
     "renew_jobs": "UPDATE jobs SET lease_until = ? WHERE state = 'processing' AND worker {ids} RETURNING id",
     "renew_workers": "UPDATE workers SET heartbeat_at = ? WHERE id {ids}",
     # `state != 'processing'` is implied; written out, it lets SQLite's partial index jobs_state_seq apply
-    "requeue_all": REQUEUE + " RETURNING id, queue",
-    "requeue": REQUEUE + " AND id {ids} RETURNING id, queue",
+    "requeue_all": REQUEUE.format(among="") + " RETURNING id, queue",
+    "requeue": REQUEUE.format(among=" AND l.id {ids}") + " AND id {ids} RETURNING id, queue",  # ids twice
     "cancel_waiting": """UPDATE jobs SET state = 'dead', last_error = 'cancelled', finished_at = ?, updated_at = ?
                          WHERE id = ? AND state IN ('pending', 'failed')""",
     "request_cancel": "UPDATE jobs SET cancel_requested = true WHERE id = ? AND state = 'processing'",

@@ -308,7 +308,7 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
                 found = {}
                 for at in range(0, len(wanted), IDS_AT_ONCE):
                     sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
-                    found.update(conn.execute(sql, (now, now, *ids)).fetchall())
+                    found.update(conn.execute(sql, (now, now, *ids, *ids)).fetchall())
                 moved = [job_id for job_id in wanted if job_id in found]
             self._add_gone(conn, [(found[job_id], "dead") for job_id in moved])
             for at in range(0, len(moved), IDS_AT_ONCE):  # a dependency still dead: dead again

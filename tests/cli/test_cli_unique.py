@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import BIN, clean_env
 
 
@@ -60,3 +62,18 @@ def test_a_dead_job_is_not_retried_while_another_holds_its_key(cli):
     assert cli("show", dead, "--json").json()["state"] == "dead"
     assert cli("cancel", holder).code == 0  # now dead as well: retrying both frees one of them only
     assert cli("dlq", "retry", dead).code == 0 and cli("show", dead, "--json").json()["state"] == "pending"
+
+
+@pytest.mark.parametrize("how", [["--all"], ["a", "b", "plain"]], ids=["all", "named"])
+def test_of_several_dead_jobs_with_one_key_the_latest_is_retried(cli, how):
+    """A job with a key that died twice leaves two dead jobs holding it: a retry of both brings back
+    the latest, leaves the other dead, and retries every other job (it retried nothing, with an
+    internal error)."""
+    for job_id in ("a", "b"):
+        assert cli("enqueue", json.dumps({"id": job_id, "command": "true", "unique_key": "k"})).code == 0
+        assert cli("cancel", job_id).code == 0
+    assert cli("enqueue", '{"id": "plain", "command": "true"}').code == 0 and cli("cancel", "plain").code == 0
+    result = cli("dlq", "retry", *how)
+    assert result.code == 0, result.err
+    assert {job_id: cli("show", job_id, "--json").json()["state"] for job_id in ("a", "b", "plain")} == \
+        {"a": "dead", "b": "pending", "plain": "pending"}
