@@ -16,7 +16,9 @@ import os
 import signal
 import subprocess
 import threading
+import time
 
+from .runner import Tail
 from .text import visible
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -28,6 +30,7 @@ log = logging.getLogger("queuectl.hooks")
 
 AT_ONCE = 4  # hooks of one process running at the same time; the others wait their turn, in order
 SHOWN = 200  # characters of a failed hook's output put in its log line
+KEPT = 65536  # bytes of a hook's output kept, from its end: its last line is all that is shown
 
 
 def hook_command(settings: Settings, state: str) -> str:
@@ -83,20 +86,54 @@ class Hooks:
         data = (json.dumps(job.to_dict(with_runs=True), ensure_ascii=False) + "\n").encode()
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True, close_fds=True)
+        # The hook's output is only ever shown as its last line: kept as a bounded tail, so a
+        # hook that prints gigabytes (curl -v, a cat of the wrong file) costs the worker 64 KiB.
+        tail = Tail(KEPT)
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+        reader = threading.Thread(target=_drain_into, args=(proc.stdout, tail), daemon=True)
+        feeder.start()
+        reader.start()
+        deadline, killed = time.monotonic() + timeout, False
         try:
-            out, _ = proc.communicate(data, timeout=timeout)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)  # not reaped yet, so the group id is still the hook's
             proc.wait()
-            for pipe in (proc.stdin, proc.stdout):
-                if pipe is not None:
-                    pipe.close()
+            killed = True
+        for thread in (reader, feeder):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if reader.is_alive() or feeder.is_alive():  # a process the hook left holds its pipes: it goes too
+            _kill_group(proc.pid)  # a group with a live member keeps its id
+            killed = True
+            reader.join()
+            feeder.join()
+        proc.stdout.close()
+        if killed:
             log.warning("hook on-%s for job %s: killed after %gs", state, visible(job_id), timeout)
             return
         if proc.returncode != 0:
-            tail = visible(out.decode(errors="replace").strip().splitlines()[-1][-SHOWN:]) if out.strip() else ""
+            out = tail.value().decode(errors="replace").strip()
+            last = visible(out.splitlines()[-1][-SHOWN:]) if out else ""
             log.warning("hook on-%s for job %s exited %d%s", state, visible(job_id), proc.returncode,
-                        f": {tail}" if tail else "")
+                        f": {last}" if last else "")
+
+
+def _feed(pipe, data: bytes) -> None:
+    """The job's JSON on the hook's stdin; a hook that does not read it is fine."""
+    try:
+        pipe.write(data)
+    except OSError:  # BrokenPipeError among them
+        pass
+    finally:
+        try:
+            pipe.close()
+        except OSError:
+            pass
+
+
+def _drain_into(pipe, tail: Tail) -> None:
+    while chunk := pipe.read1(65536):
+        tail.add(chunk)
 
 
 def _kill_group(pgid: int) -> None:

@@ -175,3 +175,21 @@ def test_a_cancelled_waiting_job_has_its_hook_run_by_one_worker_never_by_whoever
     wait_until(lambda: len(lines(ledger)) == 6, what="the hooks of the cancels made while workers ran")
     assert all(stop_process(worker.proc) == 0 for worker in workers)
     assert sorted(lines(ledger)) == [f"w{n}" for n in range(6)]  # each once
+
+
+def test_a_hook_that_prints_a_lot_costs_the_worker_only_its_tail(cli, spawn_worker, tmp_path):
+    """Only a hook's last line is ever shown (when it fails): 200 MB of output are not kept."""
+    assert cli("config", "set", "on-completed", "head -c 200000000 /dev/zero; echo; echo last words; exit 3").code == 0
+    assert cli("enqueue", '{"id": "chatty", "command": "true"}').code == 0
+    worker = spawn_worker(burst=True)
+    rss = 0
+    while worker.proc.poll() is None:
+        try:
+            with open(f"/proc/{worker.proc.pid}/status") as status:
+                rss = max(rss, next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")))
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.05)
+    assert worker.wait(60) == 0, worker.output()
+    assert "hook on-completed for job chatty exited 3: last words" in worker.output()
+    assert rss < 100_000, f"the worker peaked at {rss} kB"
