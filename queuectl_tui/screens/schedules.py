@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from core.queue import Queue
 from core.schedules import Schedule
@@ -19,6 +19,7 @@ from ..db_work import DbWork
 from ..messages import DbResult
 from ..render import clip, safe, stamp
 from ..widgets.footer import KeyFooter
+from ..widgets.row_table import RowTable
 
 COLUMNS = ("NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB")
 NAME_WIDTH = CRON_WIDTH = ZONE_WIDTH = 16  # with NEXT DUE's 16: 72 cells, in a dialog 76 wide at 80 columns
@@ -40,12 +41,12 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="schedules"):
             yield Label("Schedules (times in UTC; `queuectl schedule add` makes one)", classes="title", markup=False)
-            yield DataTable(id="schedules-table", cursor_type="row", zebra_stripes=True)
+            yield RowTable(id="schedules-table")
             yield Label("", id="schedules-empty", markup=False)
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         for name in COLUMNS:
             table.add_column(name, key=name)
         table.focus()
@@ -65,7 +66,7 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
 
     def show(self, schedules: list[Schedule]) -> None:
         """Update the rows by key, so the cursor stays on its schedule."""
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         self.shown = schedules
         wanted = {s.name for s in schedules}
         for key in [k.value for k in list(table.rows) if k.value not in wanted]:
@@ -87,7 +88,7 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
                 due, Text(s.last_state or "-"), clip(safe(s.last_job or "-"), LAST_JOB_WIDTH)]
 
     def selected(self) -> Schedule | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         if not self.shown or table.cursor_row >= len(table.rows):
             return None
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value

@@ -7,12 +7,12 @@ from typing import Callable, Sequence
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
 
 from core.models import Job
 
 from ..render import ago, clip, count, due, safe, span
+from .row_table import RowTable
 
 Cell = Callable[[Job, float], Text | str]
 
@@ -104,17 +104,13 @@ VIEWS: tuple[View, ...] = (
 VIEW_BY_ID = {v.id: v for v in VIEWS}
 
 
-class JobTable(DataTable):
+class JobTable(RowTable):
     """DataTable of one View. `show()` applies a fresh window of rows as a diff."""
 
-    BINDINGS = [
-        Binding("enter", "select_cursor", "Open", id="detail"),  # shown in the footer
-        Binding("home", "scroll_top", "First row", show=False),
-        Binding("end", "scroll_bottom", "Last row", show=False),
-    ]
+    BINDINGS = [Binding("enter", "select_cursor", "Open", id="detail")]  # shown in the footer
 
     def __init__(self, view: View, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.view = view
         self.jobs: dict[str, Job] = {}  # shown, in order
         self._cells: dict[str, list[Text]] = {}

@@ -5,28 +5,29 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from core.models import QueueInfo
 
-from ..render import safe
+from ..render import clip, safe
+from .row_table import RowTable
 
 COLUMNS = (("name", "QUEUE"), ("pending", "WAITING"), ("running", "RUNNING"), ("limit", "LIMIT"),
            ("paused", "STATE"), ("completed", "DONE"), ("dead", "DEAD"))
+NAME_WIDTH = 24  # and the six counts stay on an 80-column screen (`queuectl queue list` shows names whole)
 
 
 def cells(info: QueueInfo) -> list[Text]:
     waiting = info.counts.get("pending", 0) + info.counts.get("failed", 0)  # retries wait too
     state = Text("paused", style="bold") if info.paused else Text("full") if info.limit and info.running >= info.limit \
         else Text("open")
-    return [safe(info.name), Text(f"{waiting:,}"), Text(f"{info.running:,}"),
+    return [clip(safe(info.name), NAME_WIDTH), Text(f"{waiting:,}"), Text(f"{info.running:,}"),
             Text(f"{info.limit:,}" if info.limit else "-"), state,
             Text(f"{info.counts.get('completed', 0):,}"), Text(f"{info.counts.get('dead', 0):,}")]
 
 
-class QueueTable(DataTable):
+class QueueTable(RowTable):
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.queues: dict[str, QueueInfo] = {}
         self._cells: dict[str, list[Text]] = {}
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable
-
 from core.models import WorkerInfo
 
 from ..render import ago, safe
+from .row_table import RowTable
 
 COLUMNS = (("id", "ID"), ("host", "HOST"), ("pid", "PID"), ("job", "JOB"), ("beat", "HEARTBEAT"), ("where", ""))
 
 
-class WorkerTable(DataTable):
+class WorkerTable(RowTable):
     def __init__(self, **kwargs) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self._cells: dict[str, list[Text]] = {}  # the rows, by worker id
 
     def on_mount(self) -> None:

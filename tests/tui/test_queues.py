@@ -102,3 +102,28 @@ async def test_the_enqueue_form_takes_a_queue_a_directory_and_variables(tmp_path
         job = app.queue.jobs(queue="build")[0]
         assert (job.command, job.queue, job.cwd, job.env) == (
             "make test", "build", os.path.join(os.getcwd(), "sub/dir"), {"A": "1", "B": "two words"})
+
+
+async def test_home_and_end_on_the_queues_tab_pick_the_first_and_last_queue_and_long_names_are_cut(tmp_path):
+    """home / end move the cursor, as on the job tabs (they scrolled the columns, and P then paused
+    the queue the cursor had stayed on); a 64-letter name leaves the counts on an 80-column screen."""
+    app = demo_app(str(tmp_path / "q.db"))
+    long_name = "z" * 64
+    app.queue.enqueue("true", queue=long_name, delay=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("6")
+        await settle(pilot)
+        queues = app.screen.query_one("#queues-table")
+        names = list(queues.queues)
+        await pilot.press("end")
+        assert queues.selected.name == names[-1] == long_name
+        await pilot.press("home")
+        assert queues.selected.name == names[0]
+        before = limits(app)
+        await pilot.press("P")
+        await until(pilot, lambda: limits(app) != before)
+        flipped = {name for name, state in limits(app).items() if state != before.get(name, (0, False))}
+        assert flipped == {names[0]}  # the first queue paused or resumed, none other
+        assert str(queues.get_row(long_name)[0]) == "z" * 23 + "…"
+        assert queues.scroll_x == 0 and queues.virtual_size.width <= 80
