@@ -33,6 +33,7 @@ class JobState(str, enum.Enum):
 
 STATES = tuple(s.value for s in JobState)
 FINISHED = (JobState.COMPLETED.value, JobState.DEAD.value)
+PRUNED = "pruned"  # what `wait` says of a job pruned before it saw how it ended (not a state of a job)
 # Patterns, not compiled ones: re compiles (and caches) them at first use, which a command that
 # checks no id does not pay for at start-up.
 ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}"

@@ -7,7 +7,7 @@ import time
 
 from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, InvalidItem, ItemConflict, ItemError, NotFound, StorageError
-from .models import FINISHED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
+from .models import FINISHED, PRUNED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
 from .hosts import on_this_host, process_exists, this_host, worker_gone_from_this_host
 from .opening import default_location, open_store
@@ -410,26 +410,36 @@ class Queue:
                 sleep(min(1.0, patience / 10))
 
     def wait(self, job_ids: Sequence[str], timeout: float | None = None, poll: float = 0.1) -> dict[str, str]:
-        """Block until every job is completed or dead (or the timeout passes); returns id -> state."""
+        """Block until every job is completed or dead (or the timeout passes); returns id -> state.
+        A job pruned while waited for is finished: its last state seen, or PRUNED if that was not
+        a finished one (it ended and went between two reads)."""
         for job_id in job_ids:
             check_id(job_id)
         if timeout is not None and not timeout >= 0:  # also catches NaN, which never times out
             raise InvalidInput(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = None if timeout is None else time.monotonic() + timeout
 
-        def read() -> dict[str, str]:
-            return {job_id: self.job(job_id, runs=False).state for job_id in job_ids}
+        def read(before: dict[str, str] | None = None) -> dict[str, str]:
+            states = {}
+            for job_id in job_ids:
+                try:
+                    states[job_id] = self.job(job_id, runs=False).state
+                except NotFound:  # unknown at the first read: an error; later, pruned (finished)
+                    if before is None:
+                        raise
+                    states[job_id] = before[job_id] if before[job_id] in FINISHED else PRUNED
+            return states
 
         states, patience = read(), self.settings().lease_timeout  # an unknown id or database: at once
         while True:
-            if all(s in FINISHED for s in states.values()):
+            if all(s in FINISHED or s == PRUNED for s in states.values()):
                 return states
             if deadline is not None and time.monotonic() >= deadline:
                 return states
             remaining = 1.0 if deadline is None else max(0.0, deadline - time.monotonic())
             time.sleep(min(poll, remaining))
             poll = min(poll * 1.5, 1.0)
-            states = self.through_outage(read, patience)
+            states = self.through_outage(lambda: read(states), patience)
 
 
 __all__ = ["Queue", "ItemError", "InvalidItem", "ItemConflict", "default_location", "open_store", "failure_outcome", "SETTINGS"]

@@ -6,7 +6,7 @@ import sys
 import time
 
 from core.errors import InvalidInput, QueueError
-from core.models import setting_text
+from core.models import FINISHED, PRUNED, setting_text
 from core.text import line_start, output_tail, text_env, visible
 
 from .output import (EXIT_FAILED, EXIT_OK, out, plural, print_jobs, print_json, print_queues, short_time, table,
@@ -156,7 +156,7 @@ def cmd_wait(q: Queue, args: argparse.Namespace) -> int:
     states = q.wait(args.ids, args.timeout)
     for job_id, state in states.items():
         out(f"{visible(job_id)}  {visible(state)}")
-    if any(s not in ("completed", "dead") for s in states.values()):
+    if any(s not in (*FINISHED, PRUNED) for s in states.values()):
         raise QueueError(f"timed out after {args.timeout:g}s waiting for jobs to finish")
     return EXIT_OK if all(s == "completed" for s in states.values()) else EXIT_FAILED
 

@@ -208,6 +208,23 @@ def test_wait_blocks_until_the_job_finishes(cli, queue, spawn_worker):
     assert queue.job(job_id).state == "completed"
 
 
+def test_wait_goes_on_when_a_job_it_waits_for_is_pruned(cli, queue, spawn_worker, db):
+    """A pruned job is a finished one: `wait` keeps its last state seen and waits for the others (it
+    stopped at once with "no job with id")."""
+    configure(queue, poll_interval=0.1)
+    done = enqueue(cli, command="true")
+    assert cli("worker", "start", "--burst").code == 0
+    slow = enqueue(cli, command="sleep 2")
+    waiter = subprocess.Popen([str(BIN / "queuectl"), "--db", db, "wait", done, slow, "--timeout", "30"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+    time.sleep(0.5)  # it has read both once
+    spawn_worker()
+    assert cli("prune", "--state", "completed", "--older-than", "0s").out.strip() == "deleted 1 completed job(s)"
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, err
+    assert out.split() == [done, "completed", slow, "completed"]
+
+
 def test_prune(cli, queue):
     configure(queue, poll_interval=0.1)
     done = enqueue(cli, command="true")
