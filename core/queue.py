@@ -62,10 +62,14 @@ class Queue:
             self._hooks = Hooks(self)
         return self._hooks
 
-    def close(self) -> None:
-        """Wait for the hooks fired (each ends within hook-timeout), then close the database."""
+    def wait_for_hooks(self) -> None:
+        """Until the hooks fired by this process have ended (each within hook-timeout)."""
         if self._hooks is not None:
             self._hooks.wait()
+
+    def close(self) -> None:
+        """Wait for the hooks fired, then close the database."""
+        self.wait_for_hooks()
         self.store.close()
 
     def __enter__(self) -> "Queue":

@@ -73,6 +73,8 @@ class Worker(threading.Thread):
             log.exception("worker %s stopped on an error", self.id)
             pool.errors.append(f"worker {self.id} stopped on an error (logged above)")
         finally:
+            if pool.stopping or self.burst_over:  # `worker stop` returns once the rows are gone: not before
+                pool.queue.wait_for_hooks()      # the hooks, which the process waits for before it exits
             try:
                 pool.queue.store.remove_worker(self.id)
             except Exception:

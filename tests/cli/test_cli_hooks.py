@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import lines, stop_process, wait_until
 
 # Shell that would run something if job text ever reached a hook's command line.
@@ -193,3 +195,18 @@ def test_a_hook_that_prints_a_lot_costs_the_worker_only_its_tail(cli, spawn_work
     assert worker.wait(60) == 0, worker.output()
     assert "hook on-completed for job chatty exited 3: last words" in worker.output()
     assert rss < 100_000, f"the worker peaked at {rss} kB"
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_worker_stop_returns_once_the_workers_hooks_have_ended(cli, spawn_worker, tmp_path, count):
+    """`worker stop` returns when the workers are gone, and a stopping worker waits for its hooks:
+    so a script's next step (an upgrade, a move of the database) never runs beside a hook."""
+    ended = tmp_path / "ended"
+    assert cli("config", "set", "on-completed", f'sleep 1.5; echo "$QUEUECTL_JOB_ID" >> {ended}').code == 0
+    assert cli("enqueue", '{"id": "h1", "command": "true"}').code == 0
+    worker = spawn_worker(count=count)
+    wait_until(lambda: cli("show", "h1", "--json").json()["state"] == "completed", what="the job to complete")
+    result = cli("worker", "stop", "--timeout", "30")
+    assert result.code == 0, result.err
+    assert lines(ended) == ["h1"]  # the hook had ended when stop returned
+    assert worker.wait(30) == 0, worker.output()
