@@ -99,7 +99,7 @@ REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, update
                     worker = NULL, lease_until = NULL,
                     waiting = (SELECT count(*) FROM deps d JOIN jobs a ON a.id = d.after_id
                                WHERE d.job_id = jobs.id AND a.state != 'completed')
-             WHERE state = 'dead'
+             WHERE state = 'dead' AND state != 'processing'
              AND (unique_key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs o WHERE o.unique_key = jobs.unique_key
                                                     AND o.state IN ('pending', 'failed', 'processing'))
                   AND seq = (SELECT max(l.seq) FROM jobs l WHERE l.unique_key = jobs.unique_key
