@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from .fixtures import settle
+from .fixtures import settle, until
 
 
 async def no_blink(pilot) -> None:
@@ -88,6 +88,9 @@ async def queues_tab(pilot) -> None:
     await settle(pilot)
     await pilot.press("6")
     await settle(pilot)
+    # DataTable measures new cells when idle: under load a picture could come first, columns unsized
+    queues = pilot.app.screen.query_one("#queues-table")
+    await until(pilot, lambda: queues.columns["name"].content_width >= max(map(len, queues.queues), default=0))
 
 
 async def queue_limit(pilot) -> None:
