@@ -86,28 +86,7 @@ class Hooks:
         data = (json.dumps(job.to_dict(with_runs=True), ensure_ascii=False) + "\n").encode()
         proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True, close_fds=True)
-        # The hook's output is only ever shown as its last line: kept as a bounded tail, so a
-        # hook that prints gigabytes (curl -v, a cat of the wrong file) costs the worker 64 KiB.
-        tail = Tail(KEPT)
-        feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
-        reader = threading.Thread(target=_drain_into, args=(proc.stdout, tail), daemon=True)
-        feeder.start()
-        reader.start()
-        deadline, killed = time.monotonic() + timeout, False
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)  # not reaped yet, so the group id is still the hook's
-            proc.wait()
-            killed = True
-        for thread in (reader, feeder):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if reader.is_alive() or feeder.is_alive():  # a process the hook left holds its pipes: it goes too
-            _kill_group(proc.pid)  # a group with a live member keeps its id
-            killed = True
-            reader.join()
-            feeder.join()
-        proc.stdout.close()
+        killed, tail = _wait_keeping_tail(proc, data, timeout)
         if killed:
             log.warning("hook on-%s for job %s: killed after %gs", state, visible(job_id), timeout)
             return
@@ -116,6 +95,33 @@ class Hooks:
             last = visible(out.splitlines()[-1][-SHOWN:]) if out else ""
             log.warning("hook on-%s for job %s exited %d%s", state, visible(job_id), proc.returncode,
                         f": {last}" if last else "")
+
+
+def _wait_keeping_tail(proc: subprocess.Popen, data: bytes, timeout: float) -> tuple[bool, Tail]:
+    """Give the hook its stdin and wait for it, up to timeout; whether it was killed, and its output.
+    Only the output's last KEPT bytes are kept (its last line is all that is shown), so a hook that
+    prints gigabytes (curl -v, a cat of the wrong file) costs the worker 64 KiB."""
+    tail = Tail(KEPT)
+    feeder = threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True)
+    reader = threading.Thread(target=_drain_into, args=(proc.stdout, tail), daemon=True)
+    feeder.start()
+    reader.start()
+    deadline, killed = time.monotonic() + timeout, False
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)  # not reaped yet, so the group id is still the hook's
+        proc.wait()
+        killed = True
+    for thread in (reader, feeder):
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if reader.is_alive() or feeder.is_alive():  # a process the hook left holds its pipes: it goes too
+        _kill_group(proc.pid)  # a group with a live member keeps its id
+        killed = True
+        reader.join()
+        feeder.join()
+    proc.stdout.close()
+    return killed, tail
 
 
 def _feed(pipe, data: bytes) -> None:
