@@ -13,7 +13,7 @@ import math
 from .clock import parse_duration, to_iso
 from .errors import InvalidInput
 from .record import record
-from .text import brief
+from .text import brief, is_utf8
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -296,10 +296,8 @@ class SettingRule:
             raise InvalidInput(f"{self.key} must be {self.describe()}, got {brief(raw)}")
         if len(raw) > self.high or "\0" in raw:
             raise InvalidInput(f"{self.key} must be {self.describe()}" + (", without NUL" if "\0" in raw else ""))
-        try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate, or bytes of an argument that are not UTF-8
-            raise InvalidInput(f"{self.key} must be valid UTF-8 text") from None
+        if not is_utf8(raw):
+            raise InvalidInput(f"{self.key} must be valid UTF-8 text")
         return raw.strip()
 
 

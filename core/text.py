@@ -23,6 +23,16 @@ def text_env(env: object) -> dict[str, str] | None:
     return None
 
 
+def is_utf8(text: str) -> bool:
+    """Whether text can be written as UTF-8: a lone surrogate (JSON "\\ud800", an argument's bytes that
+    are not UTF-8) cannot, and no database, file or process would take it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def brief(value: object, limit: int = 80) -> str:
     """repr(value) for an error message: at most about `limit` characters, and never itself an error
     (a list nested hundreds deep, a 4,000-digit integer)."""

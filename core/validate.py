@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from .clock import in_range, parse_duration, parse_iso  # noqa: F401  (parse_duration: the CLI takes it from here)
 from .errors import InvalidInput
 from .models import DEFAULT_QUEUE, ID_PATTERN, QUEUE_PATTERN, JobSpec, Settings
-from .text import brief
+from .text import brief, is_utf8
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
@@ -73,10 +73,8 @@ def _text(name: str, value: Any, what: str) -> str:
         raise InvalidInput(f"{name} must be {what}, got {brief(value)}")
     if "\x00" in value:
         raise InvalidInput(f"{name} must not contain a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{name} must be valid UTF-8 text") from None
+    if not is_utf8(value):
+        raise InvalidInput(f"{name} must be valid UTF-8 text")
     return value
 
 
@@ -132,10 +130,8 @@ def _command(command: Any) -> str:
         raise InvalidInput("command must be a non-empty string")
     if "\x00" in command:
         raise InvalidInput("command must not contain a NUL character")
-    try:
-        command.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
-        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)") from None
+    if not is_utf8(command):  # a lone surrogate: JSON "\ud800", or undecodable bytes on stdin
+        raise InvalidInput("command must be valid UTF-8 text (it holds a lone surrogate or invalid bytes)")
     return command
 
 
