@@ -214,6 +214,13 @@ class QueueInfo:
     def running(self) -> int:
         return self.counts.get("processing", 0)
 
+    @property
+    def held(self) -> str:
+        """Why its due jobs are not taken: "paused", "full" (its limit of jobs is running) or ""."""
+        if self.paused:
+            return "paused"
+        return "full" if self.limit and self.running >= self.limit else ""
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "counts": dict(self.counts), "running": self.running, "limit": self.limit,
                 "paused": self.paused}

@@ -22,7 +22,7 @@ class Snapshot:
     view: str
     jobs: list[Job]
     total: int  # jobs matching the view (and filter); `jobs` is the first window of them
-    queues: list[QueueInfo] = field(default_factory=list)  # read for the Queues tab only
+    queues: list[QueueInfo] = field(default_factory=list)  # read for the Queues tab, and the Pending one (QueueInfo.held)
 
 
 class DbResult(Message):

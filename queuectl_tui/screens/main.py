@@ -22,7 +22,7 @@ from ..messages import DbResult, PoolChanged, Snapshot
 from ..pool_control import PoolControl
 from ..render import safe
 from ..widgets.footer import KeyFooter
-from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable
+from ..widgets.job_table import VIEW_BY_ID, VIEWS, JobTable, When
 from ..widgets.queue_table import QueueTable
 from ..widgets.stats import StatsStrip
 from ..widgets.worker_table import WorkerTable
@@ -119,11 +119,13 @@ class MainScreen(DbWork, Screen):
             view = VIEW_BY_ID.get(tab)
             jobs: list[Job] = []
             total = 0
+            queues = figures.queues
             if view is not None:
                 jobs = queue.jobs(view.states, row_limit, search, view.order)
                 total = queue.count(view.states, search) if search else sum(counts[s] for s in view.states)
-            return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total,
-                            figures.queues)
+                if tab == "pending" and jobs:  # which of them a paused or full queue holds back
+                    queues = queue.queues()
+            return Snapshot(now, counts, queue.completed_per_minute(), figures.workers, tab, jobs, total, queues)
 
         self.run_db("refresh", read, exclusive=True)
 
@@ -182,7 +184,8 @@ class MainScreen(DbWork, Screen):
             elif snap.view == "queues":
                 self.show_queues(snap)
             else:
-                self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, snap.now)
+                held = {info.name: info.held for info in snap.queues if info.held}
+                self.query_one(f"#{snap.view}-table", JobTable).show(snap.jobs, When(snap.now, held))
                 self.query_one(f"#{snap.view}-window", Label).update(self.window_text(snap))
         # The footer is rebuilt on refresh_bindings(), so only when what it offers may have changed:
         # "retry all" with dead jobs or none; Open, retry and cancel when the table went empty (or no

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
 
 from rich.text import Text
 from textual.binding import Binding
@@ -14,7 +14,17 @@ from core.models import Job
 from ..render import ago, clip, count, due, safe, span
 from .row_table import RowTable
 
-Cell = Callable[[Job, float], Text | str]
+
+
+@dataclass(frozen=True)
+class When:
+    """What a cell may show besides its job: the time, and the queues that hold their due jobs back."""
+
+    now: float
+    held: Mapping[str, str] = field(default_factory=dict)  # queue -> "paused" or "full" (QueueInfo.held)
+
+
+Cell = Callable[[Job, When], Text | str]
 
 
 @dataclass(frozen=True)
@@ -40,18 +50,22 @@ class View:
     empty: str
 
 
-def _state(job: Job, now: float) -> Text:
+def _state(job: Job, when: When) -> Text:
     if job.state == "failed":
         return Text("retry", style="bold $warning")
     return Text(job.state)
 
 
-def _due(job: Job, now: float) -> Text:
+def _due(job: Job, when: When) -> Text:
     if job.waiting:  # waits for its `after` jobs: say for which (the detail lists them all)
         first = job.waiting_on[0] if job.waiting_on else "?"
         more = f" +{job.waiting - 1}" if job.waiting > 1 else ""
         return Text.assemble("after ", safe(first), more, style="$secondary")
-    return Text(due(job.run_at, now))
+    # A paused queue holds even its delayed jobs; a full one only those already due.
+    held = when.held.get(job.queue, "")
+    if held == "paused" or (held and job.run_at <= when.now):
+        return Text(f"{held} queue", style="$warning")
+    return Text(due(job.run_at, when.now))
 
 
 def _cut_due(text: Text, width: int) -> Text:
@@ -64,11 +78,11 @@ def _cut_due(text: Text, width: int) -> Text:
     return cut
 
 
-def _tries(job: Job, now: float) -> str:
+def _tries(job: Job, when: When) -> str:
     return f"{count(job.attempts, 4)}/{count(job.max_retries + 1, 4)}"  # "0/9e18" at most, as a rule
 
 
-def _error(job: Job, now: float) -> Text:
+def _error(job: Job, when: When) -> Text:
     return safe(job.last_error or "", style="$error")
 
 
@@ -77,11 +91,11 @@ def _error(job: Job, now: float) -> Text:
 # screen (tests/tui/test_small_screen.py checks each view).
 ID_WIDTH = 16
 WIDE = 160  # on a terminal this wide the capped columns get twice their cells
-ID = Column("id", "ID", lambda j, n: safe(j.id), max_width=ID_WIDTH)
-COMMAND = Column("command", "COMMAND", lambda j, n: safe(j.command))
+ID = Column("id", "ID", lambda j, w: safe(j.id), max_width=ID_WIDTH)
+COMMAND = Column("command", "COMMAND", lambda j, w: safe(j.command))
 TRIES = Column("tries", "TRIES", _tries)
-QUEUE = Column("queue", "QUEUE", lambda j, n: safe(j.queue), max_width=8)
-PRIORITY = Column("priority", "PRI", lambda j, n: count(j.priority, 5))
+QUEUE = Column("queue", "QUEUE", lambda j, w: safe(j.queue), max_width=8)
+PRIORITY = Column("priority", "PRI", lambda j, w: count(j.priority, 5))
 
 VIEWS: tuple[View, ...] = (
     View("pending", "Pending", ("pending", "failed"), "claim", (
@@ -89,16 +103,16 @@ VIEWS: tuple[View, ...] = (
         Column("due", "DUE", _due, max_width=16, ticks=True, cut=_cut_due), COMMAND,
     ), "Nothing waiting. Press e to enqueue a job."),
     View("processing", "Processing", ("processing",), "started", (
-        ID, QUEUE, Column("worker", "WORKER", lambda j, n: safe(j.worker), max_width=16), TRIES,
-        Column("running", "RUNNING", lambda j, n: span(n - (j.started_at or n)), ticks=True), COMMAND,
+        ID, QUEUE, Column("worker", "WORKER", lambda j, w: safe(j.worker), max_width=16), TRIES,
+        Column("running", "RUNNING", lambda j, w: span(w.now - (j.started_at or w.now)), ticks=True), COMMAND,
     ), "No job is running."),
     View("dead", "Dead", ("dead",), "finished", (
-        ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, n: ago(j.finished_at, n), ticks=True),
+        ID, QUEUE, TRIES, Column("finished", "DIED", lambda j, w: ago(j.finished_at, w.now), ticks=True),
         Column("error", "LAST ERROR", _error, max_width=20), COMMAND,
     ), "The dead-letter queue is empty."),
     View("completed", "Completed", ("completed",), "finished", (
-        ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, n: span((j.finished_at or 0) - (j.started_at or 0))),
-        Column("finished", "FINISHED", lambda j, n: ago(j.finished_at, n), ticks=True), COMMAND,
+        ID, QUEUE, TRIES, Column("duration", "TOOK", lambda j, w: span((j.finished_at or 0) - (j.started_at or 0))),
+        Column("finished", "FINISHED", lambda j, w: ago(j.finished_at, w.now), ticks=True), COMMAND,
     ), "No completed jobs yet."),
 )
 VIEW_BY_ID = {v.id: v for v in VIEWS}
@@ -134,7 +148,7 @@ class JobTable(RowTable):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         return self.jobs.get(key or "")
 
-    def show(self, jobs: Sequence[Job], now: float) -> None:
+    def show(self, jobs: Sequence[Job], when: When) -> None:
         """Make the table hold exactly `jobs`, in order, keeping the cursor on the same job.
         Only cells whose text changed are touched: a refresh of an idle queue costs nothing."""
         selected = self.selected
@@ -152,7 +166,7 @@ class JobTable(RowTable):
         for job in jobs:
             old = self._cells.get(job.id)
             if old is None:
-                cells = [self._cell_of(column, job, now, wide) for column in self.view.columns]
+                cells = [self._cell_of(column, job, when, wide) for column in self.view.columns]
                 self.add_row(*cells, key=job.id)
                 self._cells[job.id] = cells
                 continue
@@ -161,7 +175,7 @@ class JobTable(RowTable):
             for index, column in enumerate(self.view.columns):
                 if same and not column.ticks:
                     continue
-                cell = self._cell_of(column, job, now, wide)
+                cell = self._cell_of(column, job, when, wide)
                 if cell != old[index] or cell.style != old[index].style:  # Text's == ignores its style
                     self.update_cell(job.id, column.key, cell)
                     old[index] = cell
@@ -222,8 +236,8 @@ class JobTable(RowTable):
                 if key:  # measured as wide as the column now is: the table's size is worked out again
                     self.update_cell(key, column.key, self._cells[key][index], update_width=True)
 
-    def _cell_of(self, column: Column, job: Job, now: float, wide: bool) -> Text:
-        return self._cell(column.cell(job, now), column.max_width and column.max_width * (2 if wide else 1),
+    def _cell_of(self, column: Column, job: Job, when: When, wide: bool) -> Text:
+        return self._cell(column.cell(job, when), column.max_width and column.max_width * (2 if wide else 1),
                           column.cut)
 
     def _cell(self, value: Text | str, max_width: int | None = None, cut: Callable[[Text, int], Text] = clip) -> Text:

@@ -18,8 +18,7 @@ NAME_WIDTH = 24  # and the six counts stay on an 80-column screen (`queuectl que
 
 def cells(info: QueueInfo) -> list[Text]:
     waiting = info.counts.get("pending", 0) + info.counts.get("failed", 0)  # retries wait too
-    state = Text("paused", style="bold") if info.paused else Text("full") if info.limit and info.running >= info.limit \
-        else Text("open")
+    state = Text(info.held or "open", style="bold" if info.paused else "")
     return [clip(safe(info.name), NAME_WIDTH), Text(f"{waiting:,}"), Text(f"{info.running:,}"),
             Text(f"{info.limit:,}" if info.limit else "-"), state,
             Text(f"{info.counts.get('completed', 0):,}"), Text(f"{info.counts.get('dead', 0):,}")]

@@ -127,3 +127,23 @@ async def test_home_and_end_on_the_queues_tab_pick_the_first_and_last_queue_and_
         assert flipped == {names[0]}  # the first queue paused or resumed, none other
         assert str(queues.get_row(long_name)[0]) == "z" * 23 + "…"
         assert queues.scroll_x == 0 and queues.virtual_size.width <= 80
+
+
+async def test_the_pending_tab_says_which_jobs_a_paused_or_full_queue_holds_back(tmp_path):
+    """A due job of a paused queue, or of one running its limit, is not "now": the DUE column says
+    why it waits. A paused queue holds its delayed jobs too; a full one only those already due."""
+    app = demo_app(str(tmp_path / "q.db"))
+    app.queue.enqueue("nvidia-smi", id="gpu-due", queue="gpu")  # gpu runs train-model, its limit is 1
+    app.queue.enqueue("nvidia-smi -q", id="gpu-later", queue="gpu", delay=90)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def due(job_id: str) -> str:
+            return str(table(app).get_cell(job_id, "due"))
+
+        assert (due("weekly-digest"), due("gpu-due"), due("gpu-later"), due("pg-dump")) == (
+            "paused queue", "full queue", "in 1m30s", "now")
+        app.queue.resume_queue("mail")
+        app.queue.set_queue_limit("gpu", 2)
+        await settle(pilot)
+        assert (due("weekly-digest"), due("gpu-due")) == ("in 29m40s", "now")
