@@ -282,8 +282,9 @@ class Queue:
 
     # change ----------------------------------------------------------------------------------------
     def retry_dead(self, job_ids: Sequence[str] | None = None) -> list[str]:
-        """Dead jobs back to pending with attempts reset; None retries every dead job.
-        Raises NotFound / Conflict (and changes nothing) if a named job is missing or not dead."""
+        """Dead jobs back to pending with attempts reset; None retries every dead job. Returns the ids
+        now pending (why_still_dead says why a named one is not). Raises NotFound / Conflict (and
+        changes nothing) if a named job is missing or not dead."""
         if job_ids is not None:
             for job_id in job_ids:
                 job = self.job(job_id, runs=False)
@@ -293,6 +294,17 @@ class Queue:
         if moved:
             self.store.notify("work")
         return moved
+
+    def why_still_dead(self, job_id: str) -> str:
+        """Why retry_dead left a job it was named dead: a dependency still dead, or its unique key held."""
+        job = self.job(job_id, runs=False)
+        if job.state != "dead":
+            return f"it is {job.state} now"
+        if job.waiting_on and (job.last_error or "").startswith("dependency "):
+            return job.last_error or ""
+        if job.unique_key is not None:
+            return f"an unfinished job holds its unique_key {job.unique_key!r}"
+        return "it was retried and died again"
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job: 'cancelled' if it was waiting, 'requested' if it runs (its worker kills

@@ -180,6 +180,7 @@ COMMON: dict[str, str] = {
                  WHERE id {ids} AND state = 'pending' AND waiting > 0
                    AND EXISTS (SELECT 1 FROM deps d JOIN jobs a ON a.id = d.after_id
                                WHERE d.job_id = jobs.id AND a.state = 'dead')""",
+    "still_pending": "SELECT id FROM jobs WHERE id {ids} AND state = 'pending'",  # after a redead and its trigger
     "held_keys": ("SELECT unique_key, id FROM jobs WHERE unique_key {ids}"
                   " AND state IN ('pending', 'failed', 'processing')"),  # jobs_unique
     "mark_scheduled": "UPDATE jobs SET schedule = ? WHERE id = ?",

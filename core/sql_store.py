@@ -311,10 +311,14 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
                     found.update(conn.execute(sql, (now, now, *ids, *ids)).fetchall())
                 moved = [job_id for job_id in wanted if job_id in found]
             self._add_gone(conn, [(found[job_id], "dead") for job_id in moved])
+            pending: set[str] = set()
             for at in range(0, len(moved), IDS_AT_ONCE):  # a dependency still dead: dead again
                 sql, ids = self._in("redead", moved[at:at + IDS_AT_ONCE])
                 conn.execute(sql, (now, now, *ids))
-            return moved
+            for at in range(0, len(moved), IDS_AT_ONCE):  # and so are the jobs after it (its trigger)
+                sql, ids = self._in("still_pending", moved[at:at + IDS_AT_ONCE])
+                pending.update(job_id for job_id, in conn.execute(sql, ids).fetchall())
+            return [job_id for job_id in moved if job_id in pending]
 
         return self._write(requeue)
 

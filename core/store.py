@@ -115,7 +115,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def requeue_dead(self, job_ids: Sequence[str] | None, now: float) -> list[str]:
-        """Dead to pending with attempts reset; None means every dead job. Returns the ids moved."""
+        """Dead to pending with attempts reset; None means every dead job. Returns the ids now pending:
+        not a job whose unique key is held, nor one dead again at once because a dependency still is."""
 
     @abc.abstractmethod
     def cancel_waiting(self, job_id: str, now: float) -> bool:

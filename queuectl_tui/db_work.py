@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from textual.worker import Worker
 
-from core.errors import StorageError
+from core.errors import Conflict, StorageError
 from core.queue import Queue
 
 from .messages import DbResult
@@ -39,3 +39,11 @@ class DbWork:
             self.post_message(DbResult(tag, error=exc))  # type: ignore[attr-defined]
             return
         self.post_message(DbResult(tag, result))  # type: ignore[attr-defined]
+
+
+def retry_one(queue: Queue, job_id: str) -> list[str]:
+    """The retry key of a dead job: one that stays dead (a dependency still dead, its unique key held)
+    is an error to show, not a "Retrying"."""
+    if not queue.retry_dead([job_id]):
+        raise Conflict(f"{job_id} stays dead: {queue.why_still_dead(job_id)}")
+    return [job_id]

@@ -10,7 +10,7 @@ from core.models import SETTINGS, setting_text
 from core.text import visible
 from core.validate import parse_json
 
-from .output import EXIT_OK, out, print_jobs, print_json, print_queues, table
+from .output import EXIT_FAILED, EXIT_OK, out, print_jobs, print_json, print_queues, table
 from .parser import check_limit
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -28,7 +28,11 @@ def cmd_dlq(q: Queue, args: argparse.Namespace) -> int:
         raise InvalidInput("give job ids or --all, not both and not neither")
     moved = q.retry_dead(None if args.all else args.ids)
     out(f"retried {len(moved)} job(s)")
-    return EXIT_OK
+    left = [] if args.all else [job_id for job_id in dict.fromkeys(args.ids) if job_id not in moved]
+    for job_id in left:
+        line = f"job {job_id!r} stays dead: {q.why_still_dead(job_id)}"
+        print(f"error: {visible(line, keep_newlines=False)}", file=sys.stderr)
+    return EXIT_FAILED if left else EXIT_OK
 
 
 def cmd_config(q: Queue, args: argparse.Namespace) -> int:

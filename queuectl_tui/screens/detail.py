@@ -21,7 +21,7 @@ from core.models import FINISHED, Job, Run
 from core.queue import Queue
 from core.text import output_tail, text_env
 
-from ..db_work import DbWork
+from ..db_work import DbWork, retry_one
 from ..messages import DbResult
 from ..render import clip, safe, span, stamp
 from ..widgets.footer import KeyFooter
@@ -299,7 +299,7 @@ class DetailScreen(DbWork, Screen):
 
     def action_retry(self) -> None:
         if self.job is not None and self.job.state == "dead":
-            self.act("retry", lambda q: q.retry_dead([self.job_id]), f"Retrying {self.job_id}")
+            self.act("retry", lambda q: retry_one(q, self.job_id), f"Retrying {self.job_id}")
 
     def action_cancel(self) -> None:
         def confirmed(yes: bool | None) -> None:

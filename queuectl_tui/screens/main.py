@@ -17,7 +17,7 @@ from core.errors import QueueError
 from core.models import Job, QueueInfo
 from core.queue import Queue
 
-from ..db_work import DbWork
+from ..db_work import DbWork, retry_one
 from ..messages import DbResult, PoolChanged, Snapshot
 from ..pool_control import PoolControl
 from ..render import safe
@@ -294,7 +294,7 @@ class MainScreen(DbWork, Screen):
     def action_retry(self) -> None:
         job = self.selected
         if job is not None and job.state == "dead":
-            self.act(lambda q: q.retry_dead([job.id]), f"Retrying {job.id}")
+            self.act(lambda q: retry_one(q, job.id), f"Retrying {job.id}")
 
     def action_retry_all(self) -> None:
         dead = (self.snapshot.counts.get("dead", 0) if self.snapshot else 0)

@@ -28,6 +28,29 @@ async def test_a_retry_is_notified_after_refreshes(tmp_path):
         await until(pilot, lambda: app.queue.job(job.id).state == "pending")
 
 
+async def test_a_retry_that_leaves_the_job_dead_says_why_in_the_list_and_in_the_detail(tmp_path):
+    """A job after a dead one is dead at once; `r` alone cannot bring it back: an error says why
+    (it said "Retrying" and the job stayed dead)."""
+    app = demo_app(str(tmp_path / "q.db"))
+    app.queue.enqueue("restore --latest", id="restore", after=["nightly-backup"])
+    why = "restore stays dead: dependency nightly-backup is dead"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto(pilot, "dead")
+        screen = app.screen
+        table = screen.active_table
+        table.move_cursor(row=table.get_row_index("restore"))
+        await pilot.press("r")
+        await until(pilot, lambda: why in said(app))
+        assert not any(text.startswith("Retrying") for text in said(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: getattr(app.screen, "job", None) is not None)
+        await pilot.press("r")
+        await until(pilot, lambda: said(app).count(why) == 2)
+        assert app.queue.job("restore").state == "dead"
+        assert not any(text.startswith("Retrying") for text in said(app))
+
+
 async def test_workers_table_is_updated_by_key_and_keeps_its_cursor(tmp_path):
     app = demo_app(str(tmp_path / "q.db"))
     async with app.run_test(size=SIZE) as pilot:
