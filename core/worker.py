@@ -268,7 +268,7 @@ class Worker(threading.Thread):
                 raise
             log.warning("worker %s: cannot record %s yet: %s", self.id, ", ".join(j.id for j, _ in ended), exc)
             self.unsure = True  # all of it may have been written unheard
-            recorded, cancelled = self.record_one_by_one(ended, unstarted, settings)
+            recorded, cancelled = self.record_one_by_one(ended, unstarted, settings, now)
         self.chain.recorded(claimed, time.monotonic())
         self.report(ended, recorded)
         self.report_cancelled(cancelled)
@@ -277,15 +277,16 @@ class Worker(threading.Thread):
         return self._hold(claimed[0], settings) if claimed else None
 
     def record_one_by_one(self, ended: list[tuple[Job, Outcome]], unstarted: list[Job],
-                          settings: Settings) -> tuple[list[bool], list[str]]:
+                          settings: Settings, now: float) -> tuple[list[bool], list[str]]:
         """record()'s fallback: each result, then each release, retried until the database takes it.
-        (Whether each was recorded; the released jobs a cancel ended dead.)"""
-        store, clock = self.pool.queue.store, self.pool.queue.clock
+        (Whether each was recorded; the released jobs a cancel ended dead.) The releases keep the
+        failed write's `now`: a cancelled job it gave back unheard is known by that finish time."""
+        store = self.pool.queue.store
         recorded = [self.persist(lambda: store.finish(j.id, self.id, j.attempts, o), f"record job {j.id}",
                                  settings) or self.written_unheard(j, o, settings) for j, o in ended]
         cancelled = [j.id for j in unstarted
-                     if self.persist(lambda: store.release(j.id, self.id, j.attempts, clock.now()),
-                                     f"release job {j.id}", settings) == "dead"]
+                     if (self.persist(lambda: store.release(j.id, self.id, j.attempts, now), f"release job {j.id}",
+                                      settings) or self.released_unheard(j, now, settings)) == "dead"]
         return recorded, cancelled
 
     def written_unheard(self, job: Job, outcome: Outcome, settings: Settings) -> bool:
@@ -300,6 +301,21 @@ class Worker(threading.Thread):
                 return False
             return any(r.attempt == job.attempts and r.worker == self.id and r.finished_at == outcome.finished_at
                        for r in runs)
+
+        return self.persist(read, f"read job {job.id}", settings)
+
+    def released_unheard(self, job: Job, now: float, settings: Settings) -> str | None:
+        """"dead" if a release whose answer was lost ended this job dead for a cancel: cancelled,
+        never started, finished at that release's `now` (its on-dead hook is still due)."""
+
+        def read() -> str | None:
+            try:
+                found = self.pool.queue.job(job.id, runs=False)
+            except NotFound:
+                return None
+            mine = (found.state, found.last_error, found.started_at, found.finished_at) == ("dead", "cancelled",
+                                                                                            None, now)
+            return "dead" if mine else None
 
         return self.persist(read, f"read job {job.id}", settings)
 

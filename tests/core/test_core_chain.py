@@ -130,3 +130,42 @@ def test_a_job_cancelled_while_it_waits_in_a_chain_never_starts(queue, tmp_path)
     assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
     assert (tmp_path / "ran").read_text().split() == ["a", "b"]
     assert queue.job("b").state == "completed"
+
+
+def test_a_cancelled_job_given_back_by_a_write_whose_answer_was_lost_still_runs_its_hook(queue, tmp_path):
+    """The write that gave back a cancelled job committed but its answer was lost: the one-by-one
+    retry finds the job no longer this worker's. It recognises its own release (cancelled, never
+    started, finished at that write's time): the on-dead hook runs once (it never ran)."""
+    from core.errors import StorageError
+
+    ledger = tmp_path / "ledger"
+    queue.set_setting("on-dead", f'echo "$QUEUECTL_JOB_ID" >> {ledger}')
+    queue.enqueue_many([{"command": f"echo {i} >> {tmp_path}/ran", "id": i, "priority": p}
+                        for i, p in (("a", 9), ("b", 8), ("c", 7))])
+    real = queue.store.record_and_claim
+    lost = []
+
+    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
+        result = real(ended, worker_id, now, lease_until, claim, release, queues)
+        if release and not lost:  # committed, then the connection broke
+            lost.append([job_id for job_id, _ in release])
+            raise StorageError("lost the connection (test)")
+        return result
+
+    queue.store.record_and_claim = answer_lost
+    pool = Pool(queue, 1, burst=True)
+
+    def after(job, outcome) -> None:
+        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
+            assert queue.cancel("c") == "requested"
+            pool._beat_once()
+
+    pool.on_job_end = after
+    pool.start()
+    assert pool.join(10) and not pool.errors
+    queue.hooks.wait(30)
+    assert lost == [["c"]]
+    c = queue.job("c")
+    assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
+    assert ledger.read_text().split() == ["c"]
+    assert (tmp_path / "ran").read_text().split() == ["a", "b"]
