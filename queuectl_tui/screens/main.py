@@ -328,7 +328,7 @@ class MainScreen(DbWork, Screen):
         self.app.push_screen(SettingsScreen(self.queue), saved)
 
     def action_schedules(self) -> None:
-        self.app.push_screen(SchedulesScreen(self.queue, self.refresh_interval))
+        self.app.push_screen(SchedulesScreen(self.queue, self.clock, self.refresh_interval))
 
     def action_grow(self) -> None:
         self.pools.resize(+1)

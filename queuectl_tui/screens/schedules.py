@@ -1,4 +1,5 @@
-"""Schedules (`S`): each schedule's cron, next due time and last job; `p` pauses or resumes one.
+"""Schedules (`S`): each schedule's cron, next due time and last job; `p` pauses or resumes one,
+`enter` opens its last job.
 
 On an 80-column screen the name, cron, zone and next due time are always in view: long ones are
 cut with `…` (the CLI's `schedule list` shows them whole), and the last job comes last."""
@@ -6,12 +7,14 @@ cut with `…` (the CLI's `schedule list` shows them whole), and the last job co
 from __future__ import annotations
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import DataTable, Label
 
+from core.clock import SYSTEM, Clock
 from core.queue import Queue
 from core.schedules import Schedule
 
@@ -20,10 +23,15 @@ from ..messages import DbResult
 from ..render import clip, safe, stamp
 from ..widgets.footer import KeyFooter
 from ..widgets.row_table import RowTable
+from .detail import DetailScreen
 
 COLUMNS = ("NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB")
 NAME_WIDTH = CRON_WIDTH = ZONE_WIDTH = 16  # with NEXT DUE's 16: 72 cells, in a dialog 76 wide at 80 columns
 LAST_JOB_WIDTH = 20  # and the whole row fits the dialog at its full width (110)
+
+
+class ScheduleTable(RowTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Last job")]  # shown in the footer
 
 
 class SchedulesScreen(DbWork, ModalScreen[None]):
@@ -32,16 +40,17 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
         Binding("p", "toggle_pause", "Pause/resume"),
     ]
 
-    def __init__(self, queue: Queue, refresh_interval: float = 1.0) -> None:
+    def __init__(self, queue: Queue, clock: Clock = SYSTEM, refresh_interval: float = 1.0) -> None:
         super().__init__()
         self.queue = queue
+        self.clock = clock
         self.refresh_interval = refresh_interval
         self.shown: list[Schedule] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="schedules"):
             yield Label("Schedules (times in UTC; `queuectl schedule add` makes one)", classes="title", markup=False)
-            yield RowTable(id="schedules-table")
+            yield ScheduleTable(id="schedules-table")
             yield Label("", id="schedules-empty", markup=False)
         yield KeyFooter()
 
@@ -101,6 +110,16 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
         pause = not found.paused
         self.run_db("pause", lambda q: q.pause_schedule(found.name, pause), writes=True)
         self.notify(f"{'Paused' if pause else 'Resumed'} {found.name}", markup=False)
+
+    @on(DataTable.RowSelected)
+    def open_last_job(self) -> None:
+        found = self.selected()
+        if found is None:
+            return
+        if found.last_job is None or found.last_state is None:  # none made yet, or pruned
+            self.notify(f"{found.name} has no job to show yet", markup=False)
+            return
+        self.app.push_screen(DetailScreen(found.last_job, self.queue, self.clock, self.refresh_interval))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -101,3 +101,32 @@ async def test_the_schedules_dialog_stands_in_the_middle_and_its_rows_fit_it(tmp
         assert abs(dialog.region.x - (200 - dialog.region.right)) <= 1, dialog.region  # centred, as every dialog
         assert table.get_row_at(0)[5].plain.endswith("…")
         assert set(columns_in_view(table)) == {"NAME", "CRON", "ZONE", "NEXT DUE", "LAST RUN", "LAST JOB"}
+
+
+async def test_enter_opens_the_last_job_of_the_selected_schedule(tmp_path):
+    """The last job's id is off an 80-column dialog: enter shows the job itself, its output too."""
+    from queuectl_tui.screens.detail import DetailScreen
+    from tests.tui.test_keys import footer
+
+    db = str(tmp_path / "q.db")
+    with Queue.open(db) as q:
+        q.add_schedule("backup", "*/15 * * * *", {"command": "backup"}, "Europe/Berlin")
+        q.add_schedule("yearly", "0 0 1 1 *", {"command": "report"})
+        q.pause_schedule("yearly", True)  # never fires here, whatever the date
+        later = Queue(q.store, FixedClock(q.schedules()[0].next_due + 1))
+        assert fire_due(later)
+        made = q.schedules()[0].last_job
+        assert q.schedules()[1].last_job is None
+    app = demo_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_schedules(app, pilot, 2)
+        assert footer(app)["⏎"] == "Last job" and footer(app)["esc"] == "Close"
+        await pilot.press("down", "enter")  # yearly: nothing made yet
+        await until(pilot, lambda: "yearly has no job to show yet" in [str(n.message) for n in app._notifications])
+        assert isinstance(app.screen, SchedulesScreen)
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.job_id == made and made.startswith("backup:")
+        await until(pilot, lambda: app.screen.job is not None)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
