@@ -121,8 +121,14 @@ class Worker(threading.Thread):
         return job
 
     def leave_burst(self) -> None:
-        """Nothing is due and this pool runs nothing: the burst is over, unless another worker's
-        chain may still give jobs back; then look again shortly."""
+        """Nothing is due and this pool runs nothing: the burst is over, unless a schedule is due or
+        another worker's chain may still give jobs back; then look again shortly."""
+        queue = self.pool.queue
+        # A due schedule's job is made here if the heartbeat has not made it yet. Once that returns,
+        # a firing the heartbeat had under way has committed (it held the schedule's row): look again.
+        queue.fire_schedules()
+        if queue.store.next_due(self.pool.queues) is not None:
+            return
         if not self.chain_may_give_back():
             self.burst_over = True
             return

@@ -28,6 +28,22 @@ def test_a_running_worker_fires_a_due_schedule_once(db, cli, spawn_worker):
     assert schedule["next_due"] > schedule["last_due"]
 
 
+def test_a_burst_worker_runs_the_job_of_a_schedule_already_due(db, cli):
+    """A cron-driven `worker start --burst` fires what is due and runs it before it exits (it exited
+    first in 7 runs of 12, leaving the job pending, and the no-pile-up rule then skipped later times)."""
+    assert cli("schedule", "add", "beat", "0 0 1 1 *", '{"command": "echo from $QUEUECTL_JOB_ID"}').code == 0
+    with Queue.open(db) as q:
+        q.store.pause_schedule("beat", False, time.time() - 120)  # due two minutes ago
+    for _ in range(3):  # a race: more than one try
+        assert cli("worker", "start", "--burst").code == 0
+        [job] = cli("list", "--json").json()
+        assert (job["schedule"], job["state"]) == ("beat", "completed")
+        assert cli("logs", job["id"]).out == f"from {job['id']}\n"
+        assert cli("prune", "--state", "completed", "--older-than", "0s").code == 0
+        with Queue.open(db) as q:
+            q.store.pause_schedule("beat", False, time.time() - 120)
+
+
 def test_schedule_commands_and_their_errors(cli):
     add = cli("schedule", "add", "nightly", "30 2 * * *", '{"command": "backup.sh"}', "--tz", "Europe/Berlin")
     assert add.code == 0 and add.out.startswith("nightly: next due ")
