@@ -4,10 +4,31 @@ from __future__ import annotations
 
 import os
 
+_PLACE: list[str] = []  # place_tag(), computed once
+
 
 def this_host() -> str:
     """The host name workers record (what socket.gethostname() gives, without importing socket)."""
     return os.uname().nodename
+
+
+def place_tag() -> str:
+    """4 hex digits for this boot of this machine and this pid namespace: the first half of a pool's
+    token. Two containers sharing a host name, or two machines with the same one, see each other's
+    pids as gone; a worker id whose tag differs is not judged by this host's pids (1 in 65,536
+    pairs of places look alike, and are then judged as before)."""
+    if not _PLACE:
+        import zlib
+
+        seen = os.uname().nodename.encode()
+        try:
+            with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+                seen += f.read()
+            seen += str(os.stat("/proc/self/ns/pid").st_ino).encode()
+        except OSError:  # no /proc: the host name alone
+            pass
+        _PLACE.append(format(zlib.crc32(seen) & 0xFFFF, "04x"))
+    return _PLACE[0]
 
 
 def process_exists(pid: int) -> bool:
@@ -26,9 +47,11 @@ def process_exists(pid: int) -> bool:
 
 
 def on_this_host(worker_id: str) -> bool:
-    """Whether a worker id (host:pid:token:index, see Pool) names a process of this host."""
+    """Whether a worker id (host:pid:token:index, see Pool) names a process of this host, in this
+    pid namespace (the token starts with place_tag())."""
     parts = worker_id.rsplit(":", 3)
-    return len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit()
+    return len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit() and \
+        len(parts[2]) == 10 and parts[2][:4] == place_tag()
 
 
 def worker_gone_from_this_host(worker_id: str) -> bool:

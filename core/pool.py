@@ -17,7 +17,7 @@ from .lifecycle import CANCELLED, LEASE_LOST, SHUTDOWN_KILL
 from .models import Job, Settings
 from .outage_log import OutageLog
 from .outcome import Outcome
-from .hosts import this_host
+from .hosts import place_tag, this_host
 from .queue import Queue
 from .wake import listener_or_poll
 from .worker import Worker
@@ -74,7 +74,8 @@ class Pool:
         self.on_job_end = on_job_end  # called in the worker's thread once an attempt's end is recorded
         self.host = this_host()
         self.pid = os.getpid()
-        self.token = os.urandom(3).hex()  # distinguishes pools in one process (tests, the app)
+        # where it runs (see on_this_host), then what distinguishes pools in one process (tests, the app)
+        self.token = place_tag() + os.urandom(3).hex()
         # Re-entrant: a signal handler (stop/kill on SIGINT) runs on the main thread, which may be
         # inside resize() holding this lock; a plain Lock would deadlock the process there.
         self.lock = threading.RLock()
@@ -313,7 +314,9 @@ class Pool:
         if not self.stopping and store.stop_requested(ids):
             log.info("stop requested: finishing running jobs, claiming no more")
             self.stop()
-        self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval))
+        # Without a worker (the app watching) renew_leases wrote nothing, so `waited` proves nothing:
+        # only the jobs of this host's dead workers are taken back, as at start.
+        self.queue.recover_expired(lambda expired: self._leases.confirm(expired, waited, interval) if ids else ())
         if self.target > 0 and not self.stopping:  # a pool with a worker fires due schedules and owed hooks
             self.queue.fire_schedules()
             self.queue.fire_owed_hooks()

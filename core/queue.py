@@ -9,7 +9,7 @@ from .clock import SYSTEM, Clock
 from .errors import Conflict, IdTaken, InvalidInput, InvalidItem, ItemConflict, ItemError, NotFound, StorageError
 from .models import FINISHED, PRUNED, SETTINGS, STATES, Figures, Job, JobSpec, QueueInfo, Run, Settings, WorkerInfo, setting_rule
 from .lifecycle import cancel_step, expired_outcome, failure_outcome
-from .hosts import on_this_host, process_exists, this_host, worker_gone_from_this_host
+from .hosts import on_this_host, process_exists, worker_gone_from_this_host
 from .opening import default_location, open_store
 from .validate import check_id, check_queue, job_spec
 from . import schedules as scheduling
@@ -248,9 +248,8 @@ class Queue:
         """Live workers: heartbeat within the lease timeout, and for this host's workers a process
         that still exists. One killed by SIGKILL cannot remove itself; its last heartbeat would keep
         it listed, and `worker stop` waiting for it, for up to lease-timeout."""
-        here = this_host()
         found = self.store.list_workers(self.clock.now() - self.settings().lease_timeout)
-        return [w for w in found if w.host != here or process_exists(w.pid)]
+        return [w for w in found if not on_this_host(w.id) or process_exists(w.pid)]
 
     # queues ----------------------------------------------------------------------------------------
     def queues(self) -> list[QueueInfo]:
@@ -345,13 +344,15 @@ class Queue:
         settings = self.settings()
         recovered = []
         for job in taken:
-            if job.worker and on_this_host(job.worker):  # its worker gone, or alive but not answering
-                from .orphans import stop_job_processes  # /proc is read only here: rarely
-
-                stop_job_processes(job.id, job.attempts, job.worker)  # before its retry can start beside them
             outcome = expired_outcome(job, bool(self.store.cancel_requested([job.id])), settings, now)
             if self.store.finish(job.id, job.worker or "", job.attempts, outcome, lease_seen=job.lease_until):
                 recovered.append(job.id)
+                if job.worker and on_this_host(job.worker):  # its worker gone, or alive but not answering
+                    from .orphans import stop_job_processes  # /proc is read only here: rarely
+
+                    # Once taken back, never before: a lease renewed meanwhile keeps its job alive
+                    # (killed first, a live job ran twice). Its retry waits for the backoff.
+                    stop_job_processes(job.id, job.attempts, job.worker)
                 self.hooks.fire(settings, job.id, outcome.state)
         if recovered:
             self.store.notify("work")
@@ -404,11 +405,12 @@ class Queue:
 
     # workers ---------------------------------------------------------------------------------------
     def request_stop(self) -> list[str]:
-        """Ask every live worker of this database to finish its job and exit."""
-        live = [w.id for w in self.workers()]
-        asked = self.store.request_stop(live) if live else []
+        """Ask every worker of this database to finish its job and exit; returns the live ones.
+        Every row is asked, not only those listed live: a worker that another writer's long lock
+        kept from its heartbeat looks gone, and would have run on (the rows of dead ones are inert)."""
+        asked = set(self.store.request_stop(None))
         self.store.notify("stop")
-        return asked
+        return [w.id for w in self.workers() if w.id in asked]
 
     def through_outage(self, read: Callable[[], T], patience: float, sleep: Callable[[float], None] = time.sleep) -> T:
         """read(), again while the database cannot be reached (a server restarted), as workers ride

@@ -135,3 +135,52 @@ def test_a_resumed_worker_kills_the_job_it_lost(db, spawn_worker, tmp_path):
         assert "its lease was lost" in stalled.output()
         assert marker.read_text().split() == ["start"]
         assert q.job("lost").state == "dead" and "lease expired" in q.job("lost").last_error
+
+
+def test_a_watching_pool_without_workers_takes_back_no_live_job_while_the_database_is_held(db, cli, spawn_worker,
+                                                                                             tmp_path):
+    """The app with --workers 0 (a Pool of size 0) wrote nothing at its heartbeat, so it could not see
+    that it had waited: it took the job back and killed it, and the job ran twice."""
+    from core.pool import Pool
+
+    marker = tmp_path / "attempts"
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1)
+        q.enqueue(f"echo $QUEUECTL_ATTEMPT >> {marker}; sleep 6", id="long")
+    runner = spawn_worker()
+    wait_until(lambda: marker.exists(), what="the job to start")
+    watcher = Pool(Queue.open(db), 0).start()
+    try:
+        holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
+                                  cwd=Path(__file__).resolve().parents[2])
+        assert holder.stdout.readline().strip() == "held"
+        assert holder.wait(30) == 0
+        wait_until(lambda: cli("show", "long", "--json").json()["state"] == "completed", timeout=30,
+                   what="the job to complete")
+    finally:
+        watcher.stop()
+        assert watcher.join(30)
+        watcher.queue.close()
+    assert cli("show", "long", "--json").json()["attempts"] == 1
+    assert marker.read_text().split() == ["1"]
+    assert "lease expired" not in runner.output() and "killed" not in runner.output()
+
+
+def test_worker_stop_reaches_a_worker_whose_heartbeat_a_long_lock_held_up(db, cli, spawn_worker, tmp_path):
+    """Held past the lease, the worker looked gone: `worker stop` said "no live workers", asked none,
+    and the worker ran on. Now every worker row is asked, and the worker ends after its job."""
+    marker = tmp_path / "started"
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1)
+        q.enqueue(f"touch {marker}; sleep 5", id="long")
+    runner = spawn_worker()
+    wait_until(lambda: marker.exists(), what="the job to start")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    assert holder.stdout.readline().strip() == "held"
+    time.sleep(2.5)  # past the lease: the worker's last heartbeat is stale
+    stop = cli("worker", "stop", "--timeout", "30")
+    assert stop.code == 0, stop.err
+    assert holder.wait(30) == 0
+    assert runner.wait(30) == 0, runner.output()
+    assert cli("show", "long", "--json").json()["state"] == "completed"

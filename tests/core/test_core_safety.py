@@ -90,6 +90,24 @@ def dead_pid() -> int:
     return proc.pid
 
 
+def test_a_worker_of_another_pid_namespace_with_this_host_name_is_not_judged_by_this_hosts_pids(tmp_path):
+    """Two containers sharing a host name (or two machines with one name) see each other's pids as
+    gone: the one whose expired lease a blocked worker had would be taken back at once and run twice.
+    A worker id whose token does not start with this place's tag waits for two sightings instead."""
+    from core.hosts import place_tag, this_host
+
+    pid = dead_pid()
+    elsewhere = "0000" if place_tag() != "0000" else "ffff"
+    with Queue.open(str(tmp_path / "jobs.db")) as q:
+        for job_id, worker in (("there", f"{this_host()}:{pid}:{elsewhere}abcdef:1"),
+                               ("here", f"{this_host()}:{pid}:{place_tag()}abcdef:1")):
+            q.enqueue("true", id=job_id)
+            now = q.clock.now()
+            assert q.store.claim(worker, now, now - 1).id == job_id  # its lease already ran out
+        assert q.recover_expired(lambda expired: ()) == ["here"]  # as a pool's first look: dead here only
+        assert q.job("there").state == "processing"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user (nobody)")
 def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_path):
     """A job of a dead worker is taken back: its processes are stopped; the same job id and attempt
@@ -98,11 +116,11 @@ def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_p
     import pwd
     import subprocess
 
-    from core.hosts import this_host
+    from core.hosts import place_tag, this_host
     from tests.helpers import wait_until
 
     nobody = pwd.getpwnam("nobody").pw_uid
-    dead_worker = f"{this_host()}:{dead_pid()}:abcdef:1"
+    dead_worker = f"{this_host()}:{dead_pid()}:{place_tag()}abcdef:1"
     with Queue.open(str(tmp_path / "jobs.db")) as q:
         q.enqueue("sleep 60", id="backup")
         now = q.clock.now()
@@ -114,7 +132,7 @@ def test_taking_back_a_job_stops_only_that_attempts_processes_of_this_user(tmp_p
             return subprocess.Popen(["sleep", "60"], env=env, start_new_session=True, **kw)
 
         orphan = start(dead_worker)
-        other_database = start(f"{this_host()}:{os.getpid()}:123456:1")
+        other_database = start(f"{this_host()}:{os.getpid()}:{place_tag()}123456:1")
         other_user = start(dead_worker, user=nobody, group=nobody)
         try:
             wait_until(lambda: all(os.path.exists(f"/proc/{p.pid}/environ") for p in (orphan, other_user)))
