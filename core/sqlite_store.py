@@ -129,7 +129,18 @@ class SQLiteStore(SQLiteFiles, SqlStore):
             return StorageError(f"{self.path} is read-only")
         if "unable to open" in text:
             return StorageError(f"cannot open database {self.path}")
+        if ("disk I/O error" in text or "disk is full" in text) and self._disk_full():
+            return StorageError(f"database error on {self.path}: no space left on its device ({text})")
         return StorageError(f"database error on {self.path}: {text}")
+
+    def _disk_full(self) -> bool:
+        """Whether the device holding the database has no room left: SQLite says "disk I/O error"
+        when it cannot even make its -shm file, which reads like failing hardware."""
+        try:
+            st = os.statvfs(os.path.dirname(self.path) or ".")
+        except OSError:
+            return False
+        return (st.f_bfree if os.geteuid() == 0 else st.f_bavail) * st.f_frsize < 64 * 1024
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(conn) on an idle connection and turn SQLite errors into one readable StorageError.

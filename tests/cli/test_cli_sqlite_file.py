@@ -143,6 +143,29 @@ def test_a_write_that_hits_the_file_size_limit_says_so_and_leaves_nothing_half_w
     assert again.returncode == 0 and len(again.stdout.split()) == 100, again.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a small tmpfs")
+def test_a_full_device_is_named_as_such_not_as_a_disk_io_error(tmp_path):
+    """On a full device SQLite cannot make its -shm file and says "disk I/O error", which reads like
+    failing hardware: the error says there is no space left; freed, the database works again."""
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(small)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = small / "jobs.db"
+        assert queuectl(db, "enqueue", '{"command": "true"}').returncode == 0
+        (small / "jobs.db-wal").unlink(missing_ok=True)
+        (small / "jobs.db-shm").unlink(missing_ok=True)
+        subprocess.run(["dd", "if=/dev/zero", f"of={small / 'filler'}", "bs=64k"], capture_output=True)
+        for args in (("status",), ("list",), ("enqueue", '{"command": "true"}')):
+            err = one_line_error(queuectl(db, *args))
+            assert "no space left on its device" in err, (args, err)
+        (small / "filler").unlink()
+        assert json.loads(queuectl(db, "status", "--json").stdout)["counts"]["pending"] == 1
+    finally:
+        subprocess.run(["umount", "-l", str(small)])
+
+
 def test_a_relative_path_from_a_deleted_folder_is_one_clear_error(tmp_path):
     gone = tmp_path / "gone"
     gone.mkdir()
