@@ -18,7 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, QueueError
 from core.queue import Queue
 
 DEFAULT_HOST = "127.0.0.1"
@@ -171,8 +171,10 @@ def serve(queue: Queue, address: str) -> None:
         server_class = type("Server6", (server_class,), {"address_family": socket.AF_INET6})
     try:
         server = server_class((host, port), handler(registry(queue)))
-    except OSError as exc:
+    except socket.gaierror as exc:  # a host name that does not resolve: the argument is wrong
         raise InvalidInput(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    except OSError as exc:  # the port is taken, the address is not this machine's: the operation failed
+        raise QueueError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
     def stop(signum: int, frame: object) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()  # shutdown() from the serving thread would hang

@@ -139,8 +139,11 @@ def test_serve_refuses_a_bad_address(cli, address):
 
 
 def test_serve_refuses_a_port_in_use(cli):
+    """A port in use is an operation that failed (exit 1), a host that does not resolve bad input (2)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         result = cli("metrics", "--serve", str(taken.getsockname()[1]))
-    assert result.code == 2 and "cannot serve on 127.0.0.1" in result.err
+    assert result.code == 1 and "cannot serve on 127.0.0.1" in result.err and "in use" in result.err
+    unknown = cli("metrics", "--serve", "no-such-host.invalid:9100")
+    assert unknown.code == 2 and "cannot serve on no-such-host.invalid:9100" in unknown.err
