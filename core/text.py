@@ -41,7 +41,8 @@ def brief(value: object, limit: int = 80) -> str:
     except (RecursionError, ValueError):
         return f"a {type(value).__name__} too large to show"
     if len(text) > limit:
-        return f"{text[:limit - 24]}... ({len(text):,} characters)"
+        size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters written out"
+        return f"{text[:limit - 24]}... ({size})"
     return text
 
 

@@ -92,10 +92,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 def cli(db: str):
     """Run the real `queuectl` script against this test's database: cli("status", "--json")."""
 
-    def run(*args: str, input: str | None = None, timeout: float = 60, env: dict | None = None) -> Result:
+    def run(*args: str, input: str | None = None, timeout: float = 60, env: dict | None = None,
+            cwd: Path | None = None) -> Result:
         proc = subprocess.run(
             [str(BIN / "queuectl"), "--db", db, *args],
-            input=input, capture_output=True, text=True, timeout=timeout, env=env or clean_env(),
+            input=input, capture_output=True, text=True, timeout=timeout, env=env or clean_env(), cwd=cwd,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -86,7 +86,9 @@ def cmd_metrics(q: Queue, args: argparse.Namespace) -> int:
 
 def cmd_schedule(q: Queue, args: argparse.Namespace) -> int:
     if args.action == "add":
-        found = q.add_schedule(args.name, args.cron, parse_json(args.job), args.tz)
+        from .enqueue import with_absolute_cwd
+
+        found = q.add_schedule(args.name, args.cron, with_absolute_cwd(parse_json(args.job)), args.tz)
         out(f"{visible(found.name)}: next due {to_iso(found.next_due)}")
     elif args.action == "list":
         found = q.schedules()

@@ -62,6 +62,8 @@ def worker_start(q: Queue, count: int | None, burst: bool, queues: list[str] | N
 
     size = q.settings().worker_count if count is None else count
     most = int(SETTINGS["worker-count"].high)
+    if count is None and size == 0:  # a setting the app reads as "watch only"
+        raise InvalidInput("the worker-count setting is 0 (the app then only watches): give --count N to start workers")
     if not 1 <= size <= most:
         raise InvalidInput(f"--count must be between 1 and {most}, got {size}")
     configure_logging()

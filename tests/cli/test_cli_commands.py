@@ -137,6 +137,9 @@ def test_error_messages_name_the_valid_choices(cli):
     err = cli("enqueue", '{"command": "true", "colour": "red"}').err
     assert "'colour'" in err and "max_retries" in err and "run_at" in err
     assert "pending" in cli("list", "--state", "bogus").err
+    assert cli("config", "set", "worker-count", "0").code == 0  # the app then only watches
+    started = cli("worker", "start", "--burst")  # it blamed a --count that was never given
+    assert started.code == 2 and "worker-count setting is 0" in started.err and "--count N" in started.err
 
 
 def test_operation_failures_exit_1_with_one_line(cli, queue, seeded):

@@ -62,7 +62,9 @@ def test_values_in_messages_are_cut_short(cli):
     for text in (nested, json.dumps({"command": "true", "id": "x" * 100_000})):
         result = cli("enqueue", text)
         assert_one_line_error(result, 2)
-        assert len(result.err) < 300 and "characters)" in result.err
+        assert len(result.err) < 300 and "characters" in result.err
+    too_long = cli("enqueue", json.dumps({"command": "true", "id": "a" * 129}))
+    assert too_long.code == 2 and "(129 characters)" in too_long.err  # the id's length, not its quoted form's
 
 
 @pytest.mark.parametrize("value", ["5e-324", "0", "0.01", "0.049"])

@@ -44,6 +44,15 @@ def test_a_burst_worker_runs_the_job_of_a_schedule_already_due(db, cli):
             q.store.pause_schedule("beat", False, time.time() - 120)
 
 
+def test_a_schedules_relative_cwd_is_made_absolute_as_by_enqueue(cli, tmp_path):
+    """`enqueue` stores a relative cwd made absolute; `schedule add` refused it (exit 2)."""
+    (tmp_path / "site").mkdir()
+    added = cli("schedule", "add", "build", "0 3 * * *", '{"command": "make", "cwd": "site"}', cwd=tmp_path)
+    assert added.code == 0, added.err
+    [schedule] = cli("schedule", "list", "--json").json()
+    assert schedule["job"]["cwd"] == str(tmp_path / "site")
+
+
 def test_schedule_commands_and_their_errors(cli):
     add = cli("schedule", "add", "nightly", "30 2 * * *", '{"command": "backup.sh"}', "--tz", "Europe/Berlin")
     assert add.code == 0 and add.out.startswith("nightly: next due ")
