@@ -322,11 +322,14 @@ class Queue:
                 return "cancelled"
         raise Conflict(f"job {job_id!r} keeps changing state; try again")
 
-    def prune(self, state: str, older_than: float) -> int:
-        """Delete completed or dead jobs that finished more than older_than seconds ago."""
-        if state not in FINISHED:
-            raise InvalidInput(f"prune takes --state completed or dead, got {state!r}")
-        return self.store.prune([state], self.clock.now() - older_than)
+    def prune(self, state: str | Sequence[str], older_than: float) -> int:
+        """Delete completed or dead jobs (a state or a list of them) that finished more than
+        older_than seconds ago."""
+        states = [state] if isinstance(state, str) else list(state)
+        for one in states:
+            if one not in FINISHED:
+                raise InvalidInput(f"prune takes --state completed or dead, got {one!r}")
+        return self.store.prune(states, self.clock.now() - older_than)
 
     def recover_expired(self, confirm: Callable[[list[Job]], Iterable[Job]] | None = None) -> list[str]:
         """Take back jobs whose lease ran out: the attempt counts as failed. A job whose worker ran

@@ -51,8 +51,9 @@ def cmd_config(q: Queue, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(q: Queue, args: argparse.Namespace) -> int:
-    deleted = q.prune(args.state, args.older_than)
-    out(f"deleted {deleted} {args.state} job(s)")
+    states = list(dict.fromkeys(args.state))
+    deleted = q.prune(states, args.older_than)
+    out(f"deleted {deleted} {' or '.join(states)} job(s)")
     return EXIT_OK
 
 

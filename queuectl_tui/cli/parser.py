@@ -131,6 +131,19 @@ def queue_names(text: str) -> list[str]:
     return names
 
 
+def state_names(*choices: str):
+    """A --state: one state, or several as a,b (the option also repeats), each one of `choices`."""
+    def names(text: str) -> list[str]:
+        found = [name.strip() for name in text.split(",")]
+        for name in found:
+            if name not in choices:
+                raise argparse.ArgumentTypeError(f"invalid state {name!r} (choose from {', '.join(choices)})")
+        return found
+
+    names.__name__ = "state"  # argparse names the type in some messages
+    return names
+
+
 def _add_queue_option(p) -> None:
     p.add_argument("--queue", type=queue_names, action="extend", metavar="Q",
                    help="only this queue (repeat, or a,b, for several)")
@@ -138,7 +151,8 @@ def _add_queue_option(p) -> None:
 
 def _add_list(sub, prog: str) -> None:
     p = sub.add_parser("list", help="list jobs, newest first", **_example(f"{prog} list --state dead --limit 10"))
-    p.add_argument("--state", choices=STATES)
+    p.add_argument("--state", type=state_names(*STATES), action="extend", metavar="S",
+                   help=f"only jobs in this state: {', '.join(STATES)} (repeat, or a,b, for several)")
     _add_queue_option(p)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="print JSON only")
@@ -223,7 +237,8 @@ def _add_config(sub, prog: str) -> None:
 def _add_prune(sub, prog: str) -> None:
     p = sub.add_parser("prune", help="delete finished jobs older than a duration",
                        **_example(f"{prog} prune --state completed --older-than 7d"))
-    p.add_argument("--state", required=True, choices=("completed", "dead"))
+    p.add_argument("--state", required=True, type=state_names("completed", "dead"), action="extend", metavar="S",
+                   help="completed or dead (repeat, or completed,dead, for both)")
     p.add_argument("--older-than", required=True, type=duration, metavar="DURATION", help="e.g. 90s, 30m, 12h, 7d, 2w")
 
 

@@ -244,6 +244,25 @@ def test_prune(cli, queue):
     assert [j.id for j in queue.jobs()] == [waiting]
 
 
+def test_state_repeats_or_takes_a_list_in_list_and_prune(cli, queue):
+    """`--state a --state b` kept only b: `list` showed "no jobs" beside pending ones, and `prune`
+    pruned one state of the two."""
+    configure(queue, poll_interval=0.1)
+    done = enqueue(cli, command="true")
+    dead = enqueue(cli, command="exit 1", max_retries=0)
+    assert cli("worker", "start", "--burst").code == 0
+    waiting = enqueue(cli, command="true", delay=3600)
+    both = cli("list", "--state", "pending", "--state", "dead", "--json").json()
+    assert sorted(j["id"] for j in both) == sorted([waiting, dead])
+    assert sorted(j["id"] for j in cli("list", "--state", "completed,dead", "--json").json()) == sorted([done, dead])
+    bad = cli("list", "--state", "pending,bogus")
+    assert bad.code == 2 and "invalid state 'bogus'" in bad.err and "pending, processing" in bad.err
+    assert cli("prune", "--state", "pending", "--older-than", "0s").code == 2
+    result = cli("prune", "--state", "completed", "--state", "dead", "--older-than", "0s")
+    assert (result.code, result.out.strip()) == (0, "deleted 2 completed or dead job(s)")
+    assert [j.id for j in queue.jobs()] == [waiting]
+
+
 def test_logs_by_attempt_and_show_history(cli, queue):
     configure(queue, poll_interval=0.1, backoff_base=0)
     job_id = enqueue(cli, command="echo out-$QUEUECTL_ATTEMPT; echo err-$QUEUECTL_ATTEMPT >&2; "
