@@ -105,7 +105,8 @@ def add(queue: Queue, name: str, cron: str, job: Any, tz: str = "UTC") -> Schedu
     text = check_job(job)
     job_spec(job, queue.settings(), queue.clock.now())  # the same checks as enqueue
     now = queue.clock.now()
-    queue.store.add_schedule(name, cron, tz, text, next_due(cron, tz, now), now)
+    due = next_due(cron, tz, now)  # checks the expression and the zone: before anything is written
+    queue.store.add_schedule(name, cron, tz, text, due, now)
     queue.store.notify("work")  # pools recompute when to fire
     return find(queue, name)
 

@@ -51,7 +51,12 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
                 return open_app(args.db, args.workers)
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        with Queue.open(args.db, create=(args.command, getattr(args, "action", None)) in CREATING) as q:
+        create = (args.command, getattr(args, "action", None)) in CREATING
+        if create and database_missing(args.db):
+            from .dry_run import check_first
+
+            check_first(command(args.command), args)
+        with Queue.open(args.db, create=create) as q:
             return command(args.command)(q, args)
     except UsageError as exc:
         message, see, help_hint = str(exc).rpartition(" (see: ")
@@ -70,6 +75,14 @@ def run(argv: Sequence[str], prog: str, tui: bool) -> int:
             raise
         return fail(f"internal error ({type(exc).__name__}: {exc}); rerun with QUEUECTL_DEBUG=1 for details",
                     EXIT_FAILED, location)
+
+
+def database_missing(db: str | None) -> bool:
+    """Whether the SQLite file a creating command would make does not exist yet."""
+    from core.opening import POSTGRES_SCHEMES, default_location
+
+    location = db or default_location()
+    return not location.startswith(POSTGRES_SCHEMES) and not os.path.lexists(location)
 
 
 def dash_value_hint(argv: Sequence[str], message: str) -> str:

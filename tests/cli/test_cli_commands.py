@@ -511,6 +511,37 @@ def test_an_empty_db_is_a_usage_error_not_the_default(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_bad_input_aimed_at_a_database_not_made_yet_makes_none(tmp_path):
+    """A creating command (enqueue, config set, queue, schedule add, worker start) with bad input made
+    an empty database first: a later `status` on the mistyped path then found it. Now the input is
+    judged first, by the same code, and only good input makes the file."""
+    db = tmp_path / "typo.db"
+
+    def queuectl(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([str(BIN / "queuectl"), "--db", str(db), *args], input=input, capture_output=True,
+                              text=True, env=clean_env(), timeout=60)
+
+    for args, stdin, says in [
+        (["config", "set", "max-retries", "-5"], None, "max-retries must be"),
+        (["enqueue", "{bad"], None, "invalid JSON"),
+        (["enqueue", '{"command": "x", "after": ["a"]}'], None, "after: no job 'a'"),
+        (["enqueue", "-"], '{"command": "x"}\n{"command": "y", "after": ["nope"]}\n', "line 2: after: no job 'nope'"),
+        (["queue", "limit", "BAD", "1"], None, "queue must match"),
+        (["schedule", "add", "s", "bad", '{"command": "x"}'], None, "5 fields"),
+        (["schedule", "add", "s", "* * * * *", '{"command": "x"}', "--tz", "Nowhere/Land"], None, "Nowhere/Land"),
+        (["worker", "start", "--count", "0"], None, "--count must be between 1"),
+    ]:
+        result = queuectl(*args, input=stdin)
+        assert result.returncode == 2 and says in result.stderr, (args, result.stderr)
+        assert list(tmp_path.iterdir()) == [], args
+    assert queuectl("status").returncode == 1  # still no database there
+    # good input makes it, and the lines read for the check are the ones enqueued
+    made = queuectl("enqueue", "-", input='{"command": "true", "id": "a"}\n{"command": "true", "after": ["a"]}\n')
+    assert made.returncode == 0 and made.stdout.split()[0] == "a" and len(made.stdout.split()) == 2, made.stderr
+    assert queuectl("worker", "start", "--burst").returncode == 0
+    assert json.loads(queuectl("status", "--json").stdout)["counts"]["completed"] == 2
+
+
 def test_queuectl_db_environment_variable(db):
     env = clean_env(QUEUECTL_DB=db)
     result = subprocess.run([str(BIN / "queuectl"), "enqueue", '{"command": "true", "id": "via-env"}'],
