@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import sys
 
+from core.errors import QueueError
 from core.queue import Queue
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
@@ -46,7 +47,9 @@ def check_first(command: Callable[[Queue, argparse.Namespace], int], args: argpa
             return  # the real run says so, as it always has
     try:
         command(Queue(EmptyDatabase()), args)  # type: ignore[arg-type]  # a stand-in, see above
-    except WouldWrite:
+    except QueueError:  # bad input (or a conflict an empty database would have too): said, nothing made
+        raise
+    except Exception:  # WouldWrite, or a question the stand-in cannot answer: the real run decides
         pass
     finally:
         if isinstance(sys.stdin, io.StringIO):
