@@ -48,10 +48,14 @@ def process_exists(pid: int) -> bool:
 
 def on_this_host(worker_id: str) -> bool:
     """Whether a worker id (host:pid:token:index, see Pool) names a process of this host, in this
-    pid namespace (the token starts with place_tag())."""
+    pid namespace (the token starts with place_tag()). A token of 6 digits is of a version before
+    the tag: judged by the host name alone, as it was then (its job must not wait for two sightings
+    while its dead worker's processes run on)."""
     parts = worker_id.rsplit(":", 3)
-    return len(parts) == 4 and parts[0] == this_host() and parts[1].isdigit() and \
-        len(parts[2]) == 10 and parts[2][:4] == place_tag()
+    if len(parts) != 4 or parts[0] != this_host() or not parts[1].isdigit():
+        return False
+    token = parts[2]
+    return len(token) == 6 or (len(token) == 10 and token[:4] == place_tag())
 
 
 def worker_gone_from_this_host(worker_id: str) -> bool:

@@ -105,6 +105,9 @@ REQUEUE = """UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, update
                   AND seq = (SELECT max(l.seq) FROM jobs l WHERE l.unique_key = jobs.unique_key
                              AND l.state = 'dead'{among}))"""
 
+DEAD_WITH_DEPS = """SELECT id, run_at, updated_at, finished_at, attempts, last_error FROM jobs
+                    WHERE state = 'dead' AND EXISTS (SELECT 1 FROM deps d WHERE d.job_id = jobs.id)"""
+
 # A job that may be claimed once due: waiting, not running, no dependency left (jobs_ready's condition,
 # written out literally wherever that index is to be used).
 READY_WHERE = "state IN ('pending', 'failed') AND waiting = 0"
@@ -181,6 +184,11 @@ COMMON: dict[str, str] = {
                    AND EXISTS (SELECT 1 FROM deps d JOIN jobs a ON a.id = d.after_id
                                WHERE d.job_id = jobs.id AND a.state = 'dead')""",
     "still_pending": "SELECT id FROM jobs WHERE id {ids} AND state = 'pending'",  # after a redead and its trigger
+    # what a retry that leaves a job dead puts back as it was (only jobs with dependencies can be left so)
+    "dead_with_deps_all": DEAD_WITH_DEPS,
+    "dead_with_deps": DEAD_WITH_DEPS + " AND id {ids}",
+    "restore_dead": """UPDATE jobs SET run_at = ?, updated_at = ?, finished_at = ?, attempts = ?, last_error = ?
+                       WHERE id = ? AND state = 'dead'""",
     "held_keys": ("SELECT unique_key, id FROM jobs WHERE unique_key {ids}"
                   " AND state IN ('pending', 'failed', 'processing')"),  # jobs_unique
     "mark_scheduled": "UPDATE jobs SET schedule = ? WHERE id = ?",

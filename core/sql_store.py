@@ -302,15 +302,17 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
 
         def requeue(conn: Any) -> list[str]:
             if wanted is None:
+                before = {row[0]: row[1:] for row in conn.execute(self.Q["dead_with_deps_all"]).fetchall()}
                 found = dict(conn.execute(self.Q["requeue_all"], (now, now)).fetchall())
                 moved = list(found)
             else:
-                found = {}
+                before, found = {}, {}
                 for at in range(0, len(wanted), IDS_AT_ONCE):
+                    sql, ids = self._in("dead_with_deps", wanted[at:at + IDS_AT_ONCE])
+                    before.update((row[0], row[1:]) for row in conn.execute(sql, ids).fetchall())
                     sql, ids = self._in("requeue", wanted[at:at + IDS_AT_ONCE])
                     found.update(conn.execute(sql, (now, now, *ids, *ids)).fetchall())
                 moved = [job_id for job_id in wanted if job_id in found]
-            self._add_gone(conn, [(found[job_id], "dead") for job_id in moved])
             pending: set[str] = set()
             for at in range(0, len(moved), IDS_AT_ONCE):  # a dependency still dead: dead again
                 sql, ids = self._in("redead", moved[at:at + IDS_AT_ONCE])
@@ -318,7 +320,12 @@ class SqlStore(ListingStatements, DepStatements, ScheduleStatements, LiveStateme
             for at in range(0, len(moved), IDS_AT_ONCE):  # and so are the jobs after it (its trigger)
                 sql, ids = self._in("still_pending", moved[at:at + IDS_AT_ONCE])
                 pending.update(job_id for job_id, in conn.execute(sql, ids).fetchall())
-            return [job_id for job_id in moved if job_id in pending]
+            for job_id in moved:  # dead again: as it was, as if never retried
+                if job_id not in pending and job_id in before:
+                    conn.execute(self.Q["restore_dead"], (*before[job_id], job_id))
+            retried = [job_id for job_id in moved if job_id in pending]
+            self._add_gone(conn, [(found[job_id], "dead") for job_id in retried])
+            return retried
 
         return self._write(requeue)
 

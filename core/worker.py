@@ -44,6 +44,7 @@ class Worker(threading.Thread):
         self.running: RunningJob | None = None
         self.chain = Chain()
         self.unsure = False  # a claim may have been written without our hearing of it
+        self.unheard: list[float] = []  # when flushes failed: each may have committed all the same
         self.registered = False
         self.failures = 0  # database errors in a row
         self.outage = OutageLog(log, f"worker {self.id}", RETRY_MAX)
@@ -271,10 +272,16 @@ class Worker(threading.Thread):
                 [(j.id, j.attempts) for j in unstarted], pool.queues)
         except StorageError as exc:
             if not persist:
+                self.unheard.append(now)
                 raise
             log.warning("worker %s: cannot record %s yet: %s", self.id, ", ".join(j.id for j, _ in ended), exc)
             self.unsure = True  # all of it may have been written unheard
             recorded, cancelled = self.record_one_by_one(ended, unstarted, settings, now)
+        if self.unheard:  # a flush of these failed, but may have committed: know our own writes
+            recorded = [ok or self.written_unheard(j, o, settings) for (j, o), ok in zip(ended, recorded)]
+            cancelled += [j.id for j in unstarted if j.id not in cancelled
+                          and self.released_unheard(j, self.unheard, settings) == "dead"]
+            self.unheard = []
         self.chain.recorded(claimed, time.monotonic())
         self.report(ended, recorded)
         self.report_cancelled(cancelled)
@@ -292,7 +299,7 @@ class Worker(threading.Thread):
                                  settings) or self.written_unheard(j, o, settings) for j, o in ended]
         cancelled = [j.id for j in unstarted
                      if (self.persist(lambda: store.release(j.id, self.id, j.attempts, now), f"release job {j.id}",
-                                      settings) or self.released_unheard(j, now, settings)) == "dead"]
+                                      settings) or self.released_unheard(j, [now], settings)) == "dead"]
         return recorded, cancelled
 
     def written_unheard(self, job: Job, outcome: Outcome, settings: Settings) -> bool:
@@ -310,17 +317,17 @@ class Worker(threading.Thread):
 
         return self.persist(read, f"read job {job.id}", settings)
 
-    def released_unheard(self, job: Job, now: float, settings: Settings) -> str | None:
+    def released_unheard(self, job: Job, times: list[float], settings: Settings) -> str | None:
         """"dead" if a release whose answer was lost ended this job dead for a cancel: cancelled,
-        never started, finished at that release's `now` (its on-dead hook is still due)."""
+        never started, finished at the `now` of one of those writes (its on-dead hook is still due)."""
 
         def read() -> str | None:
             try:
                 found = self.pool.queue.job(job.id, runs=False)
             except NotFound:
                 return None
-            mine = (found.state, found.last_error, found.started_at, found.finished_at) == ("dead", "cancelled",
-                                                                                            None, now)
+            mine = (found.state, found.last_error, found.started_at) == ("dead", "cancelled", None) \
+                and found.finished_at in times
             return "dead" if mine else None
 
         return self.persist(read, f"read job {job.id}", settings)

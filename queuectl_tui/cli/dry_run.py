@@ -40,11 +40,10 @@ def check_first(command: Callable[[Queue, argparse.Namespace], int], args: argpa
     """Run `command` against an empty stand-in: its InvalidInput (or other QueueError) goes up, and
     nothing is made. A command prints only once it has written, so nothing is printed twice; stdin,
     read by `enqueue -`, is kept for the real run."""
-    if getattr(args, "job", None) == "-":
-        try:
-            sys.stdin = io.StringIO(sys.stdin.read())
-        except UnicodeDecodeError:
-            return  # the real run says so, as it always has
+    if args.command == "enqueue" and args.job == "-":
+        from .enqueue import stdin_text
+
+        sys.stdin = io.StringIO(stdin_text().read())
     try:
         command(Queue(EmptyDatabase()), args)  # type: ignore[arg-type]  # a stand-in, see above
     except QueueError:  # bad input (or a conflict an empty database would have too): said, nothing made

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -15,7 +16,7 @@ from .output import EXIT_OK, out
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see core/record.py)
 if TYPE_CHECKING:
     import argparse
-    from typing import Any, Callable, Sequence
+    from typing import Any, Callable, Sequence, TextIO
 
     from core.queue import Queue
 
@@ -45,10 +46,18 @@ def cmd_enqueue(q: Queue, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def stdin_text() -> TextIO:
+    """stdin as text, whatever the locale: bytes that are not text become lone surrogates, which the
+    checks refuse naming the line (a strict locale's decoder raised UnicodeDecodeError instead)."""
+    if isinstance(sys.stdin, io.StringIO):  # read already (dry_run keeps it for this run)
+        return sys.stdin
+    return io.TextIOWrapper(sys.stdin.buffer, encoding=sys.stdin.encoding or "utf-8", errors="surrogateescape")
+
+
 def enqueue_stdin(q: Queue) -> int:
     lines: list[int] = []  # line number of each object, for error messages
     objects: list[Any] = []
-    for number, line in enumerate(sys.stdin, 1):
+    for number, line in enumerate(stdin_text(), 1):
         if number == 1:
             line = line.removeprefix("\ufeff")  # the byte-order mark some editors put first
         if not line.strip():

@@ -47,12 +47,17 @@ def test_a_dead_dependency_kills_the_chain_at_once_and_retry_brings_it_back(cli,
                                                        "dependency a is dead"]
     assert all(jobs[k]["attempts"] == 0 for k in "bcd")
     flag.touch()
+    as_it_was = {k: cli("show", k, "--json").json() for k in "bc"}
+    totals = cli("status", "--json").json()["finished_total"]
     alone = cli("dlq", "retry", "c")  # b is still dead, so c is dead again at once: said, exit 1
     assert (alone.code, alone.out, alone.err) == (
         1, "retried 0 job(s)\n", "error: job 'c' stays dead: dependency b is dead\n")
     assert cli("show", "c", "--json").json()["state"] == "dead"
     both = cli("dlq", "retry", "b", "c")  # a is still dead: neither comes back, and neither is counted
     assert (both.code, both.out) == (1, "retried 0 job(s)\n") and both.err.count("stays dead") == 2
+    # a retry that leaves them dead changes nothing: when they died, their tries, the finished totals
+    assert {k: cli("show", k, "--json").json() for k in "bc"} == as_it_was
+    assert cli("status", "--json").json()["finished_total"] == totals
     assert cli("dlq", "retry", "--all").code == 0
     assert cli("show", "d", "--json").json()["waiting_on"] == ["a", "c"]
     assert cli("worker", "start", "--burst").code == 0

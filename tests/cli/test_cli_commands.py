@@ -561,6 +561,19 @@ def test_undecodable_bytes_on_stdin_are_invalid_input(db, queue, seeded):
     assert snapshot(queue) == seeded
 
 
+def test_undecodable_stdin_under_a_strict_decoder_is_the_same_error_and_makes_no_database(db, queue, seeded,
+                                                                                          tmp_path):
+    """With a strict stdin decoder (PYTHONIOENCODING=utf-8:strict, or a locale's) the bytes raised
+    UnicodeDecodeError: an internal error on a database, and on a missing one an empty database
+    made and "no jobs on stdin"."""
+    data = b'{"command": "true"}\n\xff\n'
+    for target in (db, str(tmp_path / "new.db")):
+        proc = subprocess.run([str(BIN / "queuectl"), "--db", target, "enqueue", "-"], input=data, capture_output=True,
+                              env=clean_env(PYTHONIOENCODING="utf-8:strict"), timeout=60)
+        assert proc.returncode == 2 and proc.stderr.startswith(b"error: line 2"), (target, proc.stderr)
+    assert snapshot(queue) == seeded and not (tmp_path / "new.db").exists()
+
+
 def test_an_unexpected_error_is_still_one_line(db, monkeypatch, capsys):
     import queuectl_tui.cli as cli_module
     import queuectl_tui.cli.jobs as jobs_module

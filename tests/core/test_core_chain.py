@@ -169,3 +169,75 @@ def test_a_cancelled_job_given_back_by_a_write_whose_answer_was_lost_still_runs_
     assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
     assert ledger.read_text().split() == ["c"]
     assert (tmp_path / "ran").read_text().split() == ["a", "b"]
+
+
+def test_a_flush_whose_answer_was_lost_still_runs_the_hooks_of_what_it_wrote(queue, tmp_path):
+    """A flush (the chain's time is up while a job runs) tries once; its write committed but its
+    answer was lost, and the next record found its rows already written: the results were said to
+    be dropped and their hooks skipped. The worker knows its own writes by their times."""
+    from core.errors import StorageError
+
+    ledger = tmp_path / "ledger"
+    queue.set_setting("on-dead", f'echo "dead $QUEUECTL_JOB_ID" >> {ledger}')
+    queue.set_setting("on-completed", f'echo "completed $QUEUECTL_JOB_ID" >> {ledger}')
+    queue.enqueue_many([{"command": "true", "id": "a", "priority": 9},
+                        {"command": "sleep 0.5", "id": "b", "priority": 8},
+                        {"command": "true", "id": "c", "priority": 7}])
+    real = queue.store.record_and_claim
+    lost = []
+
+    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
+        result = real(ended, worker_id, now, lease_until, claim, release, queues)
+        if release and not lost:  # the flush while b runs: a recorded, c given back; then the line broke
+            lost.append(([e.job_id for e in ended], [job_id for job_id, _ in release]))
+            raise StorageError("lost the connection (test)")
+        return result
+
+    queue.store.record_and_claim = answer_lost
+    ends = []
+    pool = Pool(queue, 1, burst=True)
+
+    def after(job, outcome) -> None:
+        ends.append(job.id)
+        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
+            assert queue.cancel("c") == "requested"
+            pool._beat_once()
+
+    pool.on_job_end = after
+    pool.start()
+    assert pool.join(10) and not pool.errors
+    queue.hooks.wait(30)
+    assert lost == [([], ["c"])]
+    assert (queue.job("c").state, queue.job("c").last_error) == ("dead", "cancelled")
+    assert sorted(ledger.read_text().splitlines()) == ["completed a", "completed b", "dead c"]
+    assert sorted(ends) == ["a", "b"]
+
+
+def test_a_result_flushed_unheard_is_reported_once_not_dropped(queue, tmp_path):
+    """The same for an attempt's result: the flush that wrote b's committed unheard; b was said to be
+    dropped ("taken back (lease expired)") and its hook and on_job_end skipped."""
+    from core.errors import StorageError
+
+    ledger = tmp_path / "ledger"
+    queue.set_setting("on-completed", f'echo "$QUEUECTL_JOB_ID" >> {ledger}')
+    queue.enqueue_many([{"command": "true", "id": "a", "priority": 9}, {"command": "true", "id": "b", "priority": 8},
+                        {"command": "sleep 0.5", "id": "c", "priority": 7}, {"command": "true", "id": "d", "priority": 6}])
+    real = queue.store.record_and_claim
+    lost = []
+
+    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
+        result = real(ended, worker_id, now, lease_until, claim, release, queues)
+        if claim == 0 and ended and not lost:  # a flush while c runs: committed, then the line broke
+            lost.append([e.job_id for e in ended])
+            raise StorageError("lost the connection (test)")
+        return result
+
+    queue.store.record_and_claim = answer_lost
+    ends = []
+    pool = Pool(queue, 1, burst=True, on_job_end=lambda job, outcome: ends.append(job.id)).start()
+    assert pool.join(10) and not pool.errors
+    queue.hooks.wait(30)
+    assert lost and "b" in lost[0], lost
+    assert sorted(ledger.read_text().split()) == ["a", "b", "c", "d"]
+    assert sorted(ends) == ["a", "b", "c", "d"]
+    assert {queue.job(j).state for j in "abcd"} == {"completed"}

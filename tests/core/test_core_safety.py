@@ -104,7 +104,10 @@ def test_a_worker_of_another_pid_namespace_with_this_host_name_is_not_judged_by_
             q.enqueue("true", id=job_id)
             now = q.clock.now()
             assert q.store.claim(worker, now, now - 1).id == job_id  # its lease already ran out
-        assert q.recover_expired(lambda expired: ()) == ["here"]  # as a pool's first look: dead here only
+        q.enqueue("true", id="older")  # a worker id of a version before the tag: by its pid, as then
+        now = q.clock.now()
+        assert q.store.claim(f"{this_host()}:{pid}:abcdef:1", now, now - 1).id == "older"
+        assert q.recover_expired(lambda expired: ()) == ["here", "older"]  # as a pool's first look: dead here only
         assert q.job("there").state == "processing"
 
 
