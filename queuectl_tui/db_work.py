@@ -41,6 +41,15 @@ class DbWork:
         self.post_message(DbResult(tag, result))  # type: ignore[attr-defined]
 
 
+def retry_all(queue: Queue) -> list[str]:
+    """The retry-all key: when not one dead job could come back, say why rather than "Retrying"."""
+    moved = queue.retry_dead(None)
+    if not moved and queue.counts()["dead"]:
+        raise Conflict("no dead job came back: each waits on a dead dependency, or an unfinished job holds"
+                       " its unique key (enter on a job shows why)")
+    return moved
+
+
 def retry_one(queue: Queue, job_id: str) -> list[str]:
     """The retry key of a dead job: one that stays dead (a dependency still dead, its unique key held)
     is an error to show, not a "Retrying"."""

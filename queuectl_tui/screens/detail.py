@@ -189,9 +189,9 @@ class DetailScreen(DbWork, Screen):
         now = self.clock.now()
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH)
-        grid.add_column()
+        grid.add_column(overflow="fold")  # a 64-letter queue name folds, shown whole
         grid.add_column(style="bold", no_wrap=True)
-        grid.add_column()
+        grid.add_column(overflow="fold")
         timeout = f"{job.timeout:g}s" if job.timeout else "config job-timeout"
         state = job.state + (f" (retry {'now' if job.run_at <= now else 'in ' + span(job.run_at - now)})"
                              if job.state == "failed" else "")

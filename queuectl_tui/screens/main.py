@@ -17,7 +17,7 @@ from core.errors import QueueError
 from core.models import Job, QueueInfo
 from core.queue import Queue
 
-from ..db_work import DbWork, retry_one
+from ..db_work import DbWork, retry_all, retry_one
 from ..messages import DbResult, PoolChanged, Snapshot
 from ..pool_control import PoolControl
 from ..render import safe
@@ -301,7 +301,7 @@ class MainScreen(DbWork, Screen):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.act(lambda q: q.retry_dead(None), "Retrying every dead job", count=True)
+                self.act(retry_all, "Retrying every dead job", count=True)
 
         self.app.push_screen(ConfirmScreen(f"Retry all {dead:,} dead job(s)?",
                                            "Each goes back to pending with its attempts reset.", "Retry all"),

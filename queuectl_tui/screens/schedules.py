@@ -33,6 +33,9 @@ LAST_JOB_WIDTH = 20  # and the whole row fits the dialog at its full width (110)
 class ScheduleTable(RowTable):
     BINDINGS = [Binding("enter", "select_cursor", "Last job")]  # shown in the footer
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.row_count) if action == "select_cursor" else True  # nothing to open: not offered
+
 
 class SchedulesScreen(DbWork, ModalScreen[None]):
     BINDINGS = [
@@ -76,6 +79,8 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
     def show(self, schedules: list[Schedule]) -> None:
         """Update the rows by key, so the cursor stays on its schedule."""
         table = self.query_one(RowTable)
+        if bool(schedules) != bool(self.shown):  # enter and p are offered only with a schedule
+            self.refresh_bindings()
         self.shown = schedules
         wanted = {s.name for s in schedules}
         for key in [k.value for k in list(table.rows) if k.value not in wanted]:
@@ -102,6 +107,9 @@ class SchedulesScreen(DbWork, ModalScreen[None]):
             return None
         key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         return next((s for s in self.shown if s.name == key), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return bool(self.shown) if action == "toggle_pause" else True
 
     def action_toggle_pause(self) -> None:
         found = self.selected()

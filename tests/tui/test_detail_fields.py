@@ -55,6 +55,23 @@ async def test_the_detail_shows_queue_directory_env_and_a_long_command_whole(tmp
                                 for y in range(app.screen.query_one("#fields", Static).size.height)))
 
 
+async def test_a_64_letter_queue_is_shown_whole_at_80_columns(tmp_path):
+    """The queue shares its line with the priority: it was cut with an ellipsis at 80 columns."""
+    db = str(tmp_path / "q.db")
+    app = demo_app(db)
+    with Queue.open(db) as q:
+        q.enqueue("true", id="far", queue="z" * 64, delay=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table(app).move_cursor(row=list(table(app).jobs).index("far"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
+        await pilot.pause()
+        fields = app.screen.query_one("#fields", Static)
+        text = "".join(fields.render_line(y).text for y in range(fields.size.height))
+        assert text.count("z") == 64 and "…" not in text
+
+
 async def test_an_env_written_by_hand_is_shown_as_the_database_has_it(tmp_path):
     """Not an object of text values (written past enqueue's checks): shown as it is, not a crash."""
     import sqlite3

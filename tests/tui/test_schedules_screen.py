@@ -130,3 +130,13 @@ async def test_enter_opens_the_last_job_of_the_selected_schedule(tmp_path):
         await until(pilot, lambda: app.screen.job is not None)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, SchedulesScreen))
+
+
+async def test_with_no_schedule_enter_and_p_are_not_offered(tmp_path):
+    from tests.tui.test_keys import footer
+
+    app = demo_app(str(tmp_path / "q.db"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_schedules(app, pilot, 0)
+        await pilot.pause()
+        assert footer(app) == {"esc": "Close"}

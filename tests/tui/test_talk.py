@@ -51,6 +51,31 @@ async def test_a_retry_that_leaves_the_job_dead_says_why_in_the_list_and_in_the_
         assert not any(text.startswith("Retrying") for text in said(app))
 
 
+async def test_retry_all_that_brings_back_no_job_says_why(tmp_path):
+    """Every dead job waits on a dead dependency or a held key: it said "Retrying every dead job: 0
+    job(s)" and the jobs stayed."""
+    from core import Queue
+
+    db = str(tmp_path / "q.db")
+    app = demo_app(db)
+    with Queue.open(db) as q:
+        q.retry_dead(["nightly-backup", "sync-api", "hostile"])  # the demo's dead jobs: back to pending
+        q.enqueue("true", id="keyed", unique_key="k", delay=3600)
+        q.cancel("keyed")
+        q.enqueue("true", id="holder", unique_key="k", delay=3600)  # keeps keyed from coming back
+        q.enqueue("true", id="after-keyed", after=["keyed"])  # dead at once, and stays while keyed is
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        dead = {j.id for j in app.queue.jobs("dead", limit=100)}
+        assert dead == {"keyed", "after-keyed"}
+        await goto(pilot, "dead")
+        await pilot.press("R")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: any("no dead job came back" in text for text in said(app)))
+        assert not any(text.startswith("Retrying every dead job") for text in said(app))
+
+
 async def test_workers_table_is_updated_by_key_and_keeps_its_cursor(tmp_path):
     app = demo_app(str(tmp_path / "q.db"))
     async with app.run_test(size=SIZE) as pilot:
