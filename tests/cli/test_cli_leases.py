@@ -37,18 +37,30 @@ else:
 """
 
 
-def test_a_running_job_is_not_taken_back_while_another_process_holds_the_database(db, cli, spawn_worker, tmp_path):
-    marker = tmp_path / "attempts"
-    with Queue.open(db) as q:
-        configure(q, lease_timeout=1, poll_interval=0.1)
-        q.enqueue(f"echo $QUEUECTL_ATTEMPT >> {marker}; sleep 6", id="long")
-    runner = spawn_worker()
-    wait_until(lambda: marker.exists(), what="the job to start")
-    checker = spawn_worker()  # a second worker process: idle, it is the one that would take the job back
-    wait_until(lambda: len(cli("worker", "list", "--json").json()) == 2, what="both workers")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
+def hold(db: str, seconds: float) -> subprocess.Popen:
+    """Another process holding the database's write lock for `seconds`, once it holds it."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, db, str(seconds)], stdout=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[2])
     assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def start_long_job(db: str, spawn_worker, marker: Path, command: str = "echo $QUEUECTL_ATTEMPT >> {marker}; sleep 6"):
+    """Lease 1 s; the job `long` running in a worker process (returned) once it wrote `marker`."""
+    with Queue.open(db) as q:
+        configure(q, lease_timeout=1, poll_interval=0.1)
+        q.enqueue(command.format(marker=marker), id="long")
+    runner = spawn_worker()
+    wait_until(lambda: marker.exists(), what="the job to start")
+    return runner
+
+
+def test_a_running_job_is_not_taken_back_while_another_process_holds_the_database(db, cli, spawn_worker, tmp_path):
+    marker = tmp_path / "attempts"
+    runner = start_long_job(db, spawn_worker, marker)
+    checker = spawn_worker()  # a second worker process: idle, it is the one that would take the job back
+    wait_until(lambda: len(cli("worker", "list", "--json").json()) == 2, what="both workers")
+    holder = hold(db, 4)
     assert holder.wait(30) == 0  # four lease lengths
     wait_until(lambda: cli("show", "long", "--json").json()["state"] == "completed", timeout=30,
                what="the job to complete")
@@ -144,16 +156,10 @@ def test_a_watching_pool_without_workers_takes_back_no_live_job_while_the_databa
     from core.pool import Pool
 
     marker = tmp_path / "attempts"
-    with Queue.open(db) as q:
-        configure(q, lease_timeout=1, poll_interval=0.1)
-        q.enqueue(f"echo $QUEUECTL_ATTEMPT >> {marker}; sleep 6", id="long")
-    runner = spawn_worker()
-    wait_until(lambda: marker.exists(), what="the job to start")
+    runner = start_long_job(db, spawn_worker, marker)
     watcher = Pool(Queue.open(db), 0).start()
     try:
-        holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
-                                  cwd=Path(__file__).resolve().parents[2])
-        assert holder.stdout.readline().strip() == "held"
+        holder = hold(db, 4)
         assert holder.wait(30) == 0
         wait_until(lambda: cli("show", "long", "--json").json()["state"] == "completed", timeout=30,
                    what="the job to complete")
@@ -170,14 +176,8 @@ def test_worker_stop_reaches_a_worker_whose_heartbeat_a_long_lock_held_up(db, cl
     """Held past the lease, the worker looked gone: `worker stop` said "no live workers", asked none,
     and the worker ran on. Now every worker row is asked, and the worker ends after its job."""
     marker = tmp_path / "started"
-    with Queue.open(db) as q:
-        configure(q, lease_timeout=1, poll_interval=0.1)
-        q.enqueue(f"touch {marker}; sleep 5", id="long")
-    runner = spawn_worker()
-    wait_until(lambda: marker.exists(), what="the job to start")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, db, "4"], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[2])
-    assert holder.stdout.readline().strip() == "held"
+    runner = start_long_job(db, spawn_worker, marker, "touch {marker}; sleep 5")
+    holder = hold(db, 4)
     time.sleep(2.5)  # past the lease: the worker's last heartbeat is stale
     stop = cli("worker", "stop", "--timeout", "30")
     assert stop.code == 0, stop.err

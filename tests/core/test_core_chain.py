@@ -113,19 +113,47 @@ def test_a_cancel_of_a_job_not_started_yet_is_honoured_when_it_is_given_back(que
     assert queue.counts()["dead"] == 1 and queue.counts()["pending"] == 1
 
 
-def test_a_job_cancelled_while_it_waits_in_a_chain_never_starts(queue, tmp_path):
-    queue.enqueue_many([{"command": f"echo {i} >> {tmp_path}/ran", "id": i, "priority": p}
-                        for i, p in (("a", 9), ("b", 8), ("c", 7))])
+def run_cancelling_c_after_a(queue, on_end=None) -> None:
+    """A burst pool of one worker; when `a` ends, b and c are claimed with it: cancel c, and let a
+    heartbeat see it. on_end(job) is told of every job that ends."""
     pool = Pool(queue, 1, burst=True)
 
     def after(job, outcome) -> None:
-        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
+        if on_end is not None:
+            on_end(job)
+        if job.id == "a":
             assert queue.cancel("c") == "requested"
             pool._beat_once()
 
     pool.on_job_end = after
     pool.start()
     assert pool.join(10) and not pool.errors
+
+
+def lose_answer(queue, when) -> list:
+    """Make the first record_and_claim call for which when(ended ids, claim, released ids) is true
+    commit and then raise StorageError, as a connection lost before the answer; returns the list
+    of (ended ids, released ids) of that call once it happened."""
+    from core.errors import StorageError
+
+    real, lost = queue.store.record_and_claim, []
+
+    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
+        result = real(ended, worker_id, now, lease_until, claim, release, queues)
+        ended_ids, released = [e.job_id for e in ended], [job_id for job_id, _ in release]
+        if not lost and when(ended_ids, claim, released):
+            lost.append((ended_ids, released))
+            raise StorageError("lost the connection (test)")
+        return result
+
+    queue.store.record_and_claim = answer_lost
+    return lost
+
+
+def test_a_job_cancelled_while_it_waits_in_a_chain_never_starts(queue, tmp_path):
+    queue.enqueue_many([{"command": f"echo {i} >> {tmp_path}/ran", "id": i, "priority": p}
+                        for i, p in (("a", 9), ("b", 8), ("c", 7))])
+    run_cancelling_c_after_a(queue)
     c = queue.job("c")
     assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
     assert (tmp_path / "ran").read_text().split() == ["a", "b"]
@@ -136,35 +164,14 @@ def test_a_cancelled_job_given_back_by_a_write_whose_answer_was_lost_still_runs_
     """The write that gave back a cancelled job committed but its answer was lost: the one-by-one
     retry finds the job no longer this worker's. It recognises its own release (cancelled, never
     started, finished at that write's time): the on-dead hook runs once (it never ran)."""
-    from core.errors import StorageError
-
     ledger = tmp_path / "ledger"
     queue.set_setting("on-dead", f'echo "$QUEUECTL_JOB_ID" >> {ledger}')
     queue.enqueue_many([{"command": f"echo {i} >> {tmp_path}/ran", "id": i, "priority": p}
                         for i, p in (("a", 9), ("b", 8), ("c", 7))])
-    real = queue.store.record_and_claim
-    lost = []
-
-    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
-        result = real(ended, worker_id, now, lease_until, claim, release, queues)
-        if release and not lost:  # committed, then the connection broke
-            lost.append([job_id for job_id, _ in release])
-            raise StorageError("lost the connection (test)")
-        return result
-
-    queue.store.record_and_claim = answer_lost
-    pool = Pool(queue, 1, burst=True)
-
-    def after(job, outcome) -> None:
-        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
-            assert queue.cancel("c") == "requested"
-            pool._beat_once()
-
-    pool.on_job_end = after
-    pool.start()
-    assert pool.join(10) and not pool.errors
+    lost = lose_answer(queue, lambda ended, claim, released: bool(released))
+    run_cancelling_c_after_a(queue)
     queue.hooks.wait(30)
-    assert lost == [["c"]]
+    assert [released for _, released in lost] == [["c"]]
     c = queue.job("c")
     assert (c.state, c.last_error, c.attempts, c.runs) == ("dead", "cancelled", 0, ())
     assert ledger.read_text().split() == ["c"]
@@ -175,37 +182,15 @@ def test_a_flush_whose_answer_was_lost_still_runs_the_hooks_of_what_it_wrote(que
     """A flush (the chain's time is up while a job runs) tries once; its write committed but its
     answer was lost, and the next record found its rows already written: the results were said to
     be dropped and their hooks skipped. The worker knows its own writes by their times."""
-    from core.errors import StorageError
-
     ledger = tmp_path / "ledger"
     queue.set_setting("on-dead", f'echo "dead $QUEUECTL_JOB_ID" >> {ledger}')
     queue.set_setting("on-completed", f'echo "completed $QUEUECTL_JOB_ID" >> {ledger}')
     queue.enqueue_many([{"command": "true", "id": "a", "priority": 9},
                         {"command": "sleep 0.5", "id": "b", "priority": 8},
                         {"command": "true", "id": "c", "priority": 7}])
-    real = queue.store.record_and_claim
-    lost = []
-
-    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
-        result = real(ended, worker_id, now, lease_until, claim, release, queues)
-        if release and not lost:  # the flush while b runs: a recorded, c given back; then the line broke
-            lost.append(([e.job_id for e in ended], [job_id for job_id, _ in release]))
-            raise StorageError("lost the connection (test)")
-        return result
-
-    queue.store.record_and_claim = answer_lost
+    lost = lose_answer(queue, lambda ended, claim, released: bool(released))  # the flush while b runs
     ends = []
-    pool = Pool(queue, 1, burst=True)
-
-    def after(job, outcome) -> None:
-        ends.append(job.id)
-        if job.id == "a":  # b and c are claimed with it by now: cancel c, and let a heartbeat see it
-            assert queue.cancel("c") == "requested"
-            pool._beat_once()
-
-    pool.on_job_end = after
-    pool.start()
-    assert pool.join(10) and not pool.errors
+    run_cancelling_c_after_a(queue, lambda job: ends.append(job.id))
     queue.hooks.wait(30)
     assert lost == [([], ["c"])]
     assert (queue.job("c").state, queue.job("c").last_error) == ("dead", "cancelled")
@@ -216,28 +201,16 @@ def test_a_flush_whose_answer_was_lost_still_runs_the_hooks_of_what_it_wrote(que
 def test_a_result_flushed_unheard_is_reported_once_not_dropped(queue, tmp_path):
     """The same for an attempt's result: the flush that wrote b's committed unheard; b was said to be
     dropped ("taken back (lease expired)") and its hook and on_job_end skipped."""
-    from core.errors import StorageError
-
     ledger = tmp_path / "ledger"
     queue.set_setting("on-completed", f'echo "$QUEUECTL_JOB_ID" >> {ledger}')
     queue.enqueue_many([{"command": "true", "id": "a", "priority": 9}, {"command": "true", "id": "b", "priority": 8},
                         {"command": "sleep 0.5", "id": "c", "priority": 7}, {"command": "true", "id": "d", "priority": 6}])
-    real = queue.store.record_and_claim
-    lost = []
-
-    def answer_lost(ended, worker_id, now, lease_until, claim=1, release=(), queues=None):
-        result = real(ended, worker_id, now, lease_until, claim, release, queues)
-        if claim == 0 and ended and not lost:  # a flush while c runs: committed, then the line broke
-            lost.append([e.job_id for e in ended])
-            raise StorageError("lost the connection (test)")
-        return result
-
-    queue.store.record_and_claim = answer_lost
+    lost = lose_answer(queue, lambda ended, claim, released: claim == 0 and bool(ended))  # a flush while c runs
     ends = []
     pool = Pool(queue, 1, burst=True, on_job_end=lambda job, outcome: ends.append(job.id)).start()
     assert pool.join(10) and not pool.errors
     queue.hooks.wait(30)
-    assert lost and "b" in lost[0], lost
+    assert lost and "b" in lost[0][0], lost
     assert sorted(ledger.read_text().split()) == ["a", "b", "c", "d"]
     assert sorted(ends) == ["a", "b", "c", "d"]
     assert {queue.job(j).state for j in "abcd"} == {"completed"}

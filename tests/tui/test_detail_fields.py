@@ -14,6 +14,17 @@ from .fixtures import demo_app, settle, table, until
 LONG_COMMAND = "echo " + "0123456789" * 60  # one 600-character word: it must be folded, not cut
 
 
+async def open_detail(pilot, job_id: str) -> Static:
+    """Open a job's detail from the Pending tab (or the one shown); its fields once loaded."""
+    app = pilot.app
+    await settle(pilot)
+    table(app).move_cursor(row=list(table(app).jobs).index(job_id))
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
+    await pilot.pause()
+    return app.screen.query_one("#fields", Static)
+
+
 def field_values(widget: Static) -> dict[str, str]:
     """The detail's fields as drawn on the screen: label -> value, a folded value's lines joined."""
     lines = [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
@@ -38,12 +49,7 @@ async def test_the_detail_shows_queue_directory_env_and_a_long_command_whole(tmp
         q.enqueue(LONG_COMMAND, id="long-one", queue="reports", cwd="/srv/reports",
                   env={"GREETING": "[bold]hi[/bold] there", "PLAIN": "x"}, priority=99)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        table(app).move_cursor(row=list(table(app).jobs).index("long-one"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
-        await pilot.pause()
-        values = field_values(app.screen.query_one("#fields", Static))
+        values = field_values(await open_detail(pilot, "long-one"))
         assert "…" not in values["command"]
         assert values["command"].replace(" ", "") == LONG_COMMAND.replace(" ", "")
         assert values["directory"] == "/srv/reports"
@@ -62,12 +68,7 @@ async def test_a_64_letter_queue_is_shown_whole_at_80_columns(tmp_path):
     with Queue.open(db) as q:
         q.enqueue("true", id="far", queue="z" * 64, delay=3600)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        table(app).move_cursor(row=list(table(app).jobs).index("far"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
-        await pilot.pause()
-        fields = app.screen.query_one("#fields", Static)
+        fields = await open_detail(pilot, "far")
         text = "".join(fields.render_line(y).text for y in range(fields.size.height))
         assert text.count("z") == 64 and "…" not in text
 
@@ -83,9 +84,4 @@ async def test_an_env_written_by_hand_is_shown_as_the_database_has_it(tmp_path):
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE jobs SET env = '[1, \"[bold]x\"]' WHERE id = 'by-hand'")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        table(app).move_cursor(row=list(table(app).jobs).index("by-hand"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.job is not None)
-        await pilot.pause()
-        assert field_values(app.screen.query_one("#fields", Static))["env"] == "[1, '[bold]x']"
+        assert field_values(await open_detail(pilot, "by-hand"))["env"] == "[1, '[bold]x']"
