@@ -271,13 +271,13 @@ class Worker(threading.Thread):
                 [Ended(j.id, j.attempts, o) for j, o in ended], self.id, now, now + settings.lease_timeout, claim,
                 [(j.id, j.attempts) for j in unstarted], pool.queues)
         except StorageError as exc:
+            self.unheard.append(now)  # it may have committed all the same, its answer lost
             if not persist:
-                self.unheard.append(now)
                 raise
             log.warning("worker %s: cannot record %s yet: %s", self.id, ", ".join(j.id for j, _ in ended), exc)
             self.unsure = True  # all of it may have been written unheard
             recorded, cancelled = self.record_one_by_one(ended, unstarted, settings, now)
-        if self.unheard:  # a flush of these failed, but may have committed: know our own writes
+        if self.unheard:  # a write of these failed but may have committed: what it wrote is reported
             recorded = [ok or self.written_unheard(j, o, settings) for (j, o), ok in zip(ended, recorded)]
             cancelled += [j.id for j in unstarted if j.id not in cancelled
                           and self.released_unheard(j, self.unheard, settings) == "dead"]
@@ -293,13 +293,14 @@ class Worker(threading.Thread):
                           settings: Settings, now: float) -> tuple[list[bool], list[str]]:
         """record()'s fallback: each result, then each release, retried until the database takes it.
         (Whether each was recorded; the released jobs a cancel ended dead.) The releases keep the
-        failed write's `now`: a cancelled job it gave back unheard is known by that finish time."""
+        failed write's `now`: a cancelled job given back by a write heard by no one is known by that
+        finish time (record() then looks for what was written unheard)."""
         store = self.pool.queue.store
-        recorded = [self.persist(lambda: store.finish(j.id, self.id, j.attempts, o), f"record job {j.id}",
-                                 settings) or self.written_unheard(j, o, settings) for j, o in ended]
+        recorded = [self.persist(lambda: store.finish(j.id, self.id, j.attempts, o), f"record job {j.id}", settings)
+                    for j, o in ended]
         cancelled = [j.id for j in unstarted
-                     if (self.persist(lambda: store.release(j.id, self.id, j.attempts, now), f"release job {j.id}",
-                                      settings) or self.released_unheard(j, [now], settings)) == "dead"]
+                     if self.persist(lambda: store.release(j.id, self.id, j.attempts, now), f"release job {j.id}",
+                                     settings) == "dead"]
         return recorded, cancelled
 
     def written_unheard(self, job: Job, outcome: Outcome, settings: Settings) -> bool:
