@@ -295,15 +295,18 @@ class Queue:
         return moved
 
     def why_still_dead(self, job_id: str) -> str:
-        """Why retry_dead left a job it was named dead: a dependency still dead, or its unique key held."""
+        """Why retry_dead left a job it was named dead (a dependency still dead, its unique key held),
+        as the CLI and the app say it."""
         job = self.job(job_id, runs=False)
         if job.state != "dead":
-            return f"it is {job.state} now"
-        if job.waiting_on and (job.last_error or "").startswith("dependency "):
-            return job.last_error or ""
-        if job.unique_key is not None:
-            return f"an unfinished job holds its unique_key {job.unique_key!r}"
-        return "it was retried and died again"
+            why = f"it is {job.state} now"
+        elif job.waiting_on and (job.last_error or "").startswith("dependency "):
+            why = job.last_error or ""
+        elif job.unique_key is not None:
+            why = f"an unfinished job holds its unique_key {job.unique_key!r}"
+        else:
+            why = "it was retried and died again"
+        return f"job {job_id!r} stays dead: {why}"
 
     def cancel(self, job_id: str) -> str:
         """Cancel a job: 'cancelled' if it was waiting, 'requested' if it runs (its worker kills

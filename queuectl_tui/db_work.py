@@ -54,5 +54,5 @@ def retry_one(queue: Queue, job_id: str) -> list[str]:
     """The retry key of a dead job: one that stays dead (a dependency still dead, its unique key held)
     is an error to show, not a "Retrying"."""
     if not queue.retry_dead([job_id]):
-        raise Conflict(f"{job_id} stays dead: {queue.why_still_dead(job_id)}")
+        raise Conflict(queue.why_still_dead(job_id))
     return [job_id]

@@ -30,8 +30,7 @@ def cmd_dlq(q: Queue, args: argparse.Namespace) -> int:
     out(f"retried {len(moved)} job(s)")
     left = [] if args.all else [job_id for job_id in dict.fromkeys(args.ids) if job_id not in moved]
     for job_id in left:
-        line = f"job {job_id!r} stays dead: {q.why_still_dead(job_id)}"
-        print(f"error: {visible(line, keep_newlines=False)}", file=sys.stderr)
+        print(f"error: {visible(q.why_still_dead(job_id), keep_newlines=False)}", file=sys.stderr)
     return EXIT_FAILED if left else EXIT_OK
 
 

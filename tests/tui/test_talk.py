@@ -33,7 +33,7 @@ async def test_a_retry_that_leaves_the_job_dead_says_why_in_the_list_and_in_the_
     (it said "Retrying" and the job stayed dead)."""
     app = demo_app(str(tmp_path / "q.db"))
     app.queue.enqueue("restore --latest", id="restore", after=["nightly-backup"])
-    why = "restore stays dead: dependency nightly-backup is dead"
+    why = "job 'restore' stays dead: dependency nightly-backup is dead"
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await goto(pilot, "dead")
