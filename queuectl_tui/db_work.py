@@ -46,7 +46,7 @@ def retry_all(queue: Queue) -> list[str]:
     moved = queue.retry_dead(None)
     if not moved and queue.counts()["dead"]:
         raise Conflict("no dead job came back: each waits on a dead dependency, or an unfinished job holds"
-                       " its unique key (enter on a job shows why)")
+                       " its unique key (r on a job says which)")
     return moved
 
 
